@@ -1,0 +1,34 @@
+"""Cartagora: a participatory map of Paris (Flask + PostGIS)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.config import Config
+from app.db import db
+from app.errors import register_error_handlers
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    register_error_handlers(app)
+
+    from app.accounts.views import bp as accounts_bp
+    from app.api.views import bp as api_bp
+    from app.areas.views import bp as areas_bp
+    from app.cli import register_cli
+    from app.contributions.media import register_media_cleanup
+    from app.contributions.views import bp as contributions_bp
+    from app.engagement.views import bp as engagement_bp
+
+    for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp):
+        app.register_blueprint(bp)
+    register_media_cleanup(app)
+    register_cli(app)
+    return app

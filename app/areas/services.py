@@ -1,0 +1,280 @@
+"""Loading and reading the reference data (areas, categories, addresses)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.areas.models import Category, Service
+from geo.areas import ARRONDISSEMENTS_FILE, DATA_DIR, QUARTIERS_FILE, read_features
+from geo.text import fold
+
+CATEGORIES_FILE = DATA_DIR / "categories.json"
+ADDRESSES_FILE = DATA_DIR / "adresses-75.csv.gz"
+
+
+def load_areas(session: Session) -> tuple[int, int]:
+    """Upsert the 20 arrondissements and 80 quartiers from the shipped GeoJSON files."""
+    upsert = """
+        INSERT INTO {table} (id, insee_code, name, area_m2, geom{extra_cols})
+        VALUES (:id, :insee, :name, :area, ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(:geom), 4326)){extra_vals})
+        ON CONFLICT (id) DO UPDATE SET insee_code = EXCLUDED.insee_code, name = EXCLUDED.name,
+            area_m2 = EXCLUDED.area_m2, geom = EXCLUDED.geom{extra_set}
+    """
+    arr = read_features(ARRONDISSEMENTS_FILE)
+    session.execute(
+        text(upsert.format(table="arrondissements", extra_cols="", extra_vals="", extra_set="")),
+        [
+            {
+                "id": f["properties"]["c_ar"],
+                "insee": f["properties"]["c_arinsee"],
+                "name": f["properties"]["l_aroff"],
+                "area": f["properties"]["surface"],
+                "geom": json.dumps(f["geometry"]),
+            }
+            for f in arr
+        ],
+    )
+    qu = read_features(QUARTIERS_FILE)
+    session.execute(
+        text(
+            upsert.format(
+                table="quartiers",
+                extra_cols=", arrondissement_id",
+                extra_vals=", :arr",
+                extra_set=", arrondissement_id = EXCLUDED.arrondissement_id",
+            )
+        ),
+        [
+            {
+                "id": f["properties"]["c_qu"],
+                "insee": f["properties"]["c_quinsee"],
+                "name": f["properties"]["l_qu"],
+                "area": f["properties"]["surface"],
+                "arr": f["properties"]["c_ar"],
+                "geom": json.dumps(f["geometry"]),
+            }
+            for f in qu
+        ],
+    )
+    session.execute(text("""
+        DELETE FROM quartier_parts;
+        INSERT INTO quartier_parts (quartier_id, arrondissement_id, geom)
+        SELECT id, arrondissement_id, ST_Subdivide(geom, 64) FROM quartiers;
+        ANALYZE quartier_parts;
+    """))
+    session.flush()
+    return len(arr), len(qu)
+
+
+def load_categories(session: Session, path: Path = CATEGORIES_FILE) -> int:
+    """Upsert services and the category tree (by code). Returns the number of categories."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    services = {}
+    for s in data["services"]:
+        row = session.scalar(select(Service).where(Service.code == s["code"])) or Service(code=s["code"])
+        row.name_fr, row.name_en = s["name_fr"], s["name_en"]
+        session.add(row)
+        services[s["code"]] = row
+    session.flush()
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    count = 0
+
+    def upsert(node: dict, kind: str, parent: Category | None, service: Service | None) -> Category:
+        nonlocal count
+        cat = existing.get(node["code"]) or Category(code=node["code"], kind=kind)
+        cat.parent_id = parent.id if parent else None
+        cat.label_fr = node["label_fr"]
+        cat.label_en = node.get("label_en") or node["label_fr"]
+        cat.source_label = node.get("source_label")
+        cat.position = node.get("position", 0)
+        cat.service_id = service.id if service else None
+        session.add(cat)
+        count += 1
+        return cat
+
+    for kind in ("report", "proposal"):
+        for top in data[kind]:
+            service = services.get(top.get("service"))
+            parent = upsert(top, kind, None, service)
+            session.flush()
+            for child in top.get("children", []):
+                upsert(child, kind, parent, service)
+    session.flush()
+    reset_category_index()
+    return count
+
+
+@dataclass(frozen=True)
+class Cat:
+    id: int
+    code: str
+    kind: str
+    parent_id: int | None
+    label_fr: str
+    label_en: str
+    source_label: str | None
+    position: int
+    service: dict | None
+
+
+class CategoryIndex:
+    """The category tree in memory (a few hundred rows, read on every filter)."""
+
+    def __init__(self, rows: list[Cat]):
+        self.by_code = {c.code: c for c in rows}
+        self.by_id = {c.id: c for c in rows}
+        self.by_source = {(c.kind, c.source_label): c for c in rows if c.source_label}
+        self.children: dict[int, list[Cat]] = {}
+        for c in sorted(rows, key=lambda c: (c.position, c.code)):
+            if c.parent_id:
+                self.children.setdefault(c.parent_id, []).append(c)
+
+    def subtree_ids(self, code: str, kind: str | None = None) -> list[int] | None:
+        """Ids of a category and its sub-categories, or None if the code is unknown."""
+        cat = self.by_code.get(code)
+        if cat is None or (kind and cat.kind != kind):
+            return None
+        return [cat.id] + [c.id for c in self.children.get(cat.id, [])]
+
+    def tree(self, kind: str) -> list[dict]:
+        def node(c: Cat) -> dict:
+            return {
+                "code": c.code,
+                "label": {"fr": c.label_fr, "en": c.label_en},
+                "service": c.service,
+                "children": [node(k) for k in self.children.get(c.id, [])],
+            }
+
+        tops = [c for c in self.by_id.values() if c.kind == kind and c.parent_id is None]
+        return [node(c) for c in sorted(tops, key=lambda c: (c.position, c.code))]
+
+
+_index: CategoryIndex | None = None
+
+
+def category_index(session: Session) -> CategoryIndex:
+    """The tree, read once per process (load_categories resets it)."""
+    global _index
+    if _index is None:
+        rows = [
+            Cat(
+                c.id, c.code, c.kind, c.parent_id, c.label_fr, c.label_en, c.source_label,
+                c.position,
+                {"code": c.service.code, "name": {"fr": c.service.name_fr, "en": c.service.name_en}}
+                if c.service else None,
+            )
+            for c in session.scalars(select(Category))
+        ]
+        _index = CategoryIndex(rows)
+    return _index
+
+
+def reset_category_index() -> None:
+    global _index
+    _index = None
+
+
+def load_addresses(session: Session, path: Path = ADDRESSES_FILE) -> int:
+    """(Re)load the BAN file with COPY. Returns the number of addresses."""
+    conn = session.connection().connection.driver_connection
+    session.execute(text("TRUNCATE addresses"))
+    with conn.cursor() as cur, cur.copy(
+        "COPY addresses (id, number, street, postcode, insee_code, label, search, geom) FROM STDIN"
+    ) as copy, gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        n = 0
+        for row in csv.DictReader(f, delimiter=";"):
+            number = row["numero"] + (row["rep"] and f" {row['rep']}")
+            label = f"{number} {row['nom_voie']} {row['code_postal']} Paris"
+            copy.write_row(
+                (
+                    row["id"],
+                    number,
+                    row["nom_voie"],
+                    row["code_postal"],
+                    int(row["code_insee"]),
+                    label,
+                    fold(label),
+                    f"SRID=4326;POINT({row['lon']} {row['lat']})",
+                )
+            )
+            n += 1
+    session.execute(text("ANALYZE addresses"))
+    return n
+
+
+def geocode(session: Session, q: str, limit: int = 10) -> list[dict]:
+    """Addresses best matching free text, accent/case-insensitive and typo-tolerant (pg_trgm)."""
+    folded = fold(q)
+    if not folded:
+        return []
+    # KNN on the trigram GiST index gives candidates fast; the exact house number, when the
+    # query has one, then wins over its neighbours (12 before 112 or 2).
+    number = folded.split()[0] if folded.split()[0].isdigit() else None
+    rows = session.execute(
+        text("""
+        SELECT id, label, number, street, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+               similarity(search, :q) AS score
+        FROM (SELECT * FROM addresses ORDER BY search <-> :q LIMIT 50) c
+        ORDER BY (split_part(number, ' ', 1) = :number) DESC NULLS LAST, search <-> :q, id
+        LIMIT :limit
+        """),
+        {"q": folded, "number": number or "", "limit": limit},
+    ).mappings()
+    return [_address(r) for r in rows]
+
+
+def reverse(session: Session, lon: float, lat: float, max_m: float = 100) -> dict | None:
+    """The nearest address within max_m metres (KNN on the GiST index, then a metric check)."""
+    row = session.execute(
+        text("""
+        SELECT id, label, number, street, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+               ST_Distance(geom::geography, p::geography) AS distance_m
+        FROM addresses, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p
+        ORDER BY geom <-> p
+        LIMIT 1
+        """),
+        {"lon": lon, "lat": lat},
+    ).mappings().first()
+    if row is None or row["distance_m"] > max_m:
+        return None
+    out = _address(row)
+    out["properties"]["distance_m"] = round(row["distance_m"], 1)
+    return out
+
+
+def _address(r) -> dict:
+    return {
+        "type": "Feature",
+        "id": r["id"],
+        "geometry": {"type": "Point", "coordinates": [round(r["lon"], 6), round(r["lat"], 6)]},
+        "properties": {
+            "label": r["label"],
+            "housenumber": r["number"],
+            "street": r["street"],
+            "postcode": r["postcode"],
+        },
+    }
+
+
+def areas_geojson(session: Session, level: str) -> str:
+    """The arrondissements or quartiers as a FeatureCollection, built by PostGIS."""
+    table = {"arrondissement": "arrondissements", "quartier": "quartiers"}[level]
+    extra = ", 'arrondissement', arrondissement_id" if level == "quartier" else ""
+    return session.scalar(
+        text(f"""
+        SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object(
+            'type', 'Feature', 'id', id,
+            'geometry', ST_AsGeoJSON(geom, 6)::json,
+            'properties', json_build_object('level', :level, 'code', id, 'insee_code', insee_code,
+                'name', name, 'area_km2', round((area_m2 / 1e6)::numeric, 3){extra})
+        ) ORDER BY id))::text FROM {table}
+        """),
+        {"level": level},
+    )

@@ -1,0 +1,21 @@
+"""Photos and rows commit together: files written by a request that did not commit are removed."""
+
+from flask import Flask, current_app, g
+from sqlalchemy import text
+
+from app.db import db
+
+
+def register_media_cleanup(app: Flask) -> None:
+    @app.teardown_request
+    def remove_uncommitted_files(exc):
+        files = g.pop("new_media_files", None)
+        if not files or g.get("db_committed"):
+            return
+        with db.engine.connect() as conn:
+            for path in files:
+                sha = path.name.split(".")[0]
+                used = conn.scalar(text("SELECT 1 FROM photos WHERE sha256 = :s LIMIT 1"), {"s": sha})
+                if not used:
+                    path.unlink(missing_ok=True)
+                    current_app.logger.info("removed uncommitted photo file %s", path.name)

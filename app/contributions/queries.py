@@ -1,0 +1,170 @@
+"""Read side of contributions: filters and GeoJSON built by PostGIS (the hottest path)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# One Feature as JSON text. Geometry text from ST_AsGeoJSON is concatenated rather than cast
+# to json (a cast re-parses every geometry; see postgis-performance.md §5).
+FEATURE_SQL = """
+'{{"type":"Feature","id":' || c.id || ',"geometry":' || ST_AsGeoJSON(c.geom, 6) ||
+',"properties":' || json_build_object(
+    'id', c.id,
+    'kind', c.kind,
+    'title', c.title,
+    'description', c.description,
+    'category', json_build_object('code', cat.code, 'label', cat.label_{lang}),
+    'status', c.status,
+    'arrondissement', c.arrondissement_id,
+    'quartier', json_build_object('code', q.id, 'name', q.name),
+    'address', c.address,
+    'created_at', c.created_at,
+    'updated_at', c.updated_at,
+    'votes', json_build_object('up', c.votes_up, 'down', c.votes_down),
+    'comments_count', c.comments_count,
+    'photos_count', c.photos_count,
+    'author', u.display_name,
+    'source_id', c.source_id{extra}
+)::text || '}}'
+"""
+
+FEATURE_JOINS = """
+JOIN categories cat ON cat.id = c.category_id
+JOIN quartiers q ON q.id = c.quartier_id
+LEFT JOIN users u ON u.id = c.author_id
+"""
+
+
+@dataclass
+class ListFilters:
+    kind: str
+    bbox: tuple[float, float, float, float] | None = None
+    category_ids: list[int] | None = None
+    statuses: list[str] | None = None
+    arrondissements: list[int] | None = None
+    quartiers: list[int] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+    source_id: str | None = None
+    limit: int = 100
+    cursor: tuple[datetime, int] | None = None
+    params: dict = field(default_factory=dict)
+
+    def where(self) -> tuple[str, dict]:
+        clauses = ["c.kind = :kind", "NOT c.hidden", "c.withdrawn_at IS NULL"]
+        p: dict = {"kind": self.kind}
+        if self.bbox:
+            clauses.append("ST_Intersects(c.geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
+            p.update(zip("wsen", self.bbox, strict=True))
+        if self.category_ids is not None:
+            clauses.append("c.category_id = ANY(:category_ids)")
+            p["category_ids"] = self.category_ids
+        if self.statuses:
+            clauses.append("c.status = ANY(:statuses)")
+            p["statuses"] = self.statuses
+        if self.arrondissements:
+            clauses.append("c.arrondissement_id = ANY(:arrondissements)")
+            p["arrondissements"] = self.arrondissements
+        if self.quartiers:
+            clauses.append("c.quartier_id = ANY(:quartiers)")
+            p["quartiers"] = self.quartiers
+        if self.since:
+            clauses.append("c.created_at >= :since")
+            p["since"] = self.since
+        if self.until:
+            clauses.append("c.created_at < :until")
+            p["until"] = self.until
+        if self.q:
+            clauses.append("(c.title ILIKE :q_like OR c.description ILIKE :q_like)")
+            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            p["q_like"] = f"%{escaped}%"
+        if self.source_id:
+            clauses.append("c.source_id = :source_id")
+            p["source_id"] = self.source_id
+        if self.cursor:
+            clauses.append("(c.created_at, c.id) < (:cursor_at, :cursor_id)")
+            p["cursor_at"], p["cursor_id"] = self.cursor
+        return " AND ".join(clauses), p
+
+
+def encode_cursor(created_at: datetime, id_: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> tuple[datetime, int]:
+    padded = raw + "=" * (-len(raw) % 4)
+    at, _, id_ = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
+    return datetime.fromisoformat(at), int(id_)
+
+
+def list_features(session: Session, f: ListFilters, lang: str) -> tuple[str, int, str | None]:
+    """(features JSON text without brackets, number returned, next cursor or None).
+
+    Newest first, keyset-paginated on (created_at, id): stable while rows are added.
+    """
+    where, params = f.where()
+    params["limit"] = f.limit
+    row = session.execute(
+        text(f"""
+        WITH page AS (
+            SELECT c.* FROM contributions c WHERE {where}
+            ORDER BY c.created_at DESC, c.id DESC LIMIT :limit + 1
+        ), numbered AS (
+            SELECT page.*, row_number() OVER (ORDER BY created_at DESC, id DESC) AS rn FROM page
+        )
+        SELECT
+            (SELECT count(*) FROM numbered) AS n,
+            (SELECT string_agg({FEATURE_SQL.format(lang=lang, extra='')}, ',' ORDER BY c.rn)
+               FROM numbered c {FEATURE_JOINS} WHERE c.rn <= :limit) AS features,
+            (SELECT created_at FROM numbered WHERE rn = :limit) AS last_at,
+            (SELECT id FROM numbered WHERE rn = :limit) AS last_id
+        """),
+        params,
+    ).one()
+    has_more = row.n > f.limit
+    cursor = encode_cursor(row.last_at, row.last_id) if has_more else None
+    return row.features or "", min(row.n, f.limit), cursor
+
+
+def feature_text(session: Session, contribution_id: int, lang: str) -> str | None:
+    return session.scalar(
+        text(f"SELECT {FEATURE_SQL.format(lang=lang, extra='')} FROM contributions c {FEATURE_JOINS} "
+             "WHERE c.id = :id"),
+        {"id": contribution_id},
+    )
+
+
+def nearby_reports(
+    session: Session, lon: float, lat: float, category_ids: list[int], radius_m: float,
+    statuses: tuple[str, ...], limit: int, lang: str,
+) -> str:
+    """Open reports of the category within radius_m metres, nearest first (Lambert-93).
+
+    Written so the partial btree_gist index (category_id, geom_l93) answers it: a single
+    category uses `=`, which GiST can search (it cannot search `= ANY`).
+    """
+    distance = ", 'distance_m', round(ST_Distance(c.geom_l93, p.g)::numeric, 1)"
+    cat_clause = "c.category_id = :cat" if len(category_ids) == 1 else "c.category_id = ANY(:cats)"
+    rows = session.execute(
+        text(f"""
+        WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154) AS g)
+        SELECT {FEATURE_SQL.format(lang=lang, extra=distance)} AS f
+        FROM p, contributions c {FEATURE_JOINS}
+        WHERE c.kind = 'report' AND c.status = ANY(:statuses) AND {cat_clause}
+          AND NOT c.hidden AND c.withdrawn_at IS NULL
+          AND ST_DWithin(c.geom_l93, p.g, :radius)
+        ORDER BY ST_Distance(c.geom_l93, p.g), c.id
+        LIMIT :limit
+        """),
+        {
+            "lon": lon, "lat": lat, "cat": category_ids[0], "cats": category_ids,
+            "radius": radius_m, "statuses": list(statuses), "limit": limit,
+        },
+    )
+    return ",".join(r.f for r in rows)

@@ -1,0 +1,67 @@
+"""SQLAlchemy engine and the request-scoped session: one transaction per request.
+
+Services only `flush()`; the single `commit()` happens in `commit_if_ok` after a successful
+response. Anything else (an error response, an exception) rolls back in teardown.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Database:
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        if not url:
+            raise RuntimeError("DATABASE_URL is not set and no private cluster was started")
+        self.engine = create_engine(
+            url,
+            pool_size=5,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args={"options": "-c timezone=UTC"},
+        )
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["db"] = self
+        app.after_request(self._commit_if_ok)
+        app.teardown_appcontext(self._close)
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            g.db_session = self.sessionmaker()
+        return g.db_session
+
+    def _commit_if_ok(self, response):
+        session = g.get("db_session")
+        if session is not None and response.status_code < 400:
+            session.commit()
+            g.db_committed = True
+        return response
+
+    def _close(self, exc) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()  # rolls back anything not committed
+
+
+db = Database()

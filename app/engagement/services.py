@@ -1,0 +1,90 @@
+"""Votes and comments. Counters are maintained by database triggers, so they stay exact."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.contributions.models import Contribution
+from app.engagement.models import Comment
+from app.errors import FieldError, ValidationFailed
+
+COMMENT_MAX = 2000
+
+
+def vote(session: Session, contribution: Contribution, user: User, value: object) -> dict:
+    """Set the user's vote (idempotent): +1/-1 on proposals, +1 ("me too") on reports."""
+    allowed = (1, -1) if contribution.kind == "proposal" else (1,)
+    if isinstance(value, bool) or value not in allowed:
+        raise ValidationFailed([FieldError("value", "invalid_vote")], code="invalid_vote")
+    session.execute(
+        text("""
+        INSERT INTO votes (contribution_id, user_id, value) VALUES (:c, :u, :v)
+        ON CONFLICT (contribution_id, user_id) DO UPDATE SET value = EXCLUDED.value
+        WHERE votes.value <> EXCLUDED.value
+        """),
+        {"c": contribution.id, "u": user.id, "v": value},
+    )
+    return tally(session, contribution.id, user.id)
+
+
+def unvote(session: Session, contribution: Contribution, user: User) -> dict:
+    session.execute(
+        text("DELETE FROM votes WHERE contribution_id = :c AND user_id = :u"),
+        {"c": contribution.id, "u": user.id},
+    )
+    return tally(session, contribution.id, user.id)
+
+
+def tally(session: Session, contribution_id: int, user_id: int) -> dict:
+    row = session.execute(
+        text("""
+        SELECT c.votes_up, c.votes_down, v.value FROM contributions c
+        LEFT JOIN votes v ON v.contribution_id = c.id AND v.user_id = :u
+        WHERE c.id = :c
+        """),
+        {"c": contribution_id, "u": user_id},
+    ).one()
+    return {"votes": {"up": row.votes_up, "down": row.votes_down}, "my_vote": row.value}
+
+
+def add_comment(session: Session, contribution: Contribution, user: User, body: object) -> Comment:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationFailed([FieldError("body", "required")])
+    body = body.strip()
+    if len(body) > COMMENT_MAX:
+        raise ValidationFailed([FieldError("body", "too_long", {"max": COMMENT_MAX})])
+    if "\x00" in body:
+        raise ValidationFailed([FieldError("body", "invalid_value")])
+    comment = Comment(contribution_id=contribution.id, author_id=user.id, body=body)
+    session.add(comment)
+    session.flush()
+    session.refresh(comment)
+    return comment
+
+
+def list_comments(session: Session, contribution_id: int, after_id: int, limit: int):
+    """Visible comments, oldest first; `limit + 1` rows tell whether there is a next page."""
+    return list(
+        session.scalars(
+            select(Comment)
+            .where(
+                Comment.contribution_id == contribution_id,
+                Comment.hidden.is_(False),
+                Comment.id > after_id,
+            )
+            .order_by(Comment.id)
+            .limit(limit + 1)
+        )
+    )
+
+
+def comment_json(c: Comment) -> dict:
+    # plain text: clients must render it as text, never as HTML
+    return {
+        "id": c.id,
+        "body": c.body,
+        "author": c.author.display_name,
+        "created_at": c.created_at.isoformat(),
+    }

@@ -1,0 +1,153 @@
+"""One error hierarchy, rendered as RFC 9457 problem documents (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.messages import message
+from geo.errors import GeometryError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "urn:cartagora:problem:"
+
+
+class FieldError:
+    """One invalid field: where (`field`, a dotted path), a stable `code`, message params."""
+
+    def __init__(self, field: str, code: str, params: dict | None = None, detail: str | None = None):
+        self.field, self.code, self.params, self._detail = field, code, params or {}, detail
+
+    def to_dict(self) -> dict:
+        return {
+            "field": self.field,
+            "code": self.code,
+            "detail": self._detail or message(self.code, self.params),
+        }
+
+
+class AppError(Exception):
+    status = 400
+    code = "malformed_request"
+    title = "Bad Request"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        params: dict | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        extra: dict | None = None,
+    ) -> None:
+        super().__init__(code or self.code)
+        self.code = code or self.code
+        self.params = params or {}
+        self.errors = errors or []
+        self.extra = extra or {}
+
+    def to_dict(self) -> dict:
+        body = {
+            "type": PROBLEM_TYPE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": message(self.code, self.params),
+        }
+        if request:
+            body["instance"] = request.path
+        if self.errors:
+            body["errors"] = [e.to_dict() for e in self.errors]
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(AppError):
+    status, code, title = 400, "malformed_request", "Bad Request"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not Found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation_failed", "Unprocessable Content"
+
+    def __init__(self, errors: list[FieldError], code: str | None = None, params=None) -> None:
+        super().__init__(code, params, errors=errors)
+
+
+def geometry_problem(exc: GeometryError, field: str = "geometry") -> ValidationFailed:
+    """A geometry failure as a 422 whose top-level code is the geometry's own code."""
+    from app.messages import current_language
+
+    fe = FieldError(field, exc.code, detail=exc.message(current_language()))
+    err = ValidationFailed([fe], code=exc.code)
+    err.detail_override = fe.to_dict()["detail"]
+    return err
+
+
+HTTP_CODES = {
+    400: "malformed_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(err: AppError):
+    body = err.to_dict()
+    if getattr(err, "detail_override", None):
+        body["detail"] = err.detail_override
+    response = jsonify(body)
+    response.status_code = err.status
+    response.content_type = "application/problem+json"
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cartagora"'
+    return response
+
+
+def wants_problem() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def handle_app_error(err: AppError):
+        return problem(err)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        if not wants_problem():
+            return exc
+        code = HTTP_CODES.get(exc.code, "malformed_request")
+        err = AppError(code, {"reason": "invalid"})
+        err.status, err.title = exc.code, exc.name
+        response = problem(err)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        err = AppError("internal_error")
+        err.status, err.title = 500, "Internal Server Error"
+        return problem(err)

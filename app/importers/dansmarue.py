@@ -1,0 +1,234 @@
+"""Import DansMaRue open-data exports as reports, at COPY speed.
+
+Accepts the portal's formats: comma- or semicolon-separated; coordinates from `lon`/`lat`
+columns when present, else `geo_point_2d` as JSON, as Python-dict text or as "lat, lon", else
+`geo_shape`. Rows keep `id_dmr` as source_id, so importing the same file twice adds nothing.
+Validation (finite WGS84, inside Paris) is the API's own (geo.validation); arrondissement and
+quartier come from the same rule as the contributions_locate trigger, applied set-based.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import itertools
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.areas.services import category_index
+from geo.validation import inside_paris_mask
+
+SOURCE = "dansmarue"
+_LAT_LON = re.compile(r"^\s*\(?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)?\s*$")
+
+
+def _drop_secondary_indexes(session: Session) -> list[str]:
+    """Drop the non-unique indexes of contributions; return the statements that rebuild them.
+
+    Used when an import adds more than a quarter of the table (the demo load, a yearly file):
+    building an index once over sorted data costs a fraction of updating it row by row.
+    Everything happens in the import's transaction, so readers never see a missing index.
+    """
+    rows = session.execute(text("""
+        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+        FROM pg_index i
+        WHERE i.indrelid = 'contributions'::regclass AND NOT i.indisunique AND NOT i.indisprimary
+    """)).all()
+    for name, _ in rows:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    return [definition for _, definition in rows]
+
+
+class RowRejected(Exception):
+    pass
+
+
+@dataclass
+class ImportSummary:
+    read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, id, reason)
+
+    @property
+    def rejected_by_reason(self) -> Counter:
+        return Counter(reason for _, _, reason in self.rejected)
+
+
+def sniff_delimiter(first_line: str) -> str:
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def parse_point(row: dict) -> tuple[float, float]:
+    """(lon, lat) from whichever coordinate fields the export has."""
+    lon, lat = row.get("lon"), row.get("lat")
+    if lon not in (None, "") and lat not in (None, ""):
+        return float(lon), float(lat)
+    raw = (row.get("geo_point_2d") or "").strip()
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = ast.literal_eval(raw)  # pandas wrote Python dict reprs
+        return float(data["lon"]), float(data["lat"])
+    match = _LAT_LON.match(raw)
+    if match:  # the portal's CSV export: "lat, lon"
+        return float(match.group(2)), float(match.group(1))
+    shape = (row.get("geo_shape") or "").strip()
+    if shape.startswith("{"):
+        try:
+            data = json.loads(shape)
+        except ValueError:
+            data = ast.literal_eval(shape)
+        geometry = data.get("geometry", data)
+        x, y = geometry["coordinates"][:2]
+        return float(x), float(y)
+    raise RowRejected("missing_coordinates")
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(raw: str) -> str:
+    """Declaration date as 'YYYY-MM-DD HH:MM:SS' (Paris local time)."""
+    raw = (raw or "").strip()
+    if _ISO_DATE.match(raw):
+        return raw
+    for fmt in ("%d/%m/%Y", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(raw[:25], fmt).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            continue
+    raise RowRejected("bad_date")
+
+
+def clean_label(label: str) -> str:
+    return " ".join(label.replace("[]", " ").split())
+
+
+BATCH = 5000
+
+
+def run(session: Session, stream: io.TextIOBase, progress=None) -> ImportSummary:
+    """Parse, validate and bulk-load one export. `progress(n)` is called as rows are read.
+
+    Rows stream into a staging table by COPY while the file is read, in batches whose
+    inside-Paris test is vectorised; one set-based INSERT then assigns areas and skips
+    rows already imported.
+    """
+    summary = ImportSummary()
+    first = stream.readline()
+    reader = csv.DictReader(itertools.chain([first], stream), delimiter=sniff_delimiter(first))
+    cats = category_index(session)
+    titles: dict[tuple[str, str], tuple[int, str]] = {}  # (type, soustype) -> (category, title)
+    seen: set[str] = set()
+    batch: list[tuple] = []
+
+    session.execute(text("""
+        CREATE TEMP TABLE import_staging (
+            source_id text, category_id integer, title text, address text,
+            created_at timestamp, lon double precision, lat double precision
+        ) ON COMMIT DROP
+    """))
+    conn = session.connection().connection.driver_connection
+    with conn.cursor() as cur, cur.copy("COPY import_staging FROM STDIN") as copy:
+
+        def flush() -> None:
+            lons = np.fromiter((r[5] for r in batch), float, len(batch))
+            lats = np.fromiter((r[6] for r in batch), float, len(batch))
+            for row, ok in zip(batch, inside_paris_mask(lons, lats), strict=True):
+                if ok:
+                    copy.write_row(row[:7])
+                else:
+                    summary.rejected.append((row[7], row[0], "outside_paris"))
+            if progress:
+                progress(len(batch))
+            batch.clear()
+
+        for line, row in enumerate(reader, start=2):
+            summary.read += 1
+            source_id = (row.get("id_dmr") or "").strip()
+            try:
+                if not source_id:
+                    raise RowRejected("missing_id")
+                if source_id in seen:
+                    raise RowRejected("duplicate_in_file")
+                lon, lat = parse_point(row)
+                if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lon) > 180 or abs(lat) > 90:
+                    raise RowRejected("bad_coordinates")
+                key = ((row.get("type") or "").strip(), row.get("soustype") or "")
+                if key not in titles:
+                    cat = cats.by_source.get(("report", f"{key[0]}\x1f{key[1]}")) or cats.by_source.get(
+                        ("report", key[0])
+                    )
+                    if cat is None:
+                        raise RowRejected("unknown_category")
+                    title = clean_label(key[1])
+                    titles[key] = (cat.id, (title if len(title) >= 3 else cat.label_fr)[:140])
+                category_id, title = titles[key]
+                created = parse_date(row.get("datedecl", ""))
+            except RowRejected as exc:
+                summary.rejected.append((line, source_id, str(exc)))
+                continue
+            except (ValueError, SyntaxError, KeyError, TypeError, IndexError):
+                summary.rejected.append((line, source_id, "bad_coordinates"))
+                continue
+            seen.add(source_id)
+            address = (row.get("adresse") or "")[:200]
+            batch.append((source_id, category_id, title, address, created, lon, lat, line))
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+    _load(session, len(seen) - len([r for r in summary.rejected if r[2] == "outside_paris"]), summary)
+    summary.rejected.sort()
+    return summary
+
+
+def _load(session: Session, staged: int, summary: ImportSummary) -> None:
+    summary.duplicates = session.scalar(text("""
+        SELECT count(*) FROM import_staging s
+        JOIN contributions c ON c.source = :source AND c.source_id = s.source_id
+    """), {"source": SOURCE})
+    existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
+    rebuilt = _drop_secondary_indexes(session) if staged > max(existing, 0) / 4 else []
+    # Same rule as the contributions_locate trigger: the quartier containing the point,
+    # lowest id on a border. Passing quartier_id tells the trigger it is already done.
+    result = session.execute(text("""
+        INSERT INTO contributions (kind, category_id, status, title, geom, quartier_id,
+            arrondissement_id, address, source, source_id, created_at, updated_at)
+        SELECT 'report', s.category_id, 'new', s.title, p.geom, q.id, q.arrondissement_id,
+            NULLIF(s.address, ''), CAST(:source AS varchar), s.source_id,
+            s.created_at AT TIME ZONE 'Europe/Paris', s.created_at AT TIME ZONE 'Europe/Paris'
+        FROM import_staging s
+        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
+        CROSS JOIN LATERAL (
+            SELECT quartier_id AS id, arrondissement_id FROM quartier_parts q
+            WHERE ST_Intersects(q.geom, p.geom) ORDER BY quartier_id LIMIT 1
+        ) q
+        WHERE NOT EXISTS (SELECT 1 FROM contributions c
+                          WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
+        ORDER BY s.created_at, s.source_id
+    """), {"source": SOURCE})
+    summary.imported = result.rowcount
+    for definition in rebuilt:  # sorted bulk builds beat row-by-row maintenance
+        session.execute(text(definition))
+    unlocated = staged - summary.duplicates - summary.imported
+    if unlocated > 0:  # inside the shapely union but in no quartier polygon (slivers)
+        for (sid,) in session.execute(text("""
+            SELECT s.source_id FROM import_staging s
+            WHERE NOT EXISTS (SELECT 1 FROM contributions c
+                              WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
+        """), {"source": SOURCE}):
+            summary.rejected.append((0, sid, "outside_paris"))
+    if rebuilt:
+        session.execute(text("ANALYZE contributions"))

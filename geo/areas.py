@@ -1,0 +1,28 @@
+"""The shipped reference geography of Paris (Ville de Paris open data, ODbL)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import shapely
+from shapely.geometry import shape
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+ARRONDISSEMENTS_FILE = DATA_DIR / "arrondissements.geojson"
+QUARTIERS_FILE = DATA_DIR / "quartier_paris.geojson"
+
+
+def read_features(path: Path) -> list[dict]:
+    """The features of a GeoJSON FeatureCollection file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["features"]
+
+
+@lru_cache(maxsize=4)
+def paris_boundary(path: Path = ARRONDISSEMENTS_FILE):
+    """The union of the arrondissements, prepared for fast repeated containment tests."""
+    union = shapely.union_all([shape(f["geometry"]) for f in read_features(path)])
+    shapely.prepare(union)
+    return union

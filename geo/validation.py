@@ -1,0 +1,71 @@
+"""Validation of contribution geometries (GeoJSON in WGS84) with shapely."""
+
+from __future__ import annotations
+
+import math
+
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from geo.areas import paris_boundary
+from geo.errors import GeometryError
+
+ALLOWED_TYPES = {"report": ("Point",), "proposal": ("Point", "LineString", "Polygon")}
+MAX_VERTICES = 5000
+
+
+def parse_geometry(obj: object, kind: str) -> BaseGeometry:
+    """Turn a GeoJSON geometry object into a shapely geometry, or raise GeometryError.
+
+    Checks, in order: present, an object with `type` and `coordinates`, a type allowed for the
+    kind, parseable, finite numbers, WGS84 degree ranges, vertex count, validity (no
+    self-intersection), inside Paris. Each failure has its own code.
+    """
+    if obj is None:
+        raise GeometryError("geometry_missing")
+    if not isinstance(obj, dict) or "type" not in obj or "coordinates" not in obj:
+        raise GeometryError("geometry_malformed", {"reason": "type/coordinates"})
+    gtype = obj["type"]
+    if gtype not in ALLOWED_TYPES[kind]:
+        raise GeometryError(
+            "geometry_type_not_allowed",
+            {"kind": kind, "allowed": ALLOWED_TYPES[kind], "type": str(gtype)[:40]},
+        )
+    try:
+        geom = shape(obj)
+    except Exception as exc:  # shapely raises several types for bad coordinate arrays
+        raise GeometryError("geometry_malformed", {"reason": type(exc).__name__}) from None
+    if geom.is_empty:
+        raise GeometryError("geometry_malformed", {"reason": "empty"})
+    coords = shapely.get_coordinates(geom, include_z=False)
+    if not all(math.isfinite(v) for v in coords.ravel()):
+        raise GeometryError("coordinates_not_finite")
+    lon, lat = coords[:, 0], coords[:, 1]
+    if (abs(lon) > 180).any() or (abs(lat) > 90).any():
+        raise GeometryError("coordinates_out_of_range")
+    if len(coords) > MAX_VERTICES:
+        raise GeometryError("geometry_too_complex", {"count": len(coords), "max": MAX_VERTICES})
+    if not geom.is_valid:
+        raise GeometryError("geometry_invalid", {"reason": explain_validity(geom)})
+    check_inside_paris(geom)
+    return geom
+
+
+def check_inside_paris(geom: BaseGeometry) -> None:
+    """Raise outside_paris (or coordinates_swapped, the most common mistake) unless covered."""
+    boundary = paris_boundary()
+    if boundary.covers(geom):
+        return
+    swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
+    if boundary.covers(swapped):
+        raise GeometryError("coordinates_swapped")
+    raise GeometryError("outside_paris")
+
+
+def inside_paris_mask(lons, lats):
+    """Vectorised containment test for bulk imports: a boolean array, True inside Paris."""
+    return shapely.contains_xy(paris_boundary(), lons, lats) | shapely.intersects_xy(
+        paris_boundary().boundary, lons, lats
+    )

@@ -1,0 +1,156 @@
+"""Test fixtures on a real PostGIS: a fresh database migrated once per session, reference
+data loaded once, and each test inside a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from app import create_app
+from app.config import default_database_url
+from app.db import db
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DANSMARUE = SHARED_DATA / "dans-ma-rue_sample_2023-2024.csv"
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create database `name` on the server of the development URL; return its URL."""
+    base = make_url(os.environ.get("TEST_DATABASE_URL") or default_database_url())
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return fresh_database(os.environ.get("CARTAGORA_TEST_DB", "cartagora_test"))
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The app on a migrated database holding areas, categories, addresses and the extract."""
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url,
+         "MEDIA_DIR": tmp_path_factory.mktemp("media")}
+    )
+    runner = application.test_cli_runner()
+    for args in (["db", "upgrade"], ["geo", "load-areas"], ["geo", "load-categories"],
+                 ["geo", "load-addresses"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    if DANSMARUE.exists():
+        result = runner.invoke(args=["import", "dansmarue", str(DANSMARUE)])
+        assert result.exit_code == 0, result.output
+        application.config["IMPORT_OUTPUT"] = result.output
+    yield application
+    db.engine.dispose()
+
+
+@pytest.fixture
+def connection(app):
+    """A connection whose outer transaction is rolled back after the test; the app's
+    sessions join it through savepoints, so their commits stay inside the test."""
+    conn = db.engine.connect()
+    outer = conn.begin()
+    original = db.sessionmaker
+    db.sessionmaker = sessionmaker(
+        bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    yield conn
+    db.sessionmaker = original
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def client(app, connection):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app, connection):
+    """A session on the test's connection, for arranging data and checking rows."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def runner(app, connection):
+    return app.test_cli_runner()
+
+
+class Api:
+    """A resident (or staff member) talking to the JSON API with a bearer token."""
+
+    counter = 0
+
+    def __init__(self, client, roles=("resident",), name=None):
+        from app.accounts.services import create_user
+        from app.db import db as _db
+
+        Api.counter += 1
+        self.client = client
+        self.email = f"user{Api.counter}-{os.getpid()}@example.org"
+        self.password = "a long enough password"
+        with client.application.app_context():
+            self.user = create_user(_db.session, self.email, self.password, name or f"User {Api.counter}",
+                                    roles)
+            _db.session.commit()
+            self.user_id = self.user.id
+        r = client.post("/api/v1/auth/token", json={"email": self.email, "password": self.password})
+        assert r.status_code == 201, r.json
+        self.headers = {"Authorization": f"Bearer {r.json['access_token']}"}
+
+    def __getattr__(self, method):
+        if method not in ("get", "post", "put", "patch", "delete"):
+            raise AttributeError(method)
+
+        def call(url, **kwargs):
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return getattr(self.client, method)(url, headers=headers, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def make_user(client):
+    def make(roles=("resident",), name=None) -> Api:
+        return Api(client, roles, name)
+
+    return make
+
+
+@pytest.fixture
+def resident(make_user) -> Api:
+    return make_user(name="Alice")
+
+
+NOTRE_DAME = (2.3499, 48.8530)
+
+
+def feature(lon=NOTRE_DAME[0], lat=NOTRE_DAME[1], title="Tags sur le parvis", category="graffitis",
+            geometry=None, **props) -> dict:
+    return {
+        "type": "Feature",
+        "geometry": geometry or {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"title": title, "category": category, **props},
+    }
+
+
+@pytest.fixture
+def make_report(resident):
+    def make(api=None, **kwargs) -> dict:
+        r = (api or resident).post("/api/v1/reports", json=feature(**kwargs))
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    return make
