@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -126,9 +127,10 @@ def import_dansmarue(path: Path, show_rejected: int, quiet_if_loaded: bool) -> N
     from app.importers import dansmarue
 
     started = time.perf_counter()
-    total = sum(1 for _ in open(path, "rb")) - 1
+    with open(path, "rb") as raw:
+        total = sum(1 for _ in raw) - 1
     with open(path, encoding="utf-8-sig", newline="") as f, click.progressbar(
-        length=total, label=f"reading {path.name}", file=click.get_text_stream("stderr")
+        length=total, label=f"reading {path.name}", file=sys.stderr
     ) as bar:
         summary = dansmarue.run(db.session, f, progress=bar.update)
     db.session.commit()

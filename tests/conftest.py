@@ -78,9 +78,13 @@ def client(app, connection):
 
 @pytest.fixture
 def session(app, connection):
-    """A session on the test's connection, for arranging data and checking rows."""
-    with app.app_context():
-        yield db.session
+    """A session on the test's connection, for arranging data and checking rows.
+
+    Not the request-scoped `db.session`: holding an app context here would make the test
+    client's requests share it (and its `g`)."""
+    s = db.sessionmaker()
+    yield s
+    s.close()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """POST /api/v1/auth/register, /auth/token, /auth/logout; GET /api/v1/me."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from app.accounts import services
 from app.accounts.auth import bearer_token, current_user, requires_auth
@@ -8,6 +8,14 @@ from app.db import db
 from app.schemas import Fields, json_body
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+
+@bp.before_app_request
+def check_bearer_token():
+    """A bad or expired token is refused everywhere under /api, public endpoints included,
+    so that clients notice instead of silently becoming anonymous."""
+    if request.path.startswith("/api/") and bearer_token() is not None:
+        current_user()
 
 
 def user_json(user) -> dict:

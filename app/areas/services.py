@@ -272,7 +272,7 @@ def areas_geojson(session: Session, level: str) -> str:
         SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object(
             'type', 'Feature', 'id', id,
             'geometry', ST_AsGeoJSON(geom, 6)::json,
-            'properties', json_build_object('level', :level, 'code', id, 'insee_code', insee_code,
+            'properties', json_build_object('level', CAST(:level AS text), 'code', id, 'insee_code', insee_code,
                 'name', name, 'area_km2', round((area_m2 / 1e6)::numeric, 3){extra})
         ) ORDER BY id))::text FROM {table}
         """),

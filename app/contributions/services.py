@@ -100,10 +100,10 @@ def attach_photos(session: Session, contribution: Contribution, processed, media
             continue
         created = photo_files.store(media_dir, photo)
         g.setdefault("new_media_files", []).extend(created)
-        session.add(
+        contribution.photos.append(
             Photo(
-                contribution_id=contribution.id, sha256=photo.sha256, width=photo.width,
-                height=photo.height, bytes=len(photo.data), position=position,
+                sha256=photo.sha256, width=photo.width, height=photo.height,
+                bytes=len(photo.data), position=position,
             )
         )
         position += 1

@@ -35,8 +35,8 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     contribution = load_or_404(kind, contribution_id)
     media = [
         {
-            "url": url_for("contributions.photo", sha256=p.sha256, variant="jpg"),
-            "thumbnail_url": url_for("contributions.photo", sha256=p.sha256, variant="thumb.jpg"),
+            "url": url_for("contributions.photo", name=f"{p.sha256}.jpg"),
+            "thumbnail_url": url_for("contributions.photo", name=f"{p.sha256}.thumb.jpg"),
             "width": p.width,
             "height": p.height,
         }
@@ -142,9 +142,11 @@ def nearby():
     return Response(body, mimetype=GEOJSON)
 
 
-@bp.get("/media/photos/<sha256>.<any(jpg, 'thumb.jpg'):variant>")
-def photo(sha256: str, variant: str):
-    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+@bp.get("/media/photos/<name>")
+def photo(name: str):
+    """A stored photo (`<sha256>.jpg`) or its thumbnail (`<sha256>.thumb.jpg`)."""
+    sha256, _, variant = name.partition(".")
+    if variant not in ("jpg", "thumb.jpg") or len(sha256) != 64 or sha256.strip("0123456789abcdef"):
         raise NotFound()
     full, thumb = photo_paths(current_app.config["MEDIA_DIR"], sha256)
     path = thumb if variant == "thumb.jpg" else full

@@ -1,0 +1,185 @@
+"""Reports and proposals through the API: create, locate, list, filter, edit, withdraw."""
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import feature
+
+LOUVRE = (2.3376, 48.8606)  # 1er, quartier Saint-Germain-l'Auxerrois (1)
+BUTTES_CHAUMONT = (2.3828, 48.8809)  # 19e
+
+
+def test_create_report_at_notre_dame(resident, make_report):
+    report = make_report(description="Sur la grille du square Jean-XXIII")
+    p = report["properties"]
+    assert report["geometry"] == {"type": "Point", "coordinates": [2.3499, 48.853]}
+    assert (p["kind"], p["status"], p["arrondissement"]) == ("report", "new", 4)
+    assert p["quartier"] == {"code": 16, "name": "Notre-Dame"}
+    assert p["category"]["code"] == "graffitis"
+    assert p["author"] == "Alice"
+    assert p["votes"] == {"up": 0, "down": 0} and p["comments_count"] == 0
+    assert resident.email not in json.dumps(report)  # identity never public
+
+
+def test_location_header_and_read(resident, make_report, client):
+    r = resident.post("/api/v1/reports", json=feature(*LOUVRE, title="Lampadaire éteint",
+                                                       category="eclairage"))
+    assert r.status_code == 201
+    assert r.headers["Location"].endswith(f"/api/v1/reports/{r.json['id']}")
+    got = client.get(r.headers["Location"])
+    assert got.content_type == "application/geo+json"
+    assert got.json["properties"]["arrondissement"] == 1
+    assert got.json["properties"]["quartier"]["name"] == "Saint-Germain-l'Auxerrois"
+
+
+def test_proposal_polygon_is_located_by_point_on_surface(resident):
+    # a square straddling nothing: entirely in the 19e, inside the Buttes-Chaumont park
+    x, y = BUTTES_CHAUMONT
+    ring = [[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]
+    r = resident.post("/api/v1/proposals", json=feature(
+        title="Plus de bancs", category="espace-public.mobilier",
+        geometry={"type": "Polygon", "coordinates": [ring]}))
+    assert r.status_code == 201, r.json
+    assert r.json["properties"]["arrondissement"] == 19
+    assert r.json["properties"]["status"] == "published"
+    assert r.json["geometry"]["type"] == "Polygon"
+
+
+def test_line_crossing_arrondissements_takes_its_point_on_surface(resident, session):
+    # along the Seine's right bank from the 4e into the 1er
+    line = {"type": "LineString", "coordinates": [[2.3530, 48.8570], [2.3400, 48.8590]]}
+    r = resident.post("/api/v1/proposals", json=feature(title="Piste cyclable",
+                                                        category="mobilite.velo", geometry=line))
+    assert r.status_code == 201
+    expected = session.execute(text("""
+        SELECT q.arrondissement_id FROM quartiers q
+        WHERE ST_Intersects(q.geom, ST_PointOnSurface(ST_GeomFromGeoJSON(:g))) ORDER BY q.id LIMIT 1
+    """), {"g": json.dumps(line)}).scalar()
+    assert r.json["properties"]["arrondissement"] == expected
+
+
+def test_moving_a_report_recomputes_its_areas(resident, make_report):
+    report = make_report()
+    r = resident.patch(f"/api/v1/reports/{report['id']}",
+                       json={"type": "Feature", "geometry": {"type": "Point", "coordinates": list(BUTTES_CHAUMONT)},
+                             "properties": {}})
+    assert r.status_code == 200, r.json
+    assert r.json["properties"]["arrondissement"] == 19
+    assert r.json["properties"]["quartier"]["code"] in range(73, 77)
+    assert r.json["properties"]["title"] == "Tags sur le parvis"  # untouched
+
+
+def test_edit_rights(make_user, make_report):
+    author, other = make_user(name="Author"), make_user(name="Other")
+    moderator = make_user(roles=("moderator",))
+    report = make_report(api=author)
+    url = f"/api/v1/reports/{report['id']}"
+    body = {"type": "Feature", "properties": {"title": "Tags effacés ?"}}
+    assert other.patch(url, json=body).json["code"] == "forbidden"
+    assert author.patch(url, json=body).json["properties"]["title"] == "Tags effacés ?"
+    body["properties"]["title"] = "Titre corrigé"
+    assert moderator.patch(url, json=body).json["properties"]["title"] == "Titre corrigé"
+
+
+def test_withdraw(make_user, make_report, client):
+    author, other = make_user(), make_user()
+    report = make_report(api=author, title="Retrait test unique")
+    url = f"/api/v1/reports/{report['id']}"
+    assert other.delete(url).status_code == 403
+    assert author.delete(url).status_code == 204
+    assert client.get(url).status_code == 404
+    listing = client.get("/api/v1/reports?q=Retrait test unique")
+    assert listing.json["features"] == []
+    assert author.delete(url).status_code == 404  # gone from the API
+
+
+def ids(response):
+    return [f["id"] for f in response.json["features"]]
+
+
+def test_list_filters(resident, client):
+    made = {}
+    for name, (lon, lat), cat in [("ndA", (2.3499, 48.8530), "graffitis"),
+                                  ("ndB", (2.3502, 48.8532), "eclairage"),
+                                  ("louvre", LOUVRE, "graffitis")]:
+        r = resident.post("/api/v1/reports", json=feature(lon, lat, title=f"zzfilter {name}", category=cat))
+        made[name] = r.json["id"]
+    base = "/api/v1/reports?q=zzfilter"
+    assert set(ids(client.get(base))) == set(made.values())
+    assert set(ids(client.get(base + "&bbox=2.349,48.852,2.351,48.854"))) == {made["ndA"], made["ndB"]}
+    assert set(ids(client.get(base + "&category=graffitis"))) == {made["ndA"], made["louvre"]}
+    assert set(ids(client.get(base + "&arrondissement=1"))) == {made["louvre"]}
+    assert set(ids(client.get(base + "&arrondissement=1,4"))) == set(made.values())
+    assert set(ids(client.get(base + "&quartier=16"))) == {made["ndA"], made["ndB"]}
+    assert set(ids(client.get(base + "&status=open"))) == set(made.values())
+    assert ids(client.get(base + "&status=resolved")) == []
+    assert set(ids(client.get(base + "&since=2026-01-01"))) == set(made.values())
+    assert ids(client.get(base + "&until=2020-01-01")) == []
+
+
+def test_category_filter_includes_sub_types(client):
+    # imported reports carry sub-types; the type code selects them all
+    total = client.get("/api/v1/reports?category=eclairage&limit=1000")
+    subtypes = {f["properties"]["category"]["code"] for f in total.json["features"]}
+    assert len(total.json["features"]) == 385  # the extract's Éclairage / Électricité rows
+    assert all(code.startswith("eclairage.") for code in subtypes) and len(subtypes) > 3
+
+
+def test_pagination_is_stable_and_complete(client):
+    seen, url, pages = [], "/api/v1/reports?arrondissement=3&since=2024-01-01&until=2024-03-31&limit=250", 0
+    expected = client.get("/api/v1/reports?arrondissement=3&since=2024-01-01&until=2024-03-31&limit=1000")
+    assert expected.json["numberReturned"] < 1000
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        seen += ids(page)
+        pages += 1
+        nxt = [link["href"] for link in page.json["links"] if link["rel"] == "next"]
+        url = nxt[0] if nxt else None
+    assert pages > 1
+    assert seen == ids(expected)  # same order, no gap, no repeat
+    dates = [f["properties"]["created_at"] for f in expected.json["features"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_source_id_filter(client):
+    r = client.get("/api/v1/reports?source_id=A2023G041622")
+    assert len(r.json["features"]) == 1
+    p = r.json["features"][0]["properties"]
+    assert p["source_id"] == "A2023G041622"
+    assert p["arrondissement"] == 2 and p["category"]["code"].startswith("objets-abandonnes.")
+    assert r.json["features"][0]["geometry"]["coordinates"] == [2.349339, 48.86993]
+
+
+def test_limit_bounds(client):
+    assert len(client.get("/api/v1/reports?limit=1000").json["features"]) == 1000
+    r = client.get("/api/v1/reports?limit=1001")
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "limit"
+
+
+def test_nearby_duplicates(resident, make_report, client):
+    here = make_report(title="Tag ici", category="graffitis")
+    close = make_report(lon=2.3502, lat=48.8531, title="Tag à 25 m", category="graffitis")
+    make_report(lon=2.3502, lat=48.8531, title="Lampe", category="eclairage")
+    far = make_report(lon=2.3530, lat=48.8530, title="Tag à 230 m", category="graffitis")
+    r = client.get("/api/v1/reports/nearby?lon=2.3499&lat=48.8530&category=graffitis")
+    found = [(f["id"], f["properties"]["distance_m"]) for f in r.json["features"]]
+    assert [i for i, _ in found][:2] == [here["id"], close["id"]]
+    assert found[0][1] == 0
+    assert 20 < found[1][1] < 30  # metres, not degrees
+    assert far["id"] not in [i for i, _ in found]
+    assert all(d <= 50 for _, d in found)
+    wide = client.get("/api/v1/reports/nearby?lon=2.3499&lat=48.8530&category=graffitis&radius_m=300")
+    assert far["id"] in ids(wide)
+
+
+@pytest.mark.parametrize("lang,expected", [("fr", "hors de Paris"), ("en", "outside Paris")])
+def test_outside_paris_message_in_the_users_language(resident, lang, expected):
+    r = resident.post("/api/v1/reports", json=feature(2.2386, 48.8919),
+                      headers={"Accept-Language": lang})
+    assert r.status_code == 422
+    assert r.json["code"] == "outside_paris"
+    assert expected in r.json["detail"]
+    assert r.json["errors"] == [{"field": "geometry", "code": "outside_paris", "detail": r.json["detail"]}]

@@ -1,0 +1,149 @@
+"""Every error under /api/v1 is application/problem+json with a stable code; nothing half-written."""
+
+import pytest
+from sqlalchemy import func, select
+
+from app.contributions.models import Contribution
+from tests.conftest import feature
+
+
+def assert_problem(r, status, code):
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.content_type == "application/problem+json"
+    body = r.json
+    assert body["code"] == code and body["type"] == f"urn:cartagora:problem:{code}"
+    assert body["status"] == status and body["detail"] and "Traceback" not in r.get_data(as_text=True)
+    return body
+
+
+def test_400_malformed_json(resident):
+    r = resident.post("/api/v1/reports", data="{not json", content_type="application/json")
+    assert_problem(r, 400, "malformed_request")
+
+
+def test_400_json_not_an_object(resident):
+    assert_problem(resident.post("/api/v1/reports", json=[1, 2]), 400, "malformed_request")
+
+
+def test_401_without_token(client):
+    assert_problem(client.post("/api/v1/reports", json=feature()), 401, "unauthorized")
+
+
+def test_403_editing_someone_elses(make_user, make_report):
+    report = make_report(api=make_user())
+    r = make_user().patch(f"/api/v1/reports/{report['id']}", json={"properties": {"title": "Hack"}})
+    assert_problem(r, 403, "forbidden")
+
+
+def test_404_unknown_and_wrong_kind(client, make_report):
+    assert_problem(client.get("/api/v1/reports/999999999"), 404, "contribution_not_found")
+    report = make_report()
+    assert_problem(client.get(f"/api/v1/proposals/{report['id']}"), 404, "contribution_not_found")
+    assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_405(client):
+    r = client.put("/api/v1/reports")
+    body = assert_problem(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"] and body["instance"] == "/api/v1/reports"
+
+
+def test_withdrawn_is_gone_even_for_staff(make_user, make_report):
+    author, moderator = make_user(), make_user(roles=("moderator",))
+    report = make_report(api=author)
+    assert author.delete(f"/api/v1/reports/{report['id']}").status_code == 204
+    r = moderator.get(f"/api/v1/reports/{report['id']}")
+    assert_problem(r, 404, "contribution_not_found")
+
+
+def test_409_email_taken(client):
+    body = {"email": "dup@example.org", "password": "long password 123", "display_name": "D"}
+    client.post("/api/v1/auth/register", json=body)
+    assert_problem(client.post("/api/v1/auth/register", json=body), 409, "email_taken")
+
+
+def test_413_request_too_large(app, resident):
+    big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 10)
+    r = resident.post("/api/v1/reports", data=big,
+                      content_type="multipart/form-data; boundary=zzz")
+    assert_problem(r, 413, "payload_too_large")
+
+
+def test_415_not_json(resident):
+    r = resident.post("/api/v1/reports", data="title=x", content_type="text/plain")
+    assert_problem(r, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    ("props", "field", "code"),
+    [
+        ({"title": "ab", "category": "graffitis"}, "properties.title", "too_short"),
+        ({"title": "x" * 141, "category": "graffitis"}, "properties.title", "too_long"),
+        ({"category": "graffitis"}, "properties.title", "required"),
+        ({"title": 12, "category": "graffitis"}, "properties.title", "not_a_string"),
+        ({"title": "Valid title", "category": "mobilite"}, "properties.category", "unknown_category"),
+        ({"title": "Valid title", "category": "nope"}, "properties.category", "unknown_category"),
+        ({"title": "Valid title", "category": "graffitis", "description": "d" * 5001},
+         "properties.description", "too_long"),
+    ],
+)
+def test_422_field_errors(resident, session, props, field, code):
+    before = session.scalar(select(func.count()).select_from(Contribution))
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.35, 48.853]},
+            "properties": props}
+    problem = assert_problem(resident.post("/api/v1/reports", json=body), 422, "validation_failed")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+    assert session.scalar(select(func.count()).select_from(Contribution)) == before
+
+
+@pytest.mark.parametrize(
+    ("geometry", "code"),
+    [
+        (None, "geometry_missing"),
+        ({"type": "Point", "coordinates": "2,48"}, "geometry_malformed"),
+        ({"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.86]]}, "geometry_type_not_allowed"),
+        ({"type": "Point", "coordinates": [1e400, 48.85]}, "coordinates_not_finite"),
+        ({"type": "Point", "coordinates": [2.35, 95]}, "coordinates_out_of_range"),
+        ({"type": "Point", "coordinates": [48.853, 2.35]}, "coordinates_swapped"),
+        ({"type": "Point", "coordinates": [4.83, 45.76]}, "outside_paris"),
+    ],
+)
+def test_422_geometry_codes(resident, geometry, code):
+    body = {"type": "Feature", "geometry": geometry,
+            "properties": {"title": "Valid title", "category": "graffitis"}}
+    assert_problem(resident.post("/api/v1/reports", json=body), 422, code)
+
+
+def test_422_self_intersecting_proposal(resident):
+    bowtie = [[2.35, 48.85], [2.36, 48.86], [2.36, 48.85], [2.35, 48.86], [2.35, 48.85]]
+    body = feature(title="Zone", category="autre", geometry={"type": "Polygon", "coordinates": [bowtie]})
+    assert_problem(resident.post("/api/v1/proposals", json=body), 422, "geometry_invalid")
+
+
+@pytest.mark.parametrize("query,field", [
+    ("bbox=1,2,3", "bbox"), ("bbox=2.4,48.8,2.3,48.9", "bbox"), ("category=zzz", "category"),
+    ("status=open-ish", "status"), ("arrondissement=21", "arrondissement"),
+    ("arrondissement=a", "arrondissement"), ("since=yesterday", "since"), ("limit=0", "limit"),
+    ("cursor=%%%", "cursor"), ("quartier=81", "quartier"),
+])
+def test_422_bad_list_filters(client, query, field):
+    problem = assert_problem(client.get(f"/api/v1/reports?{query}"), 422, "validation_failed")
+    assert problem["errors"][0]["field"] == field
+
+
+def test_errors_never_leak_a_stack_trace(app, client, monkeypatch):
+    from app.contributions import queries
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(queries, "list_features", boom)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.testing = False
+    try:
+        r = client.get("/api/v1/reports")
+    finally:
+        app.testing = True
+    body = assert_problem(r, 500, "internal_error")
+    assert "secret" not in r.get_data(as_text=True) and "nothing was saved" in body["detail"] or \
+        "rien n'a été enregistré" in body["detail"]

@@ -1,0 +1,65 @@
+"""Reference data: areas, categories, addresses (geocode and reverse), health."""
+
+import pytest
+
+
+def test_areas(client):
+    arr = client.get("/api/v1/areas?level=arrondissement").json
+    assert [f["properties"]["code"] for f in arr["features"]] == list(range(1, 21))
+    assert arr["features"][3]["properties"]["name"] == "Hôtel-de-Ville"
+    assert sum(f["properties"]["area_km2"] for f in arr["features"]) == pytest.approx(105.4, abs=0.1)
+    qu = client.get("/api/v1/areas?level=quartier").json["features"]
+    assert len(qu) == 80
+    assert {f["properties"]["arrondissement"] for f in qu} == set(range(1, 21))
+    assert client.get("/api/v1/areas?level=region").status_code == 422
+
+
+def test_categories_tree(client):
+    tree = client.get("/api/v1/categories?kind=report").json["categories"]
+    assert len(tree) == 10
+    codes = {c["code"]: c for c in tree}
+    assert codes["graffitis"]["label"] == {"fr": "Graffitis, tags, affiches et autocollants",
+                                           "en": "Graffiti, tags, posters and stickers"}
+    assert codes["graffitis"]["service"]["code"] == "graffitis"
+    assert sum(len(c["children"]) for c in tree) == 325
+    themes = client.get("/api/v1/categories?kind=proposal").json["categories"]
+    assert {"mobilite", "vegetalisation", "autre"} <= {t["code"] for t in themes}
+    assert all(t["service"] is None for t in themes)
+
+
+@pytest.mark.parametrize("q", ["12 rue de rivoli", "12 RUE DE RIVOLI", "12 rue de rivolli",
+                               "12, Rue de Rivoli 75004", "12 r de rivoli"])
+def test_geocode_finds_12_rue_de_rivoli(client, q):
+    r = client.get("/api/v1/geocode", query_string={"q": q})
+    first = r.json["features"][0]
+    assert first["properties"]["label"] == "12 Rue de Rivoli 75004 Paris"
+    lon, lat = first["geometry"]["coordinates"]
+    assert lon == pytest.approx(2.35995, abs=1e-4) and lat == pytest.approx(48.8556, abs=1e-4)
+
+
+def test_geocode_is_accent_insensitive(client):
+    r = client.get("/api/v1/geocode", query_string={"q": "1 place de l hotel de ville"})
+    assert r.json["features"][0]["properties"]["street"] == "Place de l'Hôtel de Ville"
+    r = client.get("/api/v1/geocode", query_string={"q": "rue de l'église"})
+    assert "Église" in r.json["features"][0]["properties"]["street"]
+
+
+def test_geocode_errors(client):
+    assert client.get("/api/v1/geocode").json["errors"][0] == {
+        "field": "q", "code": "required", "detail": "Ce champ est obligatoire."}
+    assert client.get("/api/v1/geocode?q=" + "a" * 201).status_code == 422
+
+
+def test_reverse_nearest_address_within_100_m(client):
+    r = client.get("/api/v1/reverse?lon=2.3499&lat=48.8530").json["features"]
+    assert len(r) == 1
+    assert r[0]["properties"]["label"] == "5 Rue du Cloître Notre-Dame 75004 Paris"
+    assert 0 < r[0]["properties"]["distance_m"] < 100
+    # the middle of the Bois de Boulogne: no address within 100 m
+    assert client.get("/api/v1/reverse?lon=2.2500&lat=48.8620").json["features"] == []
+    bad = client.get("/api/v1/reverse?lon=abc&lat=48.85")
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "lon"
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
