@@ -214,15 +214,16 @@ def geocode(session: Session, q: str, limit: int = 10) -> list[dict]:
     folded = fold(q)
     if not folded:
         return []
-    # KNN on the trigram GiST index gives candidates fast; the exact house number, when the
-    # query has one, then wins over its neighbours (12 before 112 or 2).
+    # KNN on the trigram GiST index by word-similarity distance (the query against the best
+    # matching stretch of each label, so long official names are not penalised) gives 50
+    # candidates; the exact house number, when the query has one, then wins (12 before 112).
     number = folded.split()[0] if folded.split()[0].isdigit() else None
     rows = session.execute(
         text("""
         SELECT id, label, number, street, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat,
-               similarity(search, :q) AS score
-        FROM (SELECT * FROM addresses ORDER BY search <-> :q LIMIT 50) c
-        ORDER BY (split_part(number, ' ', 1) = :number) DESC NULLS LAST, search <-> :q, id
+               1 - (:q <<-> search) AS score
+        FROM (SELECT *, :q <<-> search AS d FROM addresses ORDER BY :q <<-> search LIMIT 50) c
+        ORDER BY (split_part(number, ' ', 1) = :number) DESC NULLS LAST, d, search, id
         LIMIT :limit
         """),
         {"q": folded, "number": number or "", "limit": limit},
