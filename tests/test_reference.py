@@ -39,7 +39,8 @@ def test_geocode_finds_12_rue_de_rivoli(client, q):
 
 def test_geocode_is_accent_insensitive(client):
     r = client.get("/api/v1/geocode", query_string={"q": "1 place de l hotel de ville"})
-    assert r.json["features"][0]["properties"]["street"] == "Place de l'Hôtel de Ville"
+    assert r.json["features"][0]["properties"]["label"] == (
+        "1 Place de l' Hotel de Ville - Esplanade de la Libération 75004 Paris")
     r = client.get("/api/v1/geocode", query_string={"q": "rue de l'église"})
     assert "Église" in r.json["features"][0]["properties"]["street"]
 
