@@ -230,5 +230,6 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
                               WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
         """), {"source": SOURCE}):
             summary.rejected.append((0, sid, "outside_paris"))
+    session.execute(text("DROP TABLE import_staging"))
     if rebuilt:
         session.execute(text("ANALYZE contributions"))
