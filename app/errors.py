@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.messages import message
@@ -109,6 +110,8 @@ HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "service_unavailable",
 }
 
 
@@ -137,13 +140,19 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http(exc: HTTPException):
         if not wants_problem():
             return exc
-        code = HTTP_CODES.get(exc.code, "malformed_request")
+        code = HTTP_CODES.get(exc.code, "malformed_request" if exc.code < 500 else "internal_error")
         err = AppError(code, {"reason": "invalid"})
         err.status, err.title = exc.code, exc.name
         response = problem(err)
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity(exc: IntegrityError):
+        # a uniqueness race lost to a concurrent request (two sign-ups with one e-mail…)
+        log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
+        return problem(Conflict())
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -26,6 +26,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Au plus {max} photos par contribution.",
         "At most {max} photos per contribution.",
     ),
+    "too_many_requests": ("Trop de requêtes ; réessayez plus tard.", "Too many requests; try again later."),
+    "service_unavailable": (
+        "Service momentanément indisponible.",
+        "Service temporarily unavailable.",
+    ),
     "internal_error": (
         "Une erreur interne est survenue ; rien n'a été enregistré.",
         "An internal error occurred; nothing was saved.",

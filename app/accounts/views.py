@@ -51,8 +51,10 @@ def token():
 @bp.post("/auth/logout")
 @requires_auth
 def logout():
-    """Revoke the token used for this request."""
-    services.revoke_token(db.session, bearer_token())
+    """Revoke the bearer token used for this request (cookie sessions sign out on the web)."""
+    token = bearer_token()
+    if token is not None:
+        services.revoke_token(db.session, token)
     return "", 204
 
 

@@ -47,9 +47,7 @@ def parse_feature(session: Session, kind: str, feature: object, *, partial: bool
             else:
                 values["category_id"] = cat.id
     if not partial or "address" in props:
-        address = fields.string("address", required=False, max_len=200)
-        if address:
-            values["address"] = address
+        values["address"] = fields.string("address", required=False, max_len=200) or None
     geometry_error = None
     if not partial or "geometry" in feature:
         try:
@@ -112,10 +110,14 @@ def attach_photos(session: Session, contribution: Contribution, processed, media
 
 
 def ensure_can_edit(contribution: Contribution, user: User) -> None:
-    if contribution.author_id != user.id and not user.has_role("moderator", "agent", "planner"):
-        raise Forbidden()
+    ensure_author_or_staff(contribution, user)
     if contribution.withdrawn_at is not None:
         raise Conflict("already_withdrawn")
+
+
+def ensure_author_or_staff(contribution: Contribution, user: User) -> None:
+    if contribution.author_id != user.id and not user.has_role("moderator", "agent", "planner"):
+        raise Forbidden()
 
 
 def update(session: Session, contribution: Contribution, user: User, values: dict) -> Contribution:
@@ -130,20 +132,23 @@ def update(session: Session, contribution: Contribution, user: User, values: dic
 
 def withdraw(session: Session, contribution: Contribution, user: User) -> None:
     """The author (or staff) takes a contribution off the map; it is never deleted."""
+    ensure_author_or_staff(contribution, user)
     if contribution.withdrawn_at is not None:
         return
-    ensure_can_edit(contribution, user)
     contribution.withdrawn_at = datetime.now(UTC)
     contribution.updated_at = contribution.withdrawn_at
     session.flush()
 
 
-def get_visible(session: Session, kind: str, contribution_id: int) -> Contribution | None:
-    return session.scalar(
-        select(Contribution).where(
-            Contribution.id == contribution_id,
-            Contribution.kind == kind,
-            Contribution.withdrawn_at.is_(None),
-            Contribution.hidden.is_(False),
-        )
+def get_visible(
+    session: Session, kind: str, contribution_id: int, *, withdrawn: bool = False
+) -> Contribution | None:
+    """A contribution the public can see (with withdrawn=True, also one its author withdrew)."""
+    query = select(Contribution).where(
+        Contribution.id == contribution_id,
+        Contribution.kind == kind,
+        Contribution.hidden.is_(False),
     )
+    if not withdrawn:
+        query = query.where(Contribution.withdrawn_at.is_(None))
+    return session.scalar(query)

@@ -23,8 +23,8 @@ GEOJSON = "application/geo+json"
 PLURAL = {"report": "reports", "proposal": "proposals"}
 
 
-def load_or_404(kind: str, contribution_id: int):
-    contribution = services.get_visible(db.session, kind, contribution_id)
+def load_or_404(kind: str, contribution_id: int, *, withdrawn: bool = False):
+    contribution = services.get_visible(db.session, kind, contribution_id, withdrawn=withdrawn)
     if contribution is None:
         raise NotFound("contribution_not_found")
     return contribution
@@ -107,8 +107,8 @@ def update_view(kind: str, contribution_id: int):
 
 @requires_auth
 def delete_view(kind: str, contribution_id: int):
-    """Withdraw: the contribution leaves the map and lists; nothing is deleted."""
-    contribution = load_or_404(kind, contribution_id)
+    """Withdraw: the contribution leaves the map and lists; nothing is deleted. Idempotent."""
+    contribution = load_or_404(kind, contribution_id, withdrawn=True)
     services.withdraw(db.session, contribution, current_user())
     return "", 204
 

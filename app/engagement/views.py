@@ -34,8 +34,8 @@ def list_comments(kind: str, contribution_id: int):
     rows = services.list_comments(db.session, contribution_id, after, limit)
     body = {"comments": [services.comment_json(c) for c in rows[:limit]], "links": []}
     if len(rows) > limit:
-        href = url_for(request.endpoint, contribution_id=contribution_id, limit=limit,
-                       after=rows[limit - 1].id, _external=True)
+        args = {**request.args.to_dict(), "limit": limit, "after": rows[limit - 1].id}
+        href = url_for(request.endpoint, contribution_id=contribution_id, **args, _external=True)
         body["links"].append({"rel": "next", "href": href})
     return body
 
