@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -95,13 +95,29 @@ class Contribution(Base):
     comments_count: Mapped[int] = mapped_column(default=0)
     photos_count: Mapped[int] = mapped_column(default=0)
     hidden: Mapped[bool] = mapped_column(default=False)
+    # field workflow (reports)
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id"), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    priority: Mapped[str | None] = mapped_column(String(10))
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    planned_for: Mapped[date | None]
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"))
+    transferred_to: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    rejection_reason: Mapped[str | None] = mapped_column(String(30))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    followers_count: Mapped[int] = mapped_column(default=0)
+    is_demo: Mapped[bool] = mapped_column(default=False)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     category: Mapped[Category] = relationship(lazy="joined")
     quartier: Mapped[Quartier] = relationship(lazy="joined")
-    author: Mapped[User | None] = relationship(lazy="joined")
+    author: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[author_id])
     photos: Mapped[list[Photo]] = relationship(order_by="Photo.position", lazy="selectin")
 
 
