@@ -36,6 +36,7 @@ seed: migrate
 	$(FLASK) geo load-addresses
 	@if [ -f "$(DEMO_REPORTS)" ]; then $(FLASK) import dansmarue --quiet-if-loaded "$(DEMO_REPORTS)"; \
 	else echo "seed: $(DEMO_REPORTS) not found, no demo reports"; fi
+	$(FLASK) demo history
 
 ## make serve: the production way, gunicorn with 2 workers
 serve: install db

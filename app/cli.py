@@ -20,6 +20,8 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 geo_cli = AppGroup("geo", help="Reference geography, categories and addresses.")
 users_cli = AppGroup("users", help="Accounts.")
 import_cli = AppGroup("import", help="Bulk imports of open data.")
+outbox_cli = AppGroup("outbox", help="Notification e-mails.")
+demo_cli = AppGroup("demo", help="Demo data (always marked as such).")
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:
@@ -152,6 +154,55 @@ def import_dansmarue(path: Path, show_rejected: int, quiet_if_loaded: bool) -> N
     click.echo(f"time: {elapsed:.2f} s ({rate:,.0f} rows/s)")
 
 
+@users_cli.command("scope")
+@click.option("--email", required=True)
+@click.option("--service", "services_", multiple=True, help="Service code (repeat; none = all).")
+@click.option("--arrondissement", "arrondissements", multiple=True, type=click.IntRange(1, 20),
+              help="Arrondissement (repeat; none = all).")
+def users_scope(email: str, services_: tuple[str, ...], arrondissements: tuple[int, ...]) -> None:
+    """Set which reports an agent works on (services × arrondissements)."""
+    from app.accounts.models import User
+    from app.areas.models import Service
+    from app.field.services import set_scopes
+
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        raise click.UsageError(f"no account {email}")
+    ids = {s.code: s.id for s in db.session.scalars(select(Service))}
+    unknown = [s for s in services_ if s not in ids]
+    if unknown:
+        raise click.UsageError(f"unknown services {unknown}; known: {sorted(ids)}")
+    pairs = [(ids[s] if s else None, a) for s in (services_ or [None]) for a in (arrondissements or [None])]
+    set_scopes(db.session, user, pairs)
+    db.session.commit()
+    click.echo(f"{user.email}: {len(pairs)} scope(s)")
+
+
+@outbox_cli.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep delivering every 30 seconds.")
+def outbox_deliver(loop: bool) -> None:
+    """Send pending notifications (SMTP if MAIL_SERVER is set, else var/mail/outbox.mbox)."""
+    from app.field.delivery import deliver_pending
+
+    while True:
+        sent, failed = deliver_pending(db.session, current_app.config)
+        db.session.commit()
+        click.echo(f"outbox: {sent} sent, {failed} failed (will retry)")
+        if not loop:
+            return
+        time.sleep(30)
+
+
+@demo_cli.command("history")
+def demo_history() -> None:
+    """Give the imported extract a plausible, clearly marked demo workflow history."""
+    from app.field.demo import create_demo_history
+
+    counts = create_demo_history(db.session)
+    db.session.commit()
+    click.echo("demo history: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, geo_cli, users_cli, import_cli):
+    for group in (db_cli, geo_cli, users_cli, import_cli, outbox_cli, demo_cli):
         app.cli.add_command(group)

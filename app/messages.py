@@ -35,6 +35,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Une erreur interne est survenue ; rien n'a été enregistré.",
         "An internal error occurred; nothing was saved.",
     ),
+    "illegal_transition": (
+        "Passage impossible de « {from} » à « {to} ».",
+        "A report cannot go from '{from}' to '{to}'.",
+    ),
+    "out_of_scope": (
+        "Ce signalement n'est pas dans votre périmètre (service ou arrondissement).",
+        "This report is outside your scope (service or arrondissement).",
+    ),
+    "not_reporter_or_follower": (
+        "Seuls l'auteur du signalement et ses abonnés peuvent répondre.",
+        "Only the reporter and followers can answer.",
+    ),
+    "not_resolved": ("Ce signalement n'est pas résolu.", "This report is not resolved."),
+    "reopen_window_over": (
+        "La résolution date de plus de {days} jours : faites un nouveau signalement.",
+        "It was resolved more than {days} days ago: make a new report.",
+    ),
     # field errors
     "required": ("Ce champ est obligatoire.", "This field is required."),
     "too_short": ("Au moins {min} caractères.", "At least {min} characters."),
@@ -72,6 +89,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "photo_too_large": ("Une photo fait au plus 10 Mo.", "A photo is at most 10 MB."),
     "unknown_field": ("Champ inconnu.", "Unknown field."),
+    "date_in_past": ("La date ne peut pas être passée.", "The date cannot be in the past."),
+    "unknown_report": ("Signalement inconnu.", "Unknown report."),
 }
 
 

@@ -66,6 +66,5 @@ def check_inside_paris(geom: BaseGeometry) -> None:
 
 def inside_paris_mask(lons, lats):
     """Vectorised containment test for bulk imports: a boolean array, True inside Paris."""
-    return shapely.contains_xy(paris_boundary(), lons, lats) | shapely.intersects_xy(
-        paris_boundary().boundary, lons, lats
-    )
+    # intersects (not contains): a point exactly on the city limit is inside, as with covers()
+    return shapely.intersects_xy(paris_boundary(), lons, lats)

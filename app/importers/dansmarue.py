@@ -204,12 +204,13 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     # Same rule as the contributions_locate trigger: the quartier containing the point,
     # lowest id on a border. Passing quartier_id tells the trigger it is already done.
     result = session.execute(text("""
-        INSERT INTO contributions (kind, category_id, status, title, geom, quartier_id,
+        INSERT INTO contributions (kind, category_id, service_id, status, title, geom, quartier_id,
             arrondissement_id, address, source, source_id, created_at, updated_at)
-        SELECT 'report', s.category_id, 'new', s.title, p.geom, q.id, q.arrondissement_id,
+        SELECT 'report', s.category_id, cat.service_id, 'new', s.title, p.geom, q.id, q.arrondissement_id,
             NULLIF(s.address, ''), CAST(:source AS varchar), s.source_id,
             s.created_at AT TIME ZONE 'Europe/Paris', s.created_at AT TIME ZONE 'Europe/Paris'
         FROM import_staging s
+        JOIN categories cat ON cat.id = s.category_id
         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
         CROSS JOIN LATERAL (
             SELECT quartier_id AS id, arrondissement_id FROM quartier_parts q

@@ -50,7 +50,9 @@ def upgrade() -> None:
     -- Routing: a report's service is its category's, set on insert and on category change.
     CREATE FUNCTION contributions_route() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP = 'INSERT' OR NEW.category_id IS DISTINCT FROM OLD.category_id THEN
+        -- a bulk INSERT that joined the categories already (the importer) passes service_id
+        IF (TG_OP = 'INSERT' AND NEW.service_id IS NULL)
+           OR (TG_OP = 'UPDATE' AND NEW.category_id IS DISTINCT FROM OLD.category_id) THEN
             SELECT service_id INTO NEW.service_id FROM categories WHERE id = NEW.category_id;
         END IF;
         RETURN NEW;

@@ -1,0 +1,86 @@
+"""The agents' queue: reports in scope as GeoJSON built by PostGIS, with counts per status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.contributions.queries import FEATURE_JOINS, FEATURE_SQL
+
+QUEUE_EXTRA = (", 'priority', c.priority, 'assigned_to', c.assigned_to_id, "
+               "'service', (SELECT code FROM services WHERE id = c.service_id), "
+               "'planned_for', c.planned_for, 'followers_count', c.followers_count, "
+               "'age_days', floor(extract(epoch FROM now() - c.created_at) / 86400)::int{distance}")
+
+SORTS = {
+    # dangerous first, then oldest: the default an agent starts the day with
+    "priority": "CASE c.priority WHEN 'dangerous' THEN 0 WHEN 'annoying' THEN 1 WHEN 'minor' THEN 2 "
+                "ELSE 3 END, c.created_at, c.id",
+    "oldest": "c.created_at, c.id",
+    "newest": "c.created_at DESC, c.id DESC",
+    "me_too": "c.votes_up DESC, c.created_at, c.id",
+    "nearest": "c.geom_l93 <-> ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154), c.id",
+}
+
+
+@dataclass
+class QueueFilters:
+    user_id: int
+    supervisor: bool
+    statuses: list[str]
+    category_ids: list[int] | None = None
+    arrondissements: list[int] | None = None
+    priority: str | None = None
+    older_than_days: int | None = None
+    assigned_to_me: bool = False
+    sort: str = "priority"
+    lon: float | None = None
+    lat: float | None = None
+    limit: int = 200
+
+    def where(self) -> tuple[str, dict]:
+        clauses = ["c.kind = 'report'", "c.withdrawn_at IS NULL", "NOT c.hidden"]
+        p: dict = {"user_id": self.user_id}
+        if not self.supervisor:
+            clauses.append("""EXISTS (SELECT 1 FROM agent_scopes s WHERE s.user_id = :user_id
+                AND (s.service_id IS NULL OR s.service_id = c.service_id)
+                AND (s.arrondissement_id IS NULL OR s.arrondissement_id = c.arrondissement_id))""")
+        if self.category_ids is not None:
+            clauses.append("c.category_id = ANY(:category_ids)")
+            p["category_ids"] = self.category_ids
+        if self.arrondissements:
+            clauses.append("c.arrondissement_id = ANY(:arrondissements)")
+            p["arrondissements"] = self.arrondissements
+        if self.priority:
+            clauses.append("c.priority = :priority")
+            p["priority"] = self.priority
+        if self.older_than_days is not None:
+            clauses.append("c.created_at < now() - make_interval(days => :older)")
+            p["older"] = self.older_than_days
+        if self.assigned_to_me:
+            clauses.append("c.assigned_to_id = :user_id")
+        return " AND ".join(clauses), p
+
+
+def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, int]]:
+    where, params = f.where()
+    params.update(statuses=f.statuses, limit=f.limit, lon=f.lon, lat=f.lat)
+    distance = ""
+    if f.sort == "nearest":
+        distance = (", 'distance_m', round(ST_Distance(c.geom_l93, ST_Transform("
+                    "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154))::numeric)")
+    extra = QUEUE_EXTRA.format(distance=distance)
+    features = session.execute(text(f"""
+        SELECT string_agg(f, ',' ORDER BY rn) FROM (
+            SELECT {FEATURE_SQL.format(lang=lang, extra=extra)} AS f,
+                   row_number() OVER (ORDER BY {SORTS[f.sort]}) AS rn
+            FROM contributions c {FEATURE_JOINS}
+            WHERE {where} AND c.status = ANY(:statuses)
+            ORDER BY {SORTS[f.sort]} LIMIT :limit
+        ) page
+    """), params).scalar()
+    counts = dict(session.execute(text(
+        f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
+    return features or "", counts

@@ -1,0 +1,294 @@
+"""The only place a report's status changes: transitions, duplicates, reopening, routing
+scopes, assignment, priority, follows, and the notifications they cause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, text
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.contributions.models import Contribution
+from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from app.field import workflow
+from app.field.models import AgentScope, FixFeedback, Follow, OutboxMessage, StatusEvent
+
+
+class IllegalTransition(AppError):
+    status, code, title = 409, "illegal_transition", "Conflict"
+
+
+@dataclass
+class TransitionRequest:
+    to: str
+    public_note: str | None = None
+    internal_note: str | None = None
+    planned_for: date | None = None
+    reason: str | None = None
+    resolution: str | None = None
+    duplicate_of: int | None = None
+    transferred_to: str | None = None
+    photo_sha256: str | None = None
+
+
+# ---- who may act -------------------------------------------------------------------------
+
+def in_scope(session: Session, user: User, report: Contribution) -> bool:
+    """Supervisors and admins act everywhere; an agent on reports of their services and
+    arrondissements (agent_scopes rows; NULL means any)."""
+    if user.has_role("supervisor"):  # has_role is true for admin too
+        return True
+    if not user.has_role("agent"):
+        return False
+    return bool(session.scalar(select(exists().where(
+        AgentScope.user_id == user.id,
+        or_(AgentScope.service_id.is_(None), AgentScope.service_id == report.service_id),
+        or_(AgentScope.arrondissement_id.is_(None),
+            AgentScope.arrondissement_id == report.arrondissement_id),
+    ))))
+
+
+def scope_clause(user: User):
+    """A SQL condition on contributions selecting the reports in the user's scope."""
+    if user.has_role("supervisor"):
+        return text("true")
+    return exists().where(
+        AgentScope.user_id == user.id,
+        or_(AgentScope.service_id.is_(None), AgentScope.service_id == Contribution.service_id),
+        or_(AgentScope.arrondissement_id.is_(None),
+            AgentScope.arrondissement_id == Contribution.arrondissement_id),
+    )
+
+
+def ensure_in_scope(session: Session, user: User, report: Contribution) -> None:
+    if not in_scope(session, user, report):
+        raise Forbidden("out_of_scope")
+
+
+# ---- transitions -------------------------------------------------------------------------
+
+def validate(session: Session, report: Contribution, req: TransitionRequest) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if req.to == "scheduled":
+        if req.planned_for is None:
+            errors.append(FieldError("planned_for", "required"))
+        elif req.planned_for < datetime.now(UTC).date():
+            errors.append(FieldError("planned_for", "date_in_past"))
+    if req.to == "rejected":
+        if req.reason not in workflow.REJECTION_REASONS:
+            errors.append(FieldError("reason", "required" if not req.reason else "invalid_value"))
+        elif req.reason == "other" and not (req.public_note or "").strip():
+            errors.append(FieldError("public_note", "required"))
+    if req.to == "resolved" and req.resolution not in workflow.RESOLUTIONS:
+        errors.append(FieldError("resolution", "required" if not req.resolution else "invalid_value"))
+    if req.to == "transferred" and not (req.transferred_to or "").strip():
+        errors.append(FieldError("transferred_to", "required"))
+    if req.to == "duplicate":
+        original = session.get(Contribution, req.duplicate_of) if req.duplicate_of else None
+        if original is None or original.kind != "report" or original.withdrawn_at is not None:
+            errors.append(FieldError("duplicate_of", "required" if not req.duplicate_of else "unknown_report"))
+        elif original.id == report.id or original.status == "duplicate":
+            errors.append(FieldError("duplicate_of", "invalid_value"))
+    for name in ("public_note", "internal_note", "transferred_to"):
+        value = getattr(req, name)
+        if value is not None and len(value) > 2000:
+            errors.append(FieldError(name, "too_long", {"max": 2000}))
+    return errors
+
+
+def transition(session: Session, report: Contribution, actor: User, req: TransitionRequest,
+               *, check_scope: bool = True) -> StatusEvent:
+    """Move a report to `req.to`, record the event, notify reporter and followers."""
+    if report.kind != "report":
+        raise NotFound("contribution_not_found")
+    if check_scope:
+        ensure_in_scope(session, actor, report)
+    allowed = workflow.allowed_targets(report.status)
+    if req.to not in allowed:
+        raise IllegalTransition(
+            "illegal_transition", {"from": report.status, "to": req.to},
+            extra={"from": report.status, "allowed": list(allowed)},
+        )
+    errors = validate(session, report, req)
+    if errors:
+        raise ValidationFailed(errors)
+    return _apply(session, report, actor, req)
+
+
+def _apply(session: Session, report: Contribution, actor: User | None, req: TransitionRequest,
+           *, reopen: bool = False) -> StatusEvent:
+    now = datetime.now(UTC)
+    before = report.status
+    event = StatusEvent(
+        contribution_id=report.id, actor_id=actor.id if actor else None, from_status=before,
+        to_status=req.to, public_note=req.public_note, internal_note=req.internal_note,
+        planned_for=req.planned_for, reason=req.reason, resolution=req.resolution,
+        duplicate_of_id=req.duplicate_of, transferred_to=req.transferred_to,
+        photo_sha256=req.photo_sha256,
+    )
+    report.status = req.to
+    report.updated_at = now
+    if before == "new" and report.acknowledged_at is None:
+        report.acknowledged_at = now  # time to acknowledge: the first step taken on it
+    if req.to == "scheduled":
+        report.planned_for = req.planned_for
+    if req.to == "transferred":
+        report.transferred_to = req.transferred_to
+    if req.to in workflow.CLOSED:
+        report.closed_at = now
+        report.resolution = req.resolution
+        report.rejection_reason = req.reason
+    elif before in workflow.CLOSED:  # reopened
+        report.closed_at = None
+        report.resolution = report.rejection_reason = None
+        report.reopen_count += 1 if reopen else 0
+    if req.to == "duplicate":
+        report.duplicate_of_id = req.duplicate_of
+        merge_into(session, report, req.duplicate_of)
+    session.add(event)
+    session.flush()
+    notify(session, report, event, actor)
+    return event
+
+
+def merge_into(session: Session, duplicate: Contribution, original_id: int) -> None:
+    """The duplicate's "me too" votes and followers move to the original; its reporter counts
+    as one more "me too" there. Counters follow through the vote/follow triggers."""
+    params = {"dup": duplicate.id, "orig": original_id}
+    for statement in (
+        """INSERT INTO votes (contribution_id, user_id, value)
+           SELECT :orig, user_id, 1 FROM votes WHERE contribution_id = :dup
+           UNION SELECT :orig, author_id, 1 FROM contributions WHERE id = :dup AND author_id IS NOT NULL
+           ON CONFLICT DO NOTHING""",
+        "DELETE FROM votes WHERE contribution_id = :dup",
+        """INSERT INTO follows (contribution_id, user_id)
+           SELECT :orig, user_id FROM follows WHERE contribution_id = :dup
+           UNION SELECT :orig, author_id FROM contributions WHERE id = :dup AND author_id IS NOT NULL
+           ON CONFLICT DO NOTHING""",
+        "DELETE FROM follows WHERE contribution_id = :dup",
+    ):
+        session.execute(text(statement), params)
+    session.expire(duplicate, ["votes_up", "votes_down", "followers_count"])
+
+
+# ---- residents close the loop ------------------------------------------------------------
+
+def feedback(session: Session, report: Contribution, user: User, value: str) -> StatusEvent | None:
+    """The reporter or a follower confirms a fix or says it is still there (reopens)."""
+    if value not in ("fixed", "still_there"):
+        raise ValidationFailed([FieldError("value", "invalid_value")])
+    is_follower = session.scalar(select(exists().where(
+        Follow.contribution_id == report.id, Follow.user_id == user.id)))
+    if report.author_id != user.id and not is_follower:
+        raise Forbidden("not_reporter_or_follower")
+    if report.status != "resolved" or report.closed_at is None:
+        raise Conflict("not_resolved")
+    if datetime.now(UTC) - report.closed_at > timedelta(days=workflow.REOPEN_WINDOW_DAYS):
+        raise Conflict("reopen_window_over", {"days": workflow.REOPEN_WINDOW_DAYS})
+    session.add(FixFeedback(contribution_id=report.id, user_id=user.id, value=value,
+                            service_id=report.service_id))
+    if value == "fixed":
+        session.flush()
+        return None
+    return _apply(session, report, user, TransitionRequest(
+        to="acknowledged", public_note="still_there"), reopen=True)
+
+
+# ---- assignment, priority, follows, scopes -----------------------------------------------
+
+def assign(session: Session, report: Contribution, actor: User, agent_id: int | None) -> None:
+    if not actor.has_role("supervisor"):
+        raise Forbidden()
+    if agent_id is not None:
+        agent = session.get(User, agent_id)
+        if agent is None or not agent.has_role("agent"):
+            raise ValidationFailed([FieldError("agent_id", "invalid_value")])
+        if not in_scope(session, agent, report):
+            raise ValidationFailed([FieldError("agent_id", "out_of_scope")])
+    report.assigned_to_id = agent_id
+    session.flush()
+
+
+def set_priority(session: Session, report: Contribution, actor: User, priority: str | None) -> None:
+    ensure_in_scope(session, actor, report)
+    if priority is not None and priority not in workflow.PRIORITIES:
+        raise ValidationFailed([FieldError("priority", "invalid_value")])
+    report.priority = priority
+    session.flush()
+
+
+def follow(session: Session, contribution: Contribution, user: User, on: bool) -> int:
+    params = {"c": contribution.id, "u": user.id}
+    if on:
+        session.execute(text("INSERT INTO follows (contribution_id, user_id) VALUES (:c, :u) "
+                             "ON CONFLICT DO NOTHING"), params)
+    else:
+        session.execute(text("DELETE FROM follows WHERE contribution_id = :c AND user_id = :u"), params)
+    session.expire(contribution, ["followers_count"])
+    return contribution.followers_count
+
+
+def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int | None]]) -> None:
+    """Replace an agent's scopes: (service_id, arrondissement_id) pairs, None meaning all."""
+    session.execute(AgentScope.__table__.delete().where(AgentScope.user_id == agent.id))
+    for service_id, arrondissement_id in sorted(set(scopes), key=str):
+        session.add(AgentScope(user_id=agent.id, service_id=service_id,
+                               arrondissement_id=arrondissement_id))
+    if "agent" not in agent.roles:
+        agent.roles = sorted({*agent.roles, "agent"})
+    session.flush()
+
+
+# ---- notifications -------------------------------------------------------------------------
+
+def notify(session: Session, report: Contribution, event: StatusEvent, actor: User | None) -> None:
+    """Write one outbox message per reporter/follower (not the actor), in this transaction."""
+    rows = session.execute(text("""
+        SELECT DISTINCT u.email FROM users u
+        WHERE u.is_active AND u.id <> COALESCE(:actor, 0) AND (
+            u.id = (SELECT author_id FROM contributions WHERE id = :c)
+            OR u.id IN (SELECT user_id FROM follows WHERE contribution_id = :c))
+        ORDER BY 1
+    """), {"c": report.id, "actor": actor.id if actor else None}).scalars().all()
+    fr, en = workflow.LABELS[event.to_status]
+    subject = f"[Cartagora] #{report.id} {report.title} — {fr} / {en}"
+    lines = [f"{report.title} (#{report.id})", f"Statut / status : {fr} / {en}"]
+    if event.planned_for:
+        lines.append(f"Intervention prévue le / planned for: {event.planned_for.isoformat()}")
+    if event.resolution:
+        lines += list(workflow.RESOLUTION_LABELS[event.resolution])
+    if event.reason:
+        lines.append(" / ".join(workflow.REASON_LABELS[event.reason]))
+    if event.public_note and event.public_note != "still_there":
+        lines.append(event.public_note)
+    body = "\n".join(lines) + "\n"
+    for email in rows:
+        session.add(OutboxMessage(recipient=email, subject=subject, body=body, event_id=event.id))
+    session.flush()
+
+
+def history(session: Session, report: Contribution, *, staff: bool) -> list[dict]:
+    events = session.scalars(select(StatusEvent).where(StatusEvent.contribution_id == report.id)
+                             .order_by(StatusEvent.created_at, StatusEvent.id)).all()
+    out = []
+    for e in events:
+        item = {
+            "at": e.created_at.isoformat(), "from": e.from_status, "to": e.to_status,
+            "public_note": e.public_note, "planned_for": e.planned_for.isoformat() if e.planned_for else None,
+            "reason": e.reason, "resolution": e.resolution, "duplicate_of": e.duplicate_of_id,
+            "transferred_to": e.transferred_to,
+            "photo_url": f"/media/photos/{e.photo_sha256}.jpg" if e.photo_sha256 else None,
+            "by": "city" if e.actor is not None and e.actor.is_staff else "resident",
+            "demo": e.is_demo,
+        }
+        if staff:
+            item["internal_note"] = e.internal_note
+            item["actor"] = e.actor.display_name if e.actor else None
+        out.append(item)
+    return out
+
+
+def queue_filter(user: User):
+    return and_(Contribution.kind == "report", Contribution.withdrawn_at.is_(None), scope_clause(user))
