@@ -15,7 +15,9 @@ def register_media_cleanup(app: Flask) -> None:
         with db.engine.connect() as conn:
             for path in files:
                 sha = path.name.split(".")[0]
-                used = conn.scalar(text("SELECT 1 FROM photos WHERE sha256 = :s LIMIT 1"), {"s": sha})
+                used = conn.scalar(text(
+                    "SELECT 1 FROM photos WHERE sha256 = :s UNION ALL "
+                    "SELECT 1 FROM status_events WHERE photo_sha256 = :s LIMIT 1"), {"s": sha})
                 if not used:
                     path.unlink(missing_ok=True)
                     current_app.logger.info("removed uncommitted photo file %s", path.name)

@@ -40,7 +40,7 @@ def _status_entry(root: str, row) -> dict:
     if row.public_note and row.public_note != "still_there":
         summary += f" — {row.public_note}"
     return {"title": f"#{row.cid} {row.title}: {fr}", "id": f"{root}events/{row.id}",
-            "link": f"{root}api/v1/reports/{row.cid}", "updated": row.created_at, "summary": summary}
+            "link": f"{root}c/{row.cid}", "updated": row.created_at, "summary": summary}
 
 
 def report_feed(session: Session, report: Contribution, root: str) -> str:
@@ -50,7 +50,7 @@ def report_feed(session: Session, report: Contribution, root: str) -> str:
         WHERE e.contribution_id = :id ORDER BY e.created_at DESC, e.id DESC LIMIT 100
     """), {"id": report.id}).all()
     return _feed(f"#{report.id} {report.title}", f"{root}feeds/reports/{report.id}",
-                 f"{root}api/v1/reports/{report.id}", [_status_entry(root, r) for r in rows])
+                 f"{root}c/{report.id}", [_status_entry(root, r) for r in rows])
 
 
 def arrondissement_feed(session: Session, number: int, root: str) -> str:
@@ -68,7 +68,7 @@ def arrondissement_feed(session: Session, number: int, root: str) -> str:
     """), params).all()
     entries = [_status_entry(root, r) for r in changes] + [
         {"title": f"#{r.id} {r.title}", "id": f"{root}contributions/{r.id}",
-         "link": f"{root}api/v1/{r.kind}s/{r.id}", "updated": r.created_at,
+         "link": f"{root}c/{r.id}", "updated": r.created_at,
          "summary": "Nouveau signalement / new report" if r.kind == "report"
          else "Nouvelle proposition / new proposal"}
         for r in new]

@@ -87,7 +87,8 @@ def validate(session: Session, report: Contribution, req: TransitionRequest) -> 
         errors.append(FieldError("transferred_to", "required"))
     if req.to == "duplicate":
         original = session.get(Contribution, req.duplicate_of) if req.duplicate_of else None
-        if original is None or original.kind != "report" or original.withdrawn_at is not None:
+        if (original is None or original.kind != "report" or original.withdrawn_at is not None
+                or original.hidden):
             errors.append(FieldError("duplicate_of", "required" if not req.duplicate_of else "unknown_report"))
         elif original.id == report.id or original.status == "duplicate":
             errors.append(FieldError("duplicate_of", "invalid_value"))
@@ -280,7 +281,8 @@ def history(session: Session, report: Contribution, *, staff: bool) -> list[dict
             "reason": e.reason, "resolution": e.resolution, "duplicate_of": e.duplicate_of_id,
             "transferred_to": e.transferred_to,
             "photo_url": f"/media/photos/{e.photo_sha256}.jpg" if e.photo_sha256 else None,
-            "by": "city" if e.actor is not None and e.actor.is_staff else "resident",
+            # no actor: the city's own systems (imports, demo history)
+            "by": "resident" if e.actor is not None and not e.actor.is_staff else "city",
             "demo": e.is_demo,
         }
         if staff:

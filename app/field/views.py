@@ -71,7 +71,7 @@ def transition_from_request() -> TransitionRequest:
         planned_for=_date(fields, "planned_for"),
         reason=fields.string("reason", required=False, max_len=30) or None,
         resolution=fields.string("resolution", required=False, max_len=20) or None,
-        transferred_to=fields.string("transferred_to", required=False, max_len=200) or None,
+        transferred_to=fields.string("transferred_to", required=False, max_len=2000) or None,
         photo_sha256=photo_sha,
     )
     dup = data.get("duplicate_of")
@@ -89,6 +89,7 @@ def transition_from_request() -> TransitionRequest:
 def post_transition(contribution_id: int):
     """Change a report's status (agents in scope, supervisors, admins)."""
     report = load_or_404("report", contribution_id)
+    services.ensure_in_scope(db.session, current_user(), report)  # before storing any photo
     event = services.transition(db.session, report, current_user(), transition_from_request())
     return {"id": report.id, "status": report.status, "event_id": event.id,
             "history": services.history(db.session, report, staff=True)}, 201
@@ -170,6 +171,8 @@ def queue_filters(user: User) -> queries.QueueFilters:
     if args.get("arrondissement"):
         try:
             f.arrondissements = [int(a) for a in args["arrondissement"].split(",")]
+            if not all(1 <= a <= 20 for a in f.arrondissements):
+                errors.append(FieldError("arrondissement", "out_of_range", {"min": 1, "max": 20}))
         except ValueError:
             errors.append(FieldError("arrondissement", "not_a_number"))
     if args.get("priority"):
@@ -212,10 +215,11 @@ def agent_batch():
         raise ValidationFailed([FieldError("ids", "invalid_value")])
     if data.get("to") not in ("acknowledged", "scheduled"):
         raise ValidationFailed([FieldError("to", "invalid_value")])
-    req_data = {k: data.get(k) for k in ("to", "planned_for", "public_note", "internal_note")}
-    fields = Fields(req_data)
-    template = TransitionRequest(to=data["to"], planned_for=_date(fields, "planned_for"),
-                                 public_note=req_data["public_note"], internal_note=req_data["internal_note"])
+    fields = Fields(data)
+    template = TransitionRequest(
+        to=data["to"], planned_for=_date(fields, "planned_for"),
+        public_note=fields.string("public_note", required=False, max_len=2000) or None,
+        internal_note=fields.string("internal_note", required=False, max_len=2000) or None)
     fields.done()
     done = []
     for report_id in dict.fromkeys(ids):
@@ -236,15 +240,19 @@ def put_scopes(user_id: int):
     from app.areas.models import Service
 
     codes = {s.code: s.id for s in db.session.query(Service)}
+    items = json_body().get("scopes")
+    if not isinstance(items, list):
+        raise ValidationFailed([FieldError("scopes", "invalid_value")])
     scopes, errors = [], []
-    for i, item in enumerate(json_body().get("scopes") or []):
+    for i, item in enumerate(items):
         if not isinstance(item, dict):
             errors.append(FieldError(f"scopes[{i}]", "invalid_value"))
             continue
         service, arr = item.get("service"), item.get("arrondissement")
-        if service is not None and service not in codes:
+        if service is not None and (not isinstance(service, str) or service not in codes):
             errors.append(FieldError(f"scopes[{i}].service", "invalid_value"))
-        if arr is not None and (not isinstance(arr, int) or not 1 <= arr <= 20):
+            service = None
+        if arr is not None and (isinstance(arr, bool) or not isinstance(arr, int) or not 1 <= arr <= 20):
             errors.append(FieldError(f"scopes[{i}].arrondissement", "out_of_range", {"min": 1, "max": 20}))
         scopes.append((codes.get(service), arr))
     if errors:
