@@ -25,5 +25,27 @@ class Config:
     # five photos of 10 MB plus the form fields
     MAX_CONTENT_LENGTH = 5 * PHOTO_MAX_BYTES + 1024 * 1024
     TOKEN_TTL_DAYS = int(os.environ.get("CARTAGORA_TOKEN_TTL_DAYS", "30"))
+    # notifications: SMTP when MAIL_SERVER is set, else an mbox file for development
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") in ("1", "true", "yes")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Cartagora <no-reply@cartagora.localhost>")
+    MAILBOX_PATH = Path(os.environ.get("CARTAGORA_MAILBOX", ROOT / "var" / "mail" / "outbox.mbox"))
     LANGUAGES = ("fr", "en")
     JSON_SORT_KEYS = False
+
+    # Basemap: any XYZ raster tile URL; the map keeps working on our own layers without it.
+    TILE_URL = os.environ.get("CARTAGORA_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    TILE_ATTRIBUTION = os.environ.get(
+        "CARTAGORA_TILE_ATTRIBUTION",
+        '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+    )
+    TILE_MAX_ZOOM = int(os.environ.get("CARTAGORA_TILE_MAX_ZOOM", "19"))
+    # Pages: French first, English by choice; dates shown in Paris time.
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("CARTAGORA_SECURE_COOKIES", "") == "1"

@@ -23,7 +23,7 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,report]'
   touch "$stamp"
 fi
 

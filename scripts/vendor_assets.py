@@ -17,6 +17,8 @@ ASSETS = {
         "MIT-LICENCE.txt",
     ],
     "axe-core": ["axe.min.js", "LICENSE"],
+    "chart.js": ["dist/chart.umd.min.js", "LICENSE.md"],
+    "leaflet.heat": ["dist/leaflet-heat.js", "LICENSE"],
 }
 
 

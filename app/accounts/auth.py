@@ -1,10 +1,17 @@
-"""Who is calling: bearer tokens for the API, and role decorators."""
+"""Who is calling: bearer tokens for the API, the browser's session cookie, role decorators.
+
+The web pages sign a person in by putting their id in Flask's signed session cookie. The API
+accepts that cookie too, but for unsafe methods only with the session's CSRF token in the
+X-CSRF-Token header (or a `csrf_token` form field): a cross-site form cannot read the token,
+so it cannot act for the person. Bearer tokens work as before and take precedence.
+"""
 
 from __future__ import annotations
 
+import hmac
 from functools import wraps
 
-from flask import g, request
+from flask import g, request, session
 
 from app.accounts.models import User
 from app.accounts.services import user_for_token
@@ -18,12 +25,37 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+SESSION_USER_KEY = "user_id"
+CSRF_SESSION_KEY = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_ok() -> bool:
+    """True when the request carries the session's CSRF token (header or form field)."""
+    expected = session.get(CSRF_SESSION_KEY)
+    sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
+    return bool(expected) and hmac.compare_digest(str(sent).encode(), str(expected).encode())
+
+
+def session_user() -> User | None:
+    """The person signed in through the web pages, or None; an unsafe request without the
+    CSRF token is refused (403) rather than treated as anonymous."""
+    user_id = session.get(SESSION_USER_KEY)
+    if user_id is None:
+        return None
+    if request.method not in SAFE_METHODS and not csrf_ok():
+        raise Forbidden()
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
 def current_user() -> User | None:
     """The authenticated user, or None. A bad or expired token is a 401, not anonymity."""
     if "user" not in g:
         token = bearer_token()
         if token is None:
-            g.user = None
+            g.user = session_user()
         else:
             g.user = user_for_token(db.session, token)
             if g.user is None:

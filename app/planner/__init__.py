@@ -1,0 +1,1 @@
+"""The planner's side: statistics API, dashboard, exports and the leafmap report."""

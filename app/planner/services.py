@@ -1,0 +1,301 @@
+"""The planner's statistics: filters from the query string, aggregates from the rollups.
+
+Reads only. The SQL comes from geo/aggregations.py; rollups are kept exact by the database
+triggers of migration c5a7a7500003 (same transaction as every write, so the lag is zero).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask import request
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.areas.services import category_index
+from app.contributions.models import KINDS
+from app.contributions.schemas import list_filters
+from app.errors import FieldError, ValidationFailed
+from geo import aggregations as agg
+from geo.hexgrid import MAX_CELL_M, MIN_CELL_M, snap_level
+
+PUBLIC_MIN_COUNT = 5  # the public never sees a count below this in a cell, area or group
+FRESHNESS = {"mode": "transactional", "lag_seconds": 0}
+MAX_HOTSPOT_DAYS = 92
+
+
+@dataclass
+class Request:
+    filters: agg.AggFilters
+    echo: dict
+    staff: bool
+
+    @property
+    def min_count(self) -> int:
+        return 1 if self.staff else PUBLIC_MIN_COUNT
+
+
+def _paris_bound(name: str, value: datetime | None) -> datetime | None:
+    """A bare date (YYYY-MM-DD) means Paris midnight for statistics (the calendar planners use);
+    list_filters read it as UTC midnight."""
+    raw = request.args.get(name, "")
+    if value is None or len(raw) != 10:
+        return value
+    d = date.fromisoformat(raw) + (timedelta(days=1) if name == "until" else timedelta())
+    return agg.paris_midnight(d)
+
+
+def parse_filters(session: Session, staff: bool) -> Request:
+    """The shared filters of every /stats endpoint (list_filters' rules and errors)."""
+    kind = request.args.get("kind", "report")
+    if kind not in KINDS:
+        raise ValidationFailed([FieldError("kind", "invalid_value")])
+    lf = list_filters(session, kind)
+    codes = [c.strip() for c in request.args.get("category", "").split(",") if c.strip()]
+    index = category_index(session)
+    type_ids = None
+    if codes and all(index.by_code[c].parent_id is None for c in codes):
+        type_ids = [index.by_code[c].id for c in codes]
+    f = agg.AggFilters(
+        kind=kind, category_ids=lf.category_ids, type_ids=type_ids, statuses=lf.statuses,
+        arrondissements=lf.arrondissements, quartiers=lf.quartiers, bbox=lf.bbox,
+        since=_paris_bound("since", lf.since), until=_paris_bound("until", lf.until),
+    )
+    if f.since and f.until and f.since >= f.until:
+        raise ValidationFailed([FieldError("until", "out_of_range",
+                                           {"min": f.since.isoformat(), "max": "…"})])
+    echo = {
+        "kind": kind,
+        "category": codes or None,
+        "status": request.args.get("status", "").split(",") if request.args.get("status") else None,
+        "since": f.since.isoformat() if f.since else None,
+        "until": f.until.isoformat() if f.until else None,
+        "arrondissement": f.arrondissements,
+        "quartier": f.quartiers,
+        "bbox": list(f.bbox) if f.bbox else None,
+    }
+    return Request(f, echo, staff)
+
+
+def _envelope(req: Request, source: str, **extra) -> dict:
+    return {"filters": req.echo, "source": source, "freshness": FRESHNESS,
+            "public": not req.staff, **extra}
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValidationFailed([FieldError(name, "not_a_number")]) from None
+    if not lo <= value <= hi:
+        raise ValidationFailed([FieldError(name, "out_of_range", {"min": lo, "max": hi})])
+    return value
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str:
+    value = request.args.get(name) or default
+    if value not in choices:
+        raise ValidationFailed([FieldError(name, "required" if value is None else "invalid_value")])
+    return value
+
+
+# ---- hexbins --------------------------------------------------------------------------------
+
+def hexbins(session: Session, req: Request) -> str:
+    """A GeoJSON FeatureCollection (text) of hexagons with their count."""
+    requested = _int_arg("cell_m", 200, MIN_CELL_M, MAX_CELL_M)
+    level = snap_level(requested)
+    q = agg.hexbins(req.filters, level, req.min_count)
+    row = session.execute(text(q.sql), q.params).one()
+    head = _envelope(req, q.source, cell_m=level, cell_m_requested=requested,
+                     total=int(row.total), cells=row.cells,
+                     breaks=sorted(set(row.breaks or [])),
+                     suppressed_total=None if req.staff else int(row.suppressed))
+    return ('{"type":"FeatureCollection",' + json.dumps(head)[1:-1]
+            + ',"features":[' + (row.features or "") + "]}")
+
+
+def hexbin_rows(session: Session, req: Request) -> tuple[int, list[tuple[int, int]]]:
+    level = snap_level(_int_arg("cell_m", 200, MIN_CELL_M, MAX_CELL_M))
+    q = agg.grouped_counts(req.filters, "cell", level=level)
+    rows = session.execute(text(q.sql), q.params).all()
+    return level, sorted((k, n) for k, n in rows if n >= req.min_count)
+
+
+# ---- areas ----------------------------------------------------------------------------------
+
+def areas(session: Session, req: Request, level: str) -> dict:
+    q = agg.areas(req.filters, level)
+    rows = session.execute(text(q.sql), q.params).all()
+    total = sum(r.n for r in rows)
+    has_prev = req.filters.previous() is not None
+    out = []
+    for r in rows:
+        small = not req.staff and r.n < req.min_count
+        prev_small = not req.staff and r.prev_n is not None and r.prev_n < req.min_count
+        prev = None if not has_prev or prev_small else int(r.prev_n or 0)
+        out.append({
+            "code": r.id, "name": r.name,
+            "count": None if small else int(r.n),
+            "suppressed": small,
+            "density_km2": None if small else round(r.n / (r.area_m2 / 1e6), 2),
+            "share": None if small or not total else round(r.n / total, 5),
+            "previous_count": prev,
+            "change": None if small or prev is None else int(r.n) - prev,
+            "change_pct": None if small or not prev else round(100 * (r.n - prev) / prev, 1),
+        })
+    previous = req.filters.previous()
+    return _envelope(req, q.source, level=level, total=total,
+                     previous_period=None if previous is None else {
+                         "since": previous.since.isoformat(), "until": previous.until.isoformat()},
+                     areas=out)
+
+
+# ---- timeseries -----------------------------------------------------------------------------
+
+def timeseries(session: Session, req: Request, interval: str) -> dict:
+    q = agg.timeseries(req.filters, interval)
+    rows = session.execute(text(q.sql), q.params).all()
+    series = [{"period": r.period.isoformat(),
+               "count": int(r.n) if req.staff or r.n == 0 or r.n >= req.min_count else None}
+              for r in rows]
+    return _envelope(req, q.source, interval=interval, timezone="Europe/Paris",
+                     total=sum(int(r.n) for r in rows), series=series)
+
+
+# ---- hotspots -------------------------------------------------------------------------------
+
+def hotspots(session: Session, req: Request) -> dict:
+    """DBSCAN clusters over at most MAX_HOTSPOT_DAYS (default: the last 30 days of data)."""
+    f = req.filters
+    eps = _int_arg("eps_m", 100, 20, 500)
+    min_points = _int_arg("min_points", 10, 3 if req.staff else PUBLIC_MIN_COUNT, 1000)
+    limit = _int_arg("limit", 50, 1, 200)
+    if f.until is None:
+        last = session.scalar(text("SELECT max(created_at) FROM planner_facts WHERE kind = :k"),
+                              {"k": f.kind}) or datetime.now(UTC)
+        f.until = agg.paris_midnight(last.astimezone(agg.PARIS).date() + timedelta(days=1))
+    if f.since is None:
+        f.since = f.until - timedelta(days=30)
+    if f.until - f.since > timedelta(days=MAX_HOTSPOT_DAYS, hours=1):
+        raise ValidationFailed([FieldError("since", "out_of_range",
+                                           {"min": f"until − {MAX_HOTSPOT_DAYS} days", "max": "until"})])
+    req.echo.update(since=f.since.isoformat(), until=f.until.isoformat())
+    q = agg.hotspots(f, eps, min_points, limit)
+    index = category_index(session)
+    features = []
+    for rank, r in enumerate(session.execute(text(q.sql), q.params), start=1):
+        top = [{"code": index.by_id[c].code, "label": {"fr": index.by_id[c].label_fr,
+                                                        "en": index.by_id[c].label_en},
+                "count": n} for c, n in (r.top or []) if req.staff or n >= req.min_count]
+        link = {"bbox": f"{r.w:.6f},{r.s:.6f},{r.e:.6f},{r.nn:.6f}",
+                "since": f.since.isoformat(), "until": f.until.isoformat()}
+        if req.echo["category"]:
+            link["category"] = ",".join(req.echo["category"])
+        if f.statuses:
+            link["status"] = ",".join(f.statuses)
+        from urllib.parse import urlencode
+
+        features.append({
+            "type": "Feature", "id": rank, "geometry": json.loads(r.geometry),
+            "properties": {"rank": rank, "count": r.n, "top_categories": top,
+                           "reports_url": f"/api/v1/{f.kind}s?{urlencode(link)}"},
+        })
+    return {"type": "FeatureCollection",
+            **_envelope(req, q.source, method="ST_ClusterDBSCAN", eps_m=eps, min_points=min_points),
+            "features": features}
+
+
+# ---- resolution -----------------------------------------------------------------------------
+
+def resolution(session: Session, req: Request, group_by: str) -> dict:
+    q = agg.resolution(req.filters, group_by)
+    labels = _labels(session, group_by)
+    groups = []
+    for r in session.execute(text(q.sql), q.params):
+        small = not req.staff and r.n < req.min_count
+        code, label = labels.get(r.k, (r.k, None))
+
+        def h(v, small=small):
+            return None if v is None or small else round(float(v), 2)
+
+        groups.append({
+            "code": code, "label": label, "count": None if small else r.n, "suppressed": small,
+            "ack_median_h": h(r.ack_median_h), "ack_p90_h": h(r.ack_p90_h),
+            "resolve_median_h": h(r.resolve_median_h), "resolve_p90_h": h(r.resolve_p90_h),
+            "share_resolved": None if small else round(r.resolved / r.n, 4),
+            "reopen_rate": None if small or not r.ever_closed else round(r.reopened / r.ever_closed, 4),
+        })
+    return _envelope(req, q.source, group_by=group_by, groups=groups)
+
+
+def _labels(session: Session, group_by: str) -> dict:
+    if group_by == "arrondissement":
+        return {i: (i, name) for i, name in session.execute(text("SELECT id, name FROM arrondissements"))}
+    if group_by == "service":
+        return {i: (code, name) for i, code, name in
+                session.execute(text("SELECT id, code, name_fr FROM services"))}
+    return {c.id: (c.code, c.label_fr) for c in category_index(session).by_id.values()}
+
+
+# ---- CSV ------------------------------------------------------------------------------------
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+# ---- contribution exports (no personal data) -----------------------------------------------
+
+EXPORT_COLUMNS = ["id", "kind", "type", "category", "status", "arrondissement", "quartier",
+                  "created_at", "acknowledged_at", "closed_at", "lon", "lat"]
+
+
+def export_rows(session: Session, req: Request, batch: int = 5000):
+    """Matching contributions as dicts, in id order, fetched by keyset pages of `batch` rows
+    (constant memory for millions of rows). No title, description, address or author: free
+    text may name people. Proposals are exported at their point on surface."""
+    source = "raw" if req.filters.bbox else "facts"
+    cond, params = agg.where(req.filters, source)
+    sql = text(f"""
+        SELECT f.id, f.kind, t.code AS type, cat.code AS category, f.status,
+               f.arrondissement_id AS arrondissement, f.quartier_id AS quartier,
+               f.created_at, f.acknowledged_at, f.closed_at,
+               round(ST_X(p)::numeric, 6) AS lon, round(ST_Y(p)::numeric, 6) AS lat
+        FROM {agg.TABLES[source]}
+        JOIN categories cat ON cat.id = f.category_id JOIN categories t ON t.id = f.type_id
+        CROSS JOIN LATERAL ST_Transform(ST_SetSRID(ST_MakePoint(f.x, f.y), 2154), 4326) p
+        WHERE {cond} AND f.id > :after ORDER BY f.id LIMIT :batch""")
+    after = 0
+    while True:
+        rows = session.execute(sql, {**params, "after": after, "batch": batch}).mappings().all()
+        for row in rows:
+            yield dict(row)
+        if len(rows) < batch:
+            return
+        after = rows[-1]["id"]
+
+
+def export_count(session: Session, req: Request) -> int:
+    q = agg.grouped_counts(req.filters, "total")
+    return int(sum(n for _, n in session.execute(text(q.sql), q.params)))
+
+
+def hexbins_for_report(session: Session, req: Request) -> str:
+    """The 200 m hexagons of the report (cell_m from the query string, default 200)."""
+    return hexbins(session, req)
+
+
+def hotspots_for_report(session: Session, req: Request) -> dict:
+    return hotspots(session, req)

@@ -1,0 +1,131 @@
+"""Reads behind the pages: a contribution with its photos, votes and comments; my contributions;
+the reference lists the map's filters offer. No writes here: the pages write through the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import url_for
+from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.areas.services import category_index
+from app.contributions.models import Contribution
+from app.engagement import services as engagement
+from app.field import services as field
+from app.field.models import Follow
+from app.field.workflow import REASON_LABELS, RESOLUTION_LABELS
+
+
+@dataclass
+class CategoryLabel:
+    code: str
+    label: str
+    top_code: str
+    top_label: str
+    top_index: int  # position among its kind's top-level categories: picks the colour
+
+
+def category_label(session: Session, category_id: int, lang: str) -> CategoryLabel:
+    index = category_index(session)
+    cat = index.by_id[category_id]
+    top = index.by_id[cat.parent_id] if cat.parent_id else cat
+    tops = top_categories(session, cat.kind, lang)
+    position = next((i for i, c in enumerate(tops) if c["code"] == top.code), 0)
+
+    def label(c):
+        return c.label_en if lang == "en" else c.label_fr
+
+    return CategoryLabel(cat.code, label(cat), top.code, label(top), position)
+
+
+def top_categories(session: Session, kind: str, lang: str) -> list[dict]:
+    """The top-level categories of a kind, in display order: {code, label}."""
+    return [
+        {"code": node["code"], "label": node["label"]["en" if lang == "en" else "fr"]}
+        for node in category_index(session).tree(kind)
+    ]
+
+
+def arrondissements(session: Session) -> list[dict]:
+    rows = session.execute(text("SELECT id, name FROM arrondissements ORDER BY id"))
+    return [{"code": r.id, "name": r.name} for r in rows]
+
+
+def visible_contribution(session: Session, contribution_id: int) -> Contribution | None:
+    return session.scalar(
+        select(Contribution).where(
+            Contribution.id == contribution_id,
+            Contribution.withdrawn_at.is_(None),
+            Contribution.hidden.is_(False),
+        )
+    )
+
+
+def my_vote(session: Session, contribution_id: int, user: User | None) -> int | None:
+    if user is None:
+        return None
+    return engagement.tally(session, contribution_id, user.id)["my_vote"]
+
+
+def is_following(session: Session, contribution_id: int, user: User | None) -> bool:
+    if user is None:
+        return False
+    return session.get(Follow, (contribution_id, user.id)) is not None
+
+
+def history(session: Session, c: Contribution, user: User | None, lang: str) -> list[dict]:
+    """A report's public status changes, oldest first, with their labels in `lang`."""
+    if c.kind != "report":
+        return []
+    pick = 1 if lang == "en" else 0
+    events = field.history(session, c, staff=bool(user and user.is_staff))
+    for e in events:
+        e["at_dt"] = datetime.fromisoformat(e["at"])
+        e["planned_date"] = date.fromisoformat(e["planned_for"]) if e["planned_for"] else None
+        e["reason_label"] = REASON_LABELS[e["reason"]][pick] if e["reason"] in REASON_LABELS else None
+        e["resolution_label"] = (RESOLUTION_LABELS[e["resolution"]][pick]
+                                 if e["resolution"] in RESOLUTION_LABELS else None)
+    return events
+
+
+def contribution_page(session: Session, c: Contribution, user: User | None, lang: str) -> dict:
+    """Everything the contribution page shows, as plain values for the template."""
+    shape = to_shape(c.geom)
+    comments = engagement.list_comments(session, c.id, 0, 1000)
+    return {
+        "c": c,
+        "category": category_label(session, c.category_id, lang),
+        "geometry": mapping(shape),
+        "center": (round(shape.representative_point().y, 6), round(shape.representative_point().x, 6)),
+        "photos": [
+            {
+                "url": url_for("contributions.photo", name=f"{p.sha256}.jpg"),
+                "thumbnail_url": url_for("contributions.photo", name=f"{p.sha256}.thumb.jpg"),
+                "width": p.width,
+                "height": p.height,
+            }
+            for p in c.photos
+        ],
+        "my_vote": my_vote(session, c.id, user),
+        "history": history(session, c, user, lang),
+        "following": is_following(session, c.id, user),
+        "comments": comments[:1000],
+        "arrondissement_name": session.scalar(
+            text("SELECT name FROM arrondissements WHERE id = :id"), {"id": c.arrondissement_id}
+        ),
+    }
+
+
+def my_contributions(session: Session, user: User, lang: str) -> list[dict]:
+    rows = session.scalars(
+        select(Contribution)
+        .where(Contribution.author_id == user.id, Contribution.withdrawn_at.is_(None))
+        .order_by(Contribution.created_at.desc(), Contribution.id.desc())
+        .limit(500)
+    )
+    return [{"c": c, "category": category_label(session, c.category_id, lang)} for c in rows]

@@ -1,0 +1,165 @@
+"""Pages for residents: the map, a contribution, sign-up / sign-in / sign-out, my contributions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from app.accounts import services as accounts
+from app.accounts.auth import SESSION_USER_KEY, current_user
+from app.db import db
+from app.errors import AppError
+from app.messages import message
+from app.schemas import Fields
+from app.web import services
+from app.web.i18n import LANGUAGES, current_lang
+from app.web.security import check_csrf, csrf_token
+
+bp = Blueprint("web", __name__)
+
+
+@bp.before_request
+def protect_forms():
+    if request.method == "POST":
+        check_csrf()
+
+
+@bp.app_context_processor
+def page_context():
+    try:
+        return {"user": current_user()}
+    except AppError:  # a page rendered for a request that may not act as anyone
+        return {"user": None}
+
+
+def safe_next(default: str = "/") -> str:
+    """A local path to go back to (never another site)."""
+    target = request.values.get("next") or ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def field_errors(errors) -> dict[str, str]:
+    lang = current_lang()
+    return {e.field.removeprefix("properties."): message(e.code, e.params, lang) for e in errors}
+
+
+@bp.get("/")
+def map_page():
+    """The resident map with its list, filters and the contribution form."""
+    lang = current_lang()
+    cfg = current_app.config
+    categories = {k: services.top_categories(db.session, k, lang) for k in ("report", "proposal")}
+    map_config = {
+        "tileUrl": cfg["TILE_URL"],
+        "tileAttribution": cfg["TILE_ATTRIBUTION"],
+        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
+        "categories": categories,
+        "signedIn": current_user() is not None,
+        "maxPhotos": cfg["PHOTOS_PER_CONTRIBUTION"],
+        "loginUrl": url_for("web.login"),
+    }
+    return render_template(
+        "map.html", map_config=map_config, categories=categories,
+        arrondissements=services.arrondissements(db.session),
+    )
+
+
+@bp.get("/c/<int:contribution_id>")
+def contribution(contribution_id: int):
+    """A contribution's shareable page: photos, map, status, votes, comments."""
+    c = services.visible_contribution(db.session, contribution_id)
+    if c is None:
+        return render_template("not_found.html"), 404
+    page = services.contribution_page(db.session, c, current_user(), current_lang())
+    return render_template("contribution.html", **page)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    errors, email = {}, ""
+    if request.method == "POST":
+        fields = Fields(request.form.to_dict())
+        email = fields.string("email", max_len=254) or ""
+        password = fields.string("password", strip=False, max_len=256)
+        errors = field_errors(fields.errors)
+        if not errors:
+            try:
+                user = accounts.authenticate(db.session, email, password)
+            except AppError as exc:
+                errors = {"form": message(exc.code, exc.params, current_lang())}
+            else:
+                sign_in(user)
+                return redirect(safe_next())
+    return render_template("login.html", errors=errors, email=email, next=safe_next(""))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    errors, values = {}, {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        fields = Fields(values)
+        name = fields.string("display_name", min_len=1, max_len=60)
+        email = fields.email()
+        password = fields.string("password", strip=False, max_len=256)
+        if password is not None and len(password) < accounts.MIN_PASSWORD:
+            fields.error("password", "weak_password", {"min": accounts.MIN_PASSWORD})
+        errors = field_errors(fields.errors)
+        if not errors:
+            try:
+                user = accounts.create_user(db.session, email, password, name)
+            except AppError as exc:
+                errors = {"email": message(exc.code, exc.params, current_lang())}
+            else:
+                sign_in(user)
+                return redirect(safe_next())
+    return render_template("signup.html", errors=errors, values=values, next=safe_next(""),
+                           min_password=accounts.MIN_PASSWORD)
+
+
+def sign_in(user) -> None:
+    """A fresh session (no fixation), keeping the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    session[SESSION_USER_KEY] = user.id
+    if lang:
+        session["lang"] = lang
+    csrf_token()
+
+
+@bp.post("/logout")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(safe_next())
+
+
+@bp.get("/me/contributions")
+def my_contributions():
+    user = current_user()
+    if user is None:
+        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+    items = services.my_contributions(db.session, user, current_lang())
+    return render_template("my_contributions.html", items=items)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    """The language switch: remembered in the session, then back to the page."""
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next())

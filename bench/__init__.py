@@ -1,0 +1,1 @@
+"""Cartagora benchmarks: `python -m bench [import|bbox|all]` (see bench/README.md)."""

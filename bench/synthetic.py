@@ -1,0 +1,119 @@
+"""Synthetic reports shaped like the DansMaRue extract, to reach the reference's 1M-row scale.
+
+The 40k real reports are too few for a 300 × 200 m bbox to hold a full 500-feature page, so
+the bench adds N reports (default 1,000,000) made from the real ones: each copies a real
+report's category, title and address, moves its point by up to 30 m (uniform in a disc)
+and gets a date drawn uniformly over the extract's date range. Real hotspots (streets,
+stations, markets) therefore stay hotspots, with the same category mix.
+
+Loading goes through the importer's own bulk path: rows are COPYed into the importer's
+staging table and `app.importers.dansmarue._load` inserts them with the same set-based
+quartier/arrondissement assignment (and the same drop/rebuild of secondary indexes) as a
+real import. Nothing is written to `contributions` any other way.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from app.importers import dansmarue
+from geo.validation import inside_paris_mask
+
+PREFIX = "SYN-"
+JITTER_M = 30.0
+M_PER_DEG_LAT = 111_132.0  # at Paris' latitude; lon degrees are scaled by cos(lat)
+
+
+def _base(session: Session) -> dict[str, np.ndarray]:
+    rows = session.execute(text("""
+        SELECT category_id, title, coalesce(address, ''), ST_X(geom), ST_Y(geom),
+               extract(epoch FROM created_at)
+        FROM contributions
+        WHERE kind = 'report' AND source = :source AND source_id NOT LIKE :synthetic
+        ORDER BY id
+    """), {"source": dansmarue.SOURCE, "synthetic": PREFIX + "%"}).all()
+    if not rows:
+        raise RuntimeError("synthetic: import the real extract first (it is the sample)")
+    cat, title, address, lon, lat, epoch = zip(*rows, strict=True)
+    return {
+        "category_id": np.array(cat), "title": np.array(title, dtype=object),
+        "address": np.array(address, dtype=object), "lon": np.array(lon), "lat": np.array(lat),
+        "epoch": np.array(epoch, dtype=float),
+    }
+
+
+def generate(session: Session, n: int, seed: int = 42) -> dict[str, np.ndarray]:
+    """n synthetic rows (column arrays), all inside Paris, deterministic for a given seed."""
+    base = _base(session)
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("idx", "lon", "lat")}
+    have = 0
+    while have < n:  # a few jittered border points fall outside Paris: draw again
+        m = int((n - have) * 1.03) + 100
+        idx = rng.integers(0, len(base["lon"]), m)
+        r = JITTER_M * np.sqrt(rng.random(m))
+        theta = rng.random(m) * 2 * np.pi
+        lat = base["lat"][idx] + r * np.sin(theta) / M_PER_DEG_LAT
+        lon = base["lon"][idx] + r * np.cos(theta) / (M_PER_DEG_LAT * np.cos(np.radians(lat)))
+        ok = inside_paris_mask(lon, lat)
+        for key, arr in (("idx", idx), ("lon", lon), ("lat", lat)):
+            out[key].append(arr[ok])
+        have += int(ok.sum())
+    idx = np.concatenate(out["idx"])[:n]
+    lo, hi = base["epoch"].min(), base["epoch"].max() + 86400
+    seconds = rng.integers(int(lo), int(hi), n).astype("datetime64[s]")
+    return {
+        "source_id": np.char.add(PREFIX, np.char.zfill(np.arange(1, n + 1).astype(str), 9)),
+        "category_id": base["category_id"][idx],
+        "title": base["title"][idx],
+        "address": base["address"][idx],
+        # staging.created_at is Paris local time, like the extract's dates
+        "created_at": np.datetime_as_string(seconds, unit="s"),
+        "lon": np.concatenate(out["lon"])[:n].round(7),
+        "lat": np.concatenate(out["lat"])[:n].round(7),
+    }
+
+
+def load(url: str, n: int, seed: int = 42) -> dict:
+    """Generate and load n synthetic reports; returns counts and phase timings (s)."""
+    engine = create_engine(url, connect_args={"options": "-c timezone=UTC"})
+    timings: dict[str, float] = {}
+    with Session(engine) as session:
+        started = time.perf_counter()
+        rows = generate(session, n, seed)
+        timings["generate_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        # The staging table run() creates (same columns); _load reads it by name.
+        session.execute(text("""
+            CREATE TEMP TABLE import_staging (
+                source_id text, category_id integer, title text, address text,
+                created_at timestamp, lon double precision, lat double precision
+            ) ON COMMIT DROP
+        """))
+        conn = session.connection().connection.driver_connection
+        columns = [rows[k].tolist() for k in ("source_id", "category_id", "title", "address",
+                                              "created_at", "lon", "lat")]
+        with conn.cursor() as cur, cur.copy("COPY import_staging FROM STDIN") as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+        timings["copy_staging_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        summary = dansmarue.ImportSummary(read=n)
+        dansmarue._load(session, n, summary)
+        session.commit()
+        timings["insert_s"] = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "requested": n,
+        "inserted": summary.imported,
+        "unlocated": len(summary.rejected),
+        "seed": seed,
+        "jitter_m": JITTER_M,
+        **{k: round(v, 2) for k, v in timings.items()},
+    }

@@ -1,0 +1,87 @@
+"""axe-core (from npm, served by the app itself) on the map, the form and a contribution page:
+no serious or critical violation, in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import sign_up, unique, wait_for_map
+
+pytestmark = pytest.mark.browser
+
+AXE = "/static/vendor/axe-core/axe.min.js"
+
+
+def violations(page) -> list[str]:
+    page.add_script_tag(url=AXE)
+    found = page.evaluate("""async () => {
+        const result = await axe.run(document, {
+          runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+          resultTypes: ['violations'],
+        });
+        return result.violations
+          .filter(v => v.impact === 'serious' || v.impact === 'critical')
+          .map(v => `${v.impact} ${v.id}: ${v.help} -> ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+    }""")
+    return found
+
+
+def test_map_page_has_no_serious_violation(page):
+    page.goto("/?lat=48.85660&lon=2.35220&z=17")
+    wait_for_map(page)
+    page.locator("#legend summary").click()
+    assert violations(page) == []
+
+
+def test_map_page_on_a_phone_in_english(open_context):
+    context, _watch = open_context(width=360, height=640, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto("/?lang=en")
+    wait_for_map(page)
+    page.get_by_role("button", name="List").tap()
+    assert violations(page) == []
+
+
+def test_form_has_no_serious_violation(page, api_user, live_server):
+    neighbour = api_user()
+    spot = (48.86111, 2.33583)
+    r = neighbour.post(f"{live_server}/api/v1/reports", json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [spot[1], spot[0]]},
+        "properties": {"title": unique("Trottoir défoncé"), "category": "voirie"}})
+    assert r.status_code == 201, r.text
+    page.watch.allow(r"status of 422")
+    sign_up(page)
+    page.goto(f"/?lat={spot[0]:.5f}&lon={spot[1]:.5f}&z=18")
+    wait_for_map(page)
+    page.get_by_role("button", name="Contribuer").click()
+    form = page.locator("#create-form")
+    form.get_by_role("button", name="Placer un point au centre de la carte").click()
+    form.get_by_label("Catégorie", exact=True).select_option("voirie")
+    form.locator("#duplicates li").first.wait_for()
+    form.get_by_role("button", name="Publier").click()  # no title: errors shown in the form
+    form.locator("#f-title-error").get_by_text("Ce champ est obligatoire.").wait_for()
+    assert violations(page) == []
+
+
+def test_contribution_and_account_pages_have_no_serious_violation(page, api_user, live_server):
+    author = api_user("Léa")
+    r = author.post(f"{live_server}/api/v1/proposals", json={
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[2.3470, 48.8590], [2.3490, 48.8600]]},
+        "properties": {"title": unique("Une piste cyclable"), "category": "mobilite",
+                       "description": "Le long du quai."}})
+    assert r.status_code == 201, r.text
+    proposal = r.json()["id"]
+    author.post(f"{live_server}/api/v1/proposals/{proposal}/comments", json={"body": "Bonne idée !"})
+    page.goto(f"/c/{proposal}")
+    assert page.locator(".comment").count() == 1
+    assert violations(page) == []
+    sign_up(page)
+    page.goto(f"/c/{proposal}?lang=en")
+    assert violations(page) == []
+    page.goto("/me/contributions")
+    assert violations(page) == []
+    page.goto("/login")
+    assert violations(page) == []
+    page.goto("/signup")
+    assert violations(page) == []

@@ -1,0 +1,184 @@
+"""The five /api/v1/stats endpoints on hand-made reports whose answers are known."""
+
+import csv
+import io
+import json
+
+import pytest
+from pyproj import Transformer
+from sqlalchemy import text
+
+from geo import aggregations as agg
+from geo.hexgrid import centre, hex_ij
+
+TO_WGS84 = Transformer.from_crs(2154, 4326, always_xy=True)
+TO_L93 = Transformer.from_crs(4326, 2154, always_xy=True)
+WINDOW = "since=2030-06-01&until=2030-06-30"
+
+
+def test_one_hexagon_per_report_count_on_a_small_grid(planner, insert_reports):
+    # seven hexagons of 500 m around the Hôtel de Ville; hexagon k gets k reports at its centre
+    i0, j0 = hex_ij(*TO_L93.transform(2.3522, 48.8566), 500)
+    cells = [(i0, j0), (i0, j0 + 1), (i0, j0 - 1), (i0 + 1, j0), (i0 - 1, j0), (i0 + 1, j0 - 1), (i0 - 1, j0 + 1)]
+    rows = []
+    for k, (i, j) in enumerate(cells, start=1):
+        lon, lat = TO_WGS84.transform(*centre(i, j, 500))
+        rows += [{"lon": lon, "lat": lat, "created_at": "2030-06-10T12:00:00Z"}] * k
+    insert_reports(*rows)
+    r = planner.get(f"/api/v1/stats/hexbins?cell_m=500&{WINDOW}")
+    assert r.status_code == 200 and r.content_type == "application/geo+json"
+    got = {f["properties"]["cell"]: f["properties"]["count"] for f in r.json["features"]}
+    assert got == {(i << 20) + j: k for k, (i, j) in enumerate(cells, start=1)}
+    assert r.json["total"] == 28 and r.json["cell_m"] == 500 and r.json["source"] == "facts"
+    ring = r.json["features"][0]["geometry"]["coordinates"][0]
+    assert len(ring) == 7 and ring[0] == ring[-1]
+    # the public never sees a cell under 5: only hexagons 5, 6 and 7 remain
+    public = planner.client.get(f"/api/v1/stats/hexbins?cell_m=500&{WINDOW}").json
+    assert sorted(f["properties"]["count"] for f in public["features"]) == [5, 6, 7]
+    assert public["suppressed_total"] == 10 and public["public"] is True
+
+
+@pytest.mark.parametrize("cell_m", [500, 2000])
+def test_all_time_hexbins_from_the_rollup_equal_the_naive_grid_join(planner, session, cell_m):
+    r = planner.get(f"/api/v1/stats/hexbins?cell_m={cell_m}&format=csv")
+    ours = {int(row["cell"]): int(row["count"]) for row in csv.DictReader(io.StringIO(r.text))}
+    q = agg.hexbins_naive(agg.AggFilters(), cell_m)
+    naive = dict(session.execute(text(q.sql), q.params).all())
+    assert ours == naive and sum(ours.values()) > 39000
+
+
+def test_report_exactly_on_a_quartier_border_counts_once(planner, session, insert_reports):
+    lon, lat, ids = session.execute(text("""
+        SELECT ST_X(d.geom), ST_Y(d.geom), array_agg(q2.id ORDER BY q2.id)
+        FROM quartiers q1, ST_DumpPoints(q1.geom) d, quartiers q2
+        WHERE q1.id = 16 AND ST_Intersects(q2.geom, d.geom)
+        GROUP BY 1, 2 HAVING count(*) = 2 LIMIT 1""")).one()
+    insert_reports({"lon": lon, "lat": lat, "created_at": "2030-06-05T08:00:00Z"})
+    areas = planner.get(f"/api/v1/stats/areas?level=quartier&{WINDOW}").json
+    counts = {a["code"]: a["count"] for a in areas["areas"]}
+    assert counts[ids[0]] == 1 and counts[ids[1]] == 0  # lowest id wins, as contributions_locate
+    assert areas["total"] == 1 and len(areas["areas"]) == 80
+    # the textbook spatial join would count it twice
+    q = agg.areas_naive(agg.AggFilters(since=agg.paris_midnight(agg.date(2030, 6, 1))), "quartier")
+    assert sum(n for _, n in session.execute(text(q.sql), q.params)) == 2
+
+
+def test_areas_density_share_and_change_against_previous_month(planner, insert_reports):
+    louvre = (2.3376, 48.8606)  # 1er
+    insert_reports(*[{"lon": louvre[0], "lat": louvre[1], "created_at": f"2031-01-1{k}T10:00:00Z"}
+                     for k in range(3)],
+                   {"lon": louvre[0], "lat": louvre[1], "created_at": "2030-12-15T10:00:00Z"},
+                   {"lon": 2.3828, "lat": 48.8809, "created_at": "2031-01-20T10:00:00Z"})
+    body = planner.get("/api/v1/stats/areas?level=arrondissement&since=2031-01-01&until=2031-01-31").json
+    first = body["areas"][0]
+    assert body["source"] == "month+month"
+    assert body["previous_period"]["since"].startswith("2030-12-01T00:00:00+01:00")
+    assert (first["code"], first["count"], first["previous_count"], first["change"]) == (1, 3, 1, 2)
+    assert first["change_pct"] == 200.0 and first["share"] == 0.75
+    assert first["density_km2"] == pytest.approx(3 / 1.824, rel=0.01)
+    assert body["areas"][18]["count"] == 1  # 19e
+    # not month-aligned: the fact table answers, same numbers
+    body = planner.get("/api/v1/stats/areas?level=arrondissement&since=2031-01-01T00:00:00%2B01:00"
+                       "&until=2031-01-25").json
+    assert body["source"] == "facts+facts" and body["areas"][0]["count"] == 3
+    public = planner.client.get("/api/v1/stats/areas?since=2031-01-01&until=2031-01-31").json
+    assert public["areas"][0] == {**public["areas"][0], "count": None, "suppressed": True, "share": None}
+
+
+def test_timeseries_follow_the_paris_calendar_across_daylight_saving(planner, insert_reports):
+    insert_reports(
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-03-30T22:30:00Z"},  # 23:30 CET, 30 March
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-03-30T23:30:00Z"},  # 00:30 CET, 31 March
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-03-31T21:30:00Z"},  # 23:30 CEST, 31 March
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-03-31T22:30:00Z"},  # 00:30 CEST, 1 April
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-10-26T22:30:00Z"},  # 00:30 CEST, 27 October
+        {"lon": 2.35, "lat": 48.86, "created_at": "2030-10-27T22:30:00Z"},  # 23:30 CET, 27 October
+    )
+    days = planner.get("/api/v1/stats/timeseries?interval=day&since=2030-03-30&until=2030-04-01").json
+    assert days["source"] == "day"
+    assert [(p["period"], p["count"]) for p in days["series"]] == [
+        ("2030-03-30", 1), ("2030-03-31", 2), ("2030-04-01", 1)]
+    # the same through the fact table (a bound that is not a Paris midnight)
+    days = planner.get("/api/v1/stats/timeseries?interval=day&since=2030-03-30T12:00:00Z"
+                       "&until=2030-04-02").json
+    assert days["source"] == "facts"
+    assert [p["count"] for p in days["series"]] == [1, 2, 1, 0]
+    months = planner.get("/api/v1/stats/timeseries?interval=month&since=2030-03-01&until=2030-10-31").json
+    counts = {p["period"]: p["count"] for p in months["series"]}
+    assert (counts["2030-03-01"], counts["2030-04-01"], counts["2030-10-01"]) == (3, 1, 2)
+    assert len(months["series"]) == 8
+    weeks = planner.get("/api/v1/stats/timeseries?interval=week&since=2030-10-21&until=2030-11-03").json
+    assert [(p["period"], p["count"]) for p in weeks["series"]] == [("2030-10-21", 2), ("2030-10-28", 0)]
+
+
+def test_resolution_medians_share_and_reopen_rate(planner, insert_reports):
+    base = {"lon": 2.35, "lat": 48.86, "created_at": "2030-06-02T08:00:00Z", "category": "eclairage"}
+    insert_reports(
+        {**base, "status": "resolved", "acknowledged_at": "2030-06-02T09:00:00Z",
+         "closed_at": "2030-06-02T18:00:00Z"},
+        {**base, "status": "resolved", "acknowledged_at": "2030-06-02T10:00:00Z",
+         "closed_at": "2030-06-03T04:00:00Z", "reopen_count": 1},
+        {**base, "status": "acknowledged", "acknowledged_at": "2030-06-02T11:00:00Z"},
+        {**base, "status": "new"},
+    )
+    body = planner.get(f"/api/v1/stats/resolution?group_by=category&{WINDOW}").json
+    (g,) = body["groups"]
+    assert g["code"] == "eclairage" and g["count"] == 4
+    assert (g["ack_median_h"], g["ack_p90_h"]) == (2.0, 2.8)
+    assert (g["resolve_median_h"], g["resolve_p90_h"]) == (15.0, 19.0)
+    assert (g["share_resolved"], g["reopen_rate"]) == (0.5, 0.5)
+    by_service = planner.get(f"/api/v1/stats/resolution?group_by=service&{WINDOW}").json["groups"]
+    assert [s["count"] for s in by_service] == [4]
+
+
+def test_hotspots_find_a_dense_cluster_with_its_categories_and_link(planner, insert_reports):
+    x, y = TO_L93.transform(2.3400, 48.8700)
+    rows = []
+    for k in range(15):
+        lon, lat = TO_WGS84.transform(x + (k % 5) * 8, y + (k // 5) * 8)
+        rows.append({"lon": lon, "lat": lat, "created_at": "2030-06-12T10:00:00Z",
+                     "category": "voirie" if k < 10 else "eclairage"})
+    rows.append({"lon": 2.25, "lat": 48.85, "created_at": "2030-06-12T10:00:00Z"})  # noise
+    insert_reports(*rows)
+    body = planner.get(f"/api/v1/stats/hotspots?{WINDOW}&eps_m=30&min_points=5").json
+    (spot,) = body["features"]
+    p = spot["properties"]
+    assert p["count"] == 15 and spot["geometry"]["type"] == "Polygon"
+    assert [(c["code"], c["count"]) for c in p["top_categories"]] == [("voirie", 10), ("eclairage", 5)]
+    listed = planner.get(p["reports_url"]).json
+    assert listed["numberReturned"] == 15
+
+
+def test_filters_are_echoed_and_errors_are_problems(planner, client):
+    body = planner.get("/api/v1/stats/timeseries?interval=month&category=graffitis&status=open"
+                       "&arrondissement=3,4&since=2024-01-01").json
+    assert body["filters"]["category"] == ["graffitis"] and body["filters"]["arrondissement"] == [3, 4]
+    assert body["filters"]["since"] == "2024-01-01T00:00:00+01:00" and body["freshness"]["lag_seconds"] == 0
+    for url, field in [("/api/v1/stats/hexbins?cell_m=50", "cell_m"),
+                       ("/api/v1/stats/timeseries?interval=year", "interval"),
+                       ("/api/v1/stats/areas?level=region", "level"),
+                       ("/api/v1/stats/resolution?group_by=author", "group_by"),
+                       ("/api/v1/stats/areas?since=yesterday", "since"),
+                       ("/api/v1/stats/hexbins?kind=poll", "kind"),
+                       ("/api/v1/stats/hotspots?since=2024-01-01&until=2024-12-31", "since")]:
+        r = client.get(url)
+        assert r.status_code == 422 and r.content_type == "application/problem+json", url
+        assert r.json["errors"][0]["field"] == field
+
+
+def test_dashboard_and_exports_are_for_planners(client, make_user, planner, insert_reports):
+    assert client.get("/planner").status_code == 302
+    resident = make_user()
+    assert resident.get("/planner/export/contributions.csv").status_code == 403
+    assert resident.get("/api/v1/stats/areas").status_code == 200  # the public aggregates
+    insert_reports(*[{"lon": 2.35, "lat": 48.86, "created_at": "2030-06-03T10:00:00Z"}] * 3)
+    r = planner.get(f"/planner/export/contributions.csv?{WINDOW}")
+    assert r.status_code == 200 and r.headers["X-Total-Count"] == "3"
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 3 and "title" not in rows[0] and "author" not in rows[0]
+    assert rows[0]["type"] == "graffitis" and float(rows[0]["lon"]) == pytest.approx(2.35)
+    r = planner.get(f"/planner/export/contributions.geojson?{WINDOW}")
+    fc = json.loads(r.text)
+    assert len(fc["features"]) == 3 and fc["features"][0]["geometry"]["type"] == "Point"
+    r = planner.get(f"/api/v1/stats/areas?{WINDOW}&format=csv")
+    assert r.text.splitlines()[0] == "code,name,count,density_km2,share,previous_count,change,change_pct"
