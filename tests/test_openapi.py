@@ -480,3 +480,68 @@ def test_field_answers_match(client, doc, strict_components, make_user, make_rep
     problem(client.get("/feeds/arrondissements/21.atom"), arr_feed, "get", 404, "not_found")
     problem(client.get("/feeds/reports/999999999.atom"), report_feed, "get", 404,
             "contribution_not_found")
+
+
+def test_stats_answers_match(client, doc, strict_components, make_user, make_report):
+    """/api/v1/stats/*: JSON (GeoJSON) and CSV, as a planner and as the public (small counts
+    left out)."""
+
+    def ok(response, path):
+        assert response.status_code == 200, response.get_json()
+        check(doc, strict_components, response, path, "get")
+        return response.get_json(force=True) if response.mimetype.endswith("json") else None
+
+    planner, supervisor = make_user(roles=("planner",)), make_user(roles=("supervisor",))
+    ids = [make_report(lon=2.3499 + i * 0.0002, lat=48.853, title=f"Tags numéro {i}")["id"]
+           for i in range(6)]
+    make_report(category="eclairage", lon=2.37, lat=48.86, title="Lampadaire éteint")
+    supervisor.post(f"/api/v1/reports/{ids[0]}/transitions", json={"to": "acknowledged"})
+    today = date.today()
+    period = f"since={(today - timedelta(days=7)).isoformat()}&until={today.isoformat()}"
+
+    hexbins = "/api/v1/stats/hexbins"
+    mine = ok(planner.get(f"{hexbins}?cell_m=150&kind=report&status=open&{period}"), hexbins)
+    assert (mine["cell_m_requested"], mine["cell_m"]) == (150, 200)
+    assert not mine["public"] and mine["suppressed_total"] is None and mine["total"] == 7
+    assert mine["filters"]["status"] == ["open"] and mine["freshness"]["lag_seconds"] == 0
+    theirs = ok(client.get(f"{hexbins}?cell_m=2000&arrondissement=4&category=graffitis"), hexbins)
+    assert theirs["public"] and all(f["properties"]["count"] >= 5 for f in theirs["features"])
+    theirs = ok(client.get(f"{hexbins}?cell_m=100&{period}"), hexbins)
+    assert theirs["suppressed_total"] is None
+    assert theirs["total"] == sum(f["properties"]["count"] for f in theirs["features"])
+    response = planner.get(f"{hexbins}?format=csv&bbox=2.30,48.80,2.40,48.90")
+    ok(response, hexbins)
+    assert response.mimetype == "text/csv"
+    assert response.get_data(as_text=True).startswith("cell,i,j,cell_m,count\n")
+
+    areas = "/api/v1/stats/areas"
+    mine = ok(planner.get(f"{areas}?{period}&lang=en"), areas)
+    assert mine["previous_period"] and mine["total"] == 7
+    theirs = ok(client.get(f"{areas}?level=quartier&{period}"), areas)
+    assert any(a["suppressed"] and a["count"] is None for a in theirs["areas"])
+    response = client.get(f"{areas}?format=csv")
+    ok(response, areas)
+    assert response.get_data(as_text=True).startswith("code,name,count,")
+
+    series = "/api/v1/stats/timeseries"
+    ok(planner.get(f"{series}?interval=day&{period}"), series)
+    theirs = ok(client.get(f"{series}?interval=day&category=eclairage&{period}"), series)
+    assert theirs["public"] and not any(p["count"] for p in theirs["series"])
+    ok(planner.get(f"{series}?kind=proposal&interval=week"), series)
+
+    hotspots = "/api/v1/stats/hotspots"
+    mine = ok(planner.get(f"{hotspots}?eps_m=100&min_points=3"), hotspots)
+    assert mine["features"] and mine["features"][0]["properties"]["top_categories"]
+    ok(client.get(f"{hotspots}?min_points=5&{period}"), hotspots)
+
+    resolution = "/api/v1/stats/resolution"
+    for group in ("arrondissement", "category", "service"):
+        ok(planner.get(f"{resolution}?group_by={group}&status=open,closed"), resolution)
+        ok(client.get(f"{resolution}?group_by={group}"), resolution)
+
+    problem = client.get(f"{hexbins}?cell_m=5")
+    assert problem.status_code == 422
+    check(doc, strict_components, problem, hexbins, "get")
+    problem = client.get(f"{hotspots}?since=2020-01-01&until=2024-01-01&min_points=3")
+    assert problem.status_code == 422
+    check(doc, strict_components, problem, hotspots, "get")

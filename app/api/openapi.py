@@ -37,7 +37,10 @@ from app.field.workflow import (
 from app.map.queries import SHAPES_ZOOM
 from app.map.schemas import DEFAULT_ZOOM, MAX_ZOOM
 from app.messages import message
+from app.planner.services import FRESHNESS, MAX_HOTSPOT_DAYS, PUBLIC_MIN_COUNT
+from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS
 from geo.errors import MESSAGES as GEOMETRY_MESSAGES
+from geo.hexgrid import LEVELS, MAX_CELL_M, MIN_CELL_M
 from geo.validation import ALLOWED_TYPES, MAX_VERTICES
 
 JSON = "application/json"
@@ -49,6 +52,11 @@ TAGS = {"report": "Reports", "proposal": "Proposals"}
 PHOTO_TYPES = ", ".join(f"image/{f.lower()}" for f in sorted(ALLOWED_FORMATS))
 FIELD, FEEDS = "Field work", "Feeds"
 ATOM = "application/atom+xml"
+CSV, STATS = "text/csv", "Statistics"
+# where a statistic was counted (geo/aggregations.py, TABLES): the choice is only about speed
+STATS_SOURCES = ("hex", "day", "month", "facts", "raw")
+# the query parameters of app/planner/services.py: hotspots() (eps_m, min_points, limit)
+EPS_M, MIN_POINTS, HOTSPOT_LIMIT = (20, 500, 100), (3, 1000, 10), (1, 200, 50)
 
 # the field workflow (app/field/workflow.py): where a report can go, and what each target needs
 # (app/field/services.py, validate())
@@ -725,6 +733,171 @@ def field_schemas() -> dict:
     }
 
 
+def stats_envelope(properties: dict) -> dict:
+    """The members every /api/v1/stats answer shares (app/planner/services.py, _envelope())."""
+    return {
+        "filters": schema("StatsFilters"),
+        "source": schema("StatsSource"),
+        "freshness": schema("StatsFreshness"),
+        "public": {"type": "boolean", "description": "True unless the caller is a planner or "
+                   f"staff: then counts below {PUBLIC_MIN_COUNT} are left out."},
+        **properties,
+    }
+
+
+def nullable_number(description: str) -> dict:
+    return {"type": ["number", "null"], "description": description}
+
+
+def stats_schemas() -> dict:
+    small = f"null when left out for the public (fewer than {PUBLIC_MIN_COUNT})"
+    nullable_list = lambda items, what: {  # noqa: E731
+        "type": ["array", "null"], "items": items, "description": f"{what}; null: not filtered."}
+    return {
+        "StatsFilters": obj({
+            "kind": {"type": "string", "enum": list(PLURAL)},
+            "category": nullable_list(string(), "The category codes asked for"),
+            "status": nullable_list(string(), "The statuses as asked for (`open`/`closed` not "
+                                    "expanded)"),
+            "since": {"type": ["string", "null"], "format": "date-time",
+                      "description": "The start used (a bare date is Paris midnight)."},
+            "until": {"type": ["string", "null"], "format": "date-time",
+                      "description": "The end used, excluded (a bare date is the next Paris "
+                                     "midnight)."},
+            "arrondissement": nullable_list(integer(minimum=1, maximum=20), "Arrondissements"),
+            "quartier": nullable_list(integer(minimum=1, maximum=80), "Quartiers"),
+            "bbox": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 4,
+                     "maxItems": 4, "description": "west, south, east, north; null: "
+                                                   "not filtered."},
+        }, description="The filters as understood (an echo of the query)."),
+        "StatsSource": string("Which table answered: " + code_list(STATS_SOURCES) + " (the "
+                              "rollups by hexagon, day or month, the facts table, or the "
+                              "contributions themselves when `bbox` is given); `areas` gives "
+                              "the current and the previous period's joined by `+`. Every "
+                              "source answers exactly; the choice is only about speed.",
+                              pattern="^({0})(\\+({0}))?$".format("|".join(STATS_SOURCES)),
+                              examples=["hex", "month+month"]),
+        "StatsFreshness": obj({
+            "mode": {"type": "string", "const": FRESHNESS["mode"]},
+            "lag_seconds": integer(minimum=0, examples=[FRESHNESS["lag_seconds"]]),
+        }, description="The rollups are updated by database triggers in the same transaction "
+                       "as every write: no lag."),
+        "Hexbin": obj({
+            "type": const("Feature"),
+            "id": integer("The cell's id (same as `properties.cell`)."),
+            "geometry": schema("Polygon"),
+            "properties": obj({
+                "cell": integer("`(i << 20) + j`: the hexagon's column and row on the "
+                                "Lambert-93 grid."),
+                "count": integer(minimum=1),
+            }),
+        }, description="A hexagon (WGS84) holding at least one matching contribution (for the "
+                       f"public, at least {PUBLIC_MIN_COUNT})."),
+        "HexbinCollection": obj({
+            "type": const("FeatureCollection"),
+            **stats_envelope({
+                "cell_m": {"type": "integer", "enum": list(LEVELS),
+                           "description": "The level used: the distance between neighbouring "
+                                          "hexagon centres, in metres."},
+                "cell_m_requested": integer("The `cell_m` asked for.", minimum=MIN_CELL_M,
+                                            maximum=MAX_CELL_M),
+                "total": integer("Contributions in the hexagons returned.", minimum=0),
+                "cells": integer("Hexagons returned.", minimum=0),
+                "breaks": array(integer(minimum=1), description="Class breaks: the distinct "
+                                "20th, 40th, 60th, 80th and 100th percentiles of the counts."),
+                "suppressed_total": {"type": ["integer", "null"], "minimum": 0,
+                                     "description": "For the public: contributions in the "
+                                     "hexagons left out; null for planners and staff."},
+            }),
+            "features": array(schema("Hexbin"), description="By cell id."),
+        }),
+        "AreaStat": obj({
+            "code": integer("The arrondissement or quartier number."),
+            "name": string(),
+            "count": nullable("integer", f"Matching contributions; {small}."),
+            "suppressed": {"type": "boolean", "description": "Left out for the public."},
+            "density_km2": nullable_number(f"Per km²; {small}."),
+            "share": nullable_number(f"Of the total, 0 to 1; {small} or when the total is 0."),
+            "previous_count": nullable("integer", "In the previous period; null without `since`"
+                                       " or when small for the public."),
+            "change": nullable("integer", "`count` − `previous_count`."),
+            "change_pct": nullable_number("The change in percent; null when the previous "
+                                          "count is 0 or null."),
+        }),
+        "AreaStats": obj(stats_envelope({
+            "level": {"type": "string", "enum": list(AREA_LEVELS)},
+            "total": integer(minimum=0),
+            "previous_period": {"anyOf": [obj({"since": string(format="date-time"),
+                                               "until": string(format="date-time")}),
+                                          {"type": "null"}],
+                                "description": "The period of the same length just before "
+                                               "(calendar months when month-aligned); null "
+                                               "without `since`."},
+            "areas": array(schema("AreaStat"), description="Every area, with zeros, by code."),
+        })),
+        "TimeseriesPoint": obj({
+            "period": string("The period's first day (a Monday for weeks).", format="date"),
+            "count": nullable("integer", f"Matching contributions; {small} (0 is shown)."),
+        }),
+        "Timeseries": obj(stats_envelope({
+            "interval": {"type": "string", "enum": list(INTERVALS)},
+            "timezone": const("Europe/Paris"),
+            "total": integer(minimum=0),
+            "series": array(schema("TimeseriesPoint"), description="Every period from `since` "
+                            "(or the first contribution) to `until` (or the last), empty ones "
+                            "with 0, oldest first."),
+        })),
+        "HotspotCategory": obj({"code": string(), "label": schema("LocalizedText"),
+                                "count": integer(minimum=1)}),
+        "Hotspot": obj({
+            "type": const("Feature"),
+            "id": integer("The rank."),
+            "geometry": {**schema("Polygon"), "description": "The members' convex hull, "
+                         "buffered by half of `eps_m`."},
+            "properties": obj({
+                "rank": integer("1 for the largest.", minimum=1),
+                "count": integer(minimum=1),
+                "top_categories": array(schema("HotspotCategory"), maxItems=3, description=(
+                    "The three largest categories (for the public, those with at least "
+                    f"{PUBLIC_MIN_COUNT} contributions).")),
+                "reports_url": string("The list of the contributions in the hotspot's box, "
+                                      "period, categories and statuses.",
+                                      format="uri-reference"),
+            }),
+        }),
+        "HotspotCollection": obj({
+            "type": const("FeatureCollection"),
+            **stats_envelope({
+                "method": const("ST_ClusterDBSCAN"),
+                "eps_m": integer(minimum=EPS_M[0], maximum=EPS_M[1]),
+                "min_points": integer(minimum=MIN_POINTS[0], maximum=MIN_POINTS[1]),
+            }),
+            "features": array(schema("Hotspot"), description="Largest first."),
+        }),
+        "ResolutionGroup": obj({
+            "code": {"type": ["integer", "string", "null"], "description": "The arrondissement "
+                     "number, or the category's or service's code (null: no service)."},
+            "label": nullable("string", "Its name (French)."),
+            "count": nullable("integer", f"Matching reports; {small}."),
+            "suppressed": {"type": "boolean", "description": "Left out for the public."},
+            "ack_median_h": nullable_number("Median hours to acknowledge."),
+            "ack_p90_h": nullable_number("90th percentile of the hours to acknowledge."),
+            "resolve_median_h": nullable_number("Median hours to resolve (resolved ones)."),
+            "resolve_p90_h": nullable_number("90th percentile of the hours to resolve."),
+            "share_resolved": nullable_number("Share now `resolved`, 0 to 1."),
+            "reopen_rate": nullable_number("Share reopened among those ever closed, 0 to 1."),
+        }, description="Every metric is null when left out for the public, or when nothing "
+                       "to measure."),
+        "ResolutionStats": obj(stats_envelope({
+            "group_by": {"type": "string", "enum": list(GROUPS)},
+            "groups": array(schema("ResolutionGroup")),
+        })),
+        "StatsCsv": {"type": "string", "contentMediaType": CSV,
+                     "description": "A header row, then one row per item; left-out values "
+                                    "are empty."},
+    }
+
+
 def service_schemas() -> dict:
     return {
         "Problem": obj({
@@ -865,10 +1038,60 @@ def parameters() -> dict:
         "ArrondissementNumber": {"name": "number", "in": "path", "required": True,
                                  "description": "The arrondissement; any other number is a 404.",
                                  "schema": integer(minimum=1, maximum=20)},
+        **stats_parameters(report_status),
         "CsrfToken": {"name": CSRF_HEADER, "in": "header", "required": False,
                       "description": "Required with the session cookie (the page's CSRF token); "
                                      "not needed with a bearer token.",
                       "schema": string()},
+    }
+
+
+def stats_parameters(report_status: list[str]) -> dict:
+    """The query parameters of /api/v1/stats/* (app/planner/services.py, app/planner/views.py)."""
+    levels = ", ".join(str(m) for m in LEVELS)
+    return {
+        "StatsKind": query("kind", "Which contributions are counted.",
+                           {"type": "string", "enum": list(PLURAL), "default": "report"}),
+        "StatsCategory": query("category", "Category codes of the `kind` (with their "
+                               "sub-categories); others are `unknown_category`.",
+                               array({"type": "string"}), comma_list=True),
+        "StatsStatus": query("status", "Statuses of the `kind`; for reports `open` stands for "
+                             + code_list(REPORT_OPEN) + " and `closed` for "
+                             + code_list(REPORT_CLOSED) + ". Others are `invalid_status`.",
+                             array({"type": "string", "enum": sorted(
+                                 {*report_status, *PROPOSAL_STATUSES})}), comma_list=True),
+        "StatsSince": query("since", "Created at or after: an ISO 8601 date-time (UTC when no "
+                            "offset), or a date, which starts at midnight in Paris.",
+                            string(examples=["2024-01-01", "2024-01-31T08:00:00+01:00"])),
+        "StatsUntil": query("until", "Created before: an ISO 8601 date-time, or a date, which "
+                            "includes that whole day in Paris. Must be after `since` (else "
+                            "`out_of_range`).", string(examples=["2024-12-31"])),
+        "CellM": query("cell_m", "The distance between neighbouring hexagon centres, in metres, "
+                       f"snapped to the nearest stored level ({levels}); the answer gives the "
+                       "`cell_m_requested` and the `cell_m` used.",
+                       {"type": "number", "minimum": MIN_CELL_M, "maximum": MAX_CELL_M,
+                        "default": 200}),
+        "StatsLevel": query("level", "Arrondissements or quartiers.",
+                            {"type": "string", "enum": list(AREA_LEVELS),
+                             "default": "arrondissement"}),
+        "StatsInterval": query("interval", "Days, ISO weeks (from Monday) or months of the "
+                               "Europe/Paris calendar.",
+                               {"type": "string", "enum": list(INTERVALS), "default": "week"}),
+        "GroupBy": query("group_by", "One group per arrondissement, category (top level) or "
+                         "service.", {"type": "string", "enum": list(GROUPS),
+                                      "default": "arrondissement"}),
+        "StatsFormat": query("format", "`csv`: the items as `text/csv` (an attachment) instead "
+                             "of JSON; any other value is ignored.",
+                             {"type": "string", "enum": ["csv"]}),
+        "EpsM": query("eps_m", "DBSCAN's neighbourhood radius in metres.",
+                      integer(minimum=EPS_M[0], maximum=EPS_M[1], default=EPS_M[2])),
+        "MinPoints": query("min_points", "DBSCAN's minimum number of contributions around a "
+                           f"core one; at least {PUBLIC_MIN_COUNT} for the public.",
+                           integer(minimum=MIN_POINTS[0], maximum=MIN_POINTS[1],
+                                   default=MIN_POINTS[2])),
+        "HotspotLimit": query("limit", "At most this many hotspots, largest first.",
+                              integer(minimum=HOTSPOT_LIMIT[0], maximum=HOTSPOT_LIMIT[1],
+                                      default=HOTSPOT_LIMIT[2])),
     }
 
 
@@ -972,6 +1195,9 @@ def headers() -> dict:
         "Allow": {"description": "The methods allowed on this path.", "schema": string()},
         "Cache-Control": {"schema": string()},
         "ETag": {"schema": string()},
+        "Server-Timing": {"description": "The time spent answering (`app;dur=<ms>`).",
+                          "schema": string(examples=["app;dur=12.5"])},
+        "Vary": {"schema": string(examples=["Authorization, Cookie"])},
     }
 
 
@@ -1125,6 +1351,65 @@ def field_paths() -> dict:
     }
 
 
+def stats_reply(description: str, schema_name: str, media: str, csv: str | None) -> dict:
+    """A statistic's 200: JSON (or GeoJSON), and CSV with `format=csv` when `csv` says what."""
+    out = reply(description, schema(schema_name), media,
+                ("Cache-Control", "Server-Timing", "Vary"))
+    if csv:
+        out["content"][CSV] = {"schema": schema("StatsCsv"),
+                               "example": csv.replace(", ", ",") + "\n"}
+        out["description"] += (" With `format=csv`, a CSV attachment (columns: "
+                               f"{csv}).")
+    return out
+
+
+def stats_paths() -> dict:
+    shared = ("StatsKind", "StatsCategory", "StatsStatus", "StatsSince", "StatsUntil",
+              "Arrondissement", "Quartier", "Bbox")
+    public = (f"Public: for callers who are not planners or staff, counts below "
+              f"{PUBLIC_MIN_COUNT} are left out (`public` is true); planners and staff see "
+              "everything. Every invalid filter is reported in one 422. ")
+
+    def op(op_id, summary, params, description, ok):
+        return {"get": operation(op_id, summary, STATS, params=(*shared, *params),
+                                 auth="optional", description=public + description,
+                                 ok={"200": ok}, errors=("422",))}
+
+    return {
+        "/api/v1/stats/hexbins": op(
+            "statsHexbins", "Counts per hexagon", ("CellM", "StatsFormat"),
+            "Hexagons of a Lambert-93 grid (served in WGS84) with the number of matching "
+            "contributions; empty ones are not listed.",
+            stats_reply("The hexagons.", "HexbinCollection", GEOJSON,
+                        "cell, i, j, cell_m, count")),
+        "/api/v1/stats/areas": op(
+            "statsAreas", "Counts per arrondissement or quartier", ("StatsLevel", "StatsFormat"),
+            "Count, density, share of the total and change against the previous period of the "
+            "same length, for every area.",
+            stats_reply("The areas.", "AreaStats", JSON,
+                        "code, name, count, density_km2, share, previous_count, change, "
+                        "change_pct")),
+        "/api/v1/stats/timeseries": op(
+            "statsTimeseries", "Counts over time", ("StatsInterval", "StatsFormat"),
+            "Counts per day, ISO week or month of the Europe/Paris calendar.",
+            stats_reply("The series.", "Timeseries", JSON, "period, count")),
+        "/api/v1/stats/hotspots": op(
+            "statsHotspots", "Density hotspots", ("EpsM", "MinPoints", "HotspotLimit"),
+            "Clusters found by DBSCAN (in metres, Lambert-93) over at most "
+            f"{MAX_HOTSPOT_DAYS} days (else `out_of_range` on `since`); without `until`, up to "
+            "the end of the day of the latest contribution of the kind, and without `since`, "
+            "the 30 days before `until`. The `filters` echo gives the period used. No CSV.",
+            stats_reply("The hotspots.", "HotspotCollection", GEOJSON, None)),
+        "/api/v1/stats/resolution": op(
+            "statsResolution", "Time to acknowledge and to resolve", ("GroupBy", "StatsFormat"),
+            "Per group: median and 90th percentile of the hours to acknowledge and to resolve, "
+            "share resolved, reopen rate.",
+            stats_reply("The groups.", "ResolutionStats", JSON,
+                        "code, label, count, ack_median_h, ack_p90_h, resolve_median_h, "
+                        "resolve_p90_h, share_resolved, reopen_rate")),
+    }
+
+
 def paths() -> dict:
     acc, ref_tag, service = "Accounts", "Reference data", "Service"
     out = {
@@ -1149,6 +1434,7 @@ def paths() -> dict:
     for kind in PLURAL:
         out.update(contribution_paths(kind))
     out.update(field_paths())
+    out.update(stats_paths())
     out["/api/v1/reports/nearby"] = {"get": operation(
         "nearbyReports", "Find possible duplicates", TAGS["report"],
         params=("Lon", "Lat", "NearbyCategory", "RadiusM", "NearbyLimit"),
@@ -1260,6 +1546,8 @@ def openapi_document() -> dict:
                                            "priority, assignment, the agents' queue, scopes."},
             {"name": FEEDS, "description": "Atom feeds of status changes and new contributions."},
             {"name": "Map", "description": "The resident map's data: clusters, list, outlines."},
+            {"name": STATS, "description": "The planners' statistics: hexagons, areas, time "
+                                           "series, hotspots, resolution times."},
             {"name": "Reference data", "description": "Categories, areas, addresses."},
             {"name": "Service", "description": "Health, this document, photo files."},
         ],
@@ -1268,7 +1556,7 @@ def openapi_document() -> dict:
             "schemas": {
                 **geometry_schemas(), **contribution_schemas(), **reference_schemas(),
                 **map_schemas(), **account_schemas(), **engagement_schemas(),
-                **field_schemas(), **service_schemas(),
+                **field_schemas(), **stats_schemas(), **service_schemas(),
             },
             "parameters": parameters(),
             "requestBodies": request_bodies(),

@@ -200,7 +200,8 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         JOIN contributions c ON c.source = :source AND c.source_id = s.source_id
     """), {"source": SOURCE})
     existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
-    rebuilt = _drop_secondary_indexes(session) if staged > max(existing, 0) / 4 else []
+    new_rows = staged - summary.duplicates
+    rebuilt = _drop_secondary_indexes(session) if new_rows > max(existing, 0) / 4 else []
     # Same rule as the contributions_locate trigger: the quartier containing the point,
     # lowest id on a border. Passing quartier_id tells the trigger it is already done.
     result = session.execute(text("""

@@ -92,7 +92,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
         return default
     try:
         value = int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationFailed([FieldError(name, "not_a_number")]) from None
     if not lo <= value <= hi:
         raise ValidationFailed([FieldError(name, "out_of_range", {"min": lo, "max": hi})])
@@ -106,6 +106,12 @@ def _choice(name: str, choices: tuple[str, ...], default: str | None = None) -> 
     return value
 
 
+def public_total(req: Request, total: int, suppressed: bool) -> int:
+    """The public's total: rounded down to a multiple of 10 when small counts were left out,
+    so that total minus the visible counts cannot reveal a hidden one."""
+    return total if req.staff or not suppressed else total - total % 10
+
+
 # ---- hexbins --------------------------------------------------------------------------------
 
 def hexbins(session: Session, req: Request) -> str:
@@ -115,9 +121,9 @@ def hexbins(session: Session, req: Request) -> str:
     q = agg.hexbins(req.filters, level, req.min_count)
     row = session.execute(text(q.sql), q.params).one()
     head = _envelope(req, q.source, cell_m=level, cell_m_requested=requested,
-                     total=int(row.total), cells=row.cells,
-                     breaks=sorted(set(row.breaks or [])),
-                     suppressed_total=None if req.staff else int(row.suppressed))
+                     total=int(row.total),  # for the public: the visible cells only
+                     cells=row.cells, breaks=sorted(set(row.breaks or [])),
+                     suppressed_total=None)
     return ('{"type":"FeatureCollection",' + json.dumps(head)[1:-1]
             + ',"features":[' + (row.features or "") + "]}")
 
@@ -152,7 +158,8 @@ def areas(session: Session, req: Request, level: str) -> dict:
             "change_pct": None if small or not prev else round(100 * (r.n - prev) / prev, 1),
         })
     previous = req.filters.previous()
-    return _envelope(req, q.source, level=level, total=total,
+    suppressed = any(a["suppressed"] for a in out)
+    return _envelope(req, q.source, level=level, total=public_total(req, total, suppressed),
                      previous_period=None if previous is None else {
                          "since": previous.since.isoformat(), "until": previous.until.isoformat()},
                      areas=out)
@@ -166,8 +173,9 @@ def timeseries(session: Session, req: Request, interval: str) -> dict:
     series = [{"period": r.period.isoformat(),
                "count": int(r.n) if req.staff or r.n == 0 or r.n >= req.min_count else None}
               for r in rows]
+    suppressed = any(p["count"] is None for p in series)
     return _envelope(req, q.source, interval=interval, timezone="Europe/Paris",
-                     total=sum(int(r.n) for r in rows), series=series)
+                     total=public_total(req, sum(int(r.n) for r in rows), suppressed), series=series)
 
 
 # ---- hotspots -------------------------------------------------------------------------------
