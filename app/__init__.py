@@ -26,12 +26,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.contributions.media import register_media_cleanup
     from app.contributions.views import bp as contributions_bp
     from app.engagement.views import bp as engagement_bp
+    from app.field.pages import bp as agent_pages_bp
     from app.field.views import bp as field_bp
     from app.map.views import bp as map_bp
     from app.web import init_web
     from app.web.views import bp as web_bp
 
-    for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp, map_bp, web_bp):
+    for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp,
+               agent_pages_bp, map_bp, web_bp):
         app.register_blueprint(bp)
     init_web(app)  # Babel, CSRF token, security headers (CSP)
     register_media_cleanup(app)

@@ -1,0 +1,98 @@
+"""Pages for field agents: /agent (the queue of reports in scope) and /agent/reports/<id>
+(one report: location, photos, staff history, duplicates nearby, priority, transitions).
+
+The pages only read; every change goes through the JSON API (app/field/views.py) from the
+pages' scripts, with the session cookie and the CSRF header."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import wraps
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from geoalchemy2.shape import to_shape
+
+from app.accounts.auth import current_user
+from app.contributions.schemas import STATUSES
+from app.db import db
+from app.field import queries, services, workflow
+from app.field.views import queue_filters
+from app.web import services as web_services
+from app.web.i18n import current_lang
+
+bp = Blueprint("agent_pages", __name__)
+
+
+def is_agent(user) -> bool:
+    return user is not None and user.has_role("agent", "supervisor")
+
+
+def requires_agent(view):
+    """Agents, supervisors and admins; a signed-out browser is sent to the sign-in page."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        if not is_agent(user):
+            return render_template("agent/forbidden.html"), 403
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _label(pair: tuple[str, str]) -> str:
+    return pair[0] if current_lang() == "fr" else pair[1]
+
+
+def choices() -> dict:
+    return {
+        "reasons": [(code, _label(workflow.REASON_LABELS[code])) for code in workflow.REJECTION_REASONS],
+        "resolutions": [(code, _label(workflow.RESOLUTION_LABELS[code])) for code in workflow.RESOLUTIONS],
+    }
+
+
+@bp.get("/agent")
+@requires_agent
+def queue_page():
+    """The queue: filters and sorts in the query string (the API's), the list server-side."""
+    user, lang = current_user(), current_lang()
+    filters = queue_filters(user)
+    features, counts = queries.queue(db.session, filters, lang)
+    items = json.loads("[" + features + "]")
+    return render_template(
+        "agent/queue.html", items=items, counts=counts, args=request.args,
+        statuses=STATUSES["report"], priorities=workflow.PRIORITIES,
+        categories=web_services.top_categories(db.session, "report", lang),
+        arrondissements=web_services.arrondissements(db.session),
+    )
+
+
+@bp.get("/agent/reports/<int:report_id>")
+@requires_agent
+def report_page(report_id: int):
+    user, lang = current_user(), current_lang()
+    c = web_services.visible_contribution(db.session, report_id)
+    if c is None or c.kind != "report":
+        return render_template("not_found.html"), 404
+    if not services.in_scope(db.session, user, c):
+        return render_template("agent/forbidden.html", out_of_scope=True), 403
+    page = web_services.contribution_page(db.session, c, user, lang)
+    point = to_shape(c.geom).representative_point()
+    cfg = current_app.config
+    page_config = {
+        "id": c.id, "status": c.status, "lon": round(point.x, 6), "lat": round(point.y, 6),
+        "category": page["category"].code, "geometry": page["geometry"],
+        "tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
+        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
+    }
+    history = services.history(db.session, c, staff=True)
+    for event in history:
+        event["moment"] = datetime.fromisoformat(event["at"])
+    return render_template(
+        "agent/report.html", **page, point=point, page_config=page_config,
+        staff_history=history,
+        targets=workflow.allowed_targets(c.status), priorities=workflow.PRIORITIES,
+        labels=workflow.LABELS, lang=lang, **choices(),
+    )

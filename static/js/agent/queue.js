@@ -1,0 +1,68 @@
+// The agent's queue: geolocation for "nearest", checkboxes and batch actions (API, all or nothing).
+import { api, ApiError } from '../lib/api.js';
+import { $, $$ } from '../lib/dom.js';
+import { s } from './strings.js';
+
+const filters = $('#queue-filters');
+const sort = $('#queue-sort');
+const lon = filters.elements.lon;
+const lat = filters.elements.lat;
+
+filters.addEventListener('submit', (event) => {
+  if (sort.value !== 'nearest' || lon.value) return;
+  event.preventDefault();
+  const fallback = () => {
+    $('#batch-error').textContent = s('no_geolocation');
+    sort.value = 'priority';
+    lon.disabled = true;
+    lat.disabled = true;
+    filters.submit();
+  };
+  if (!navigator.geolocation) { fallback(); return; }
+  navigator.geolocation.getCurrentPosition((pos) => {
+    lon.disabled = false;
+    lat.disabled = false;
+    lon.value = pos.coords.longitude.toFixed(6);
+    lat.value = pos.coords.latitude.toFixed(6);
+    filters.submit();
+  }, fallback, { timeout: 10000, maximumAge: 60000 });
+});
+sort.addEventListener('change', () => {
+  if (sort.value !== 'nearest') { lon.disabled = true; lat.disabled = true; lon.value = ''; lat.value = ''; }
+});
+
+const count = $('#batch-count');
+const errorBox = $('#batch-error');
+const selected = () => $$('.queue-check:checked').map((box) => Number(box.value));
+
+function showCount() {
+  const n = selected().length;
+  count.textContent = n ? s(n === 1 ? 'selected_one' : 'selected_other', { n }) : '';
+  for (const button of $$('[data-batch]')) button.disabled = n === 0;
+}
+document.addEventListener('change', (event) => {
+  if (event.target.classList?.contains('queue-check')) showCount();
+});
+showCount();
+
+for (const button of $$('[data-batch]')) {
+  button.addEventListener('click', async () => {
+    errorBox.textContent = '';
+    const body = { ids: selected(), to: button.dataset.batch };
+    if (body.to === 'scheduled') {
+      body.planned_for = $('#batch-date').value;
+      if (!body.planned_for) { errorBox.textContent = s('choose_date'); $('#batch-date').focus(); return; }
+    }
+    button.disabled = true;
+    try {
+      await api('/api/v1/agent/batch', { method: 'POST', json: body });
+      count.textContent = s('done');
+      window.location.reload();
+    } catch (error) {
+      errorBox.textContent = error instanceof ApiError
+        ? [error.detail, ...error.errors.map((e) => e.detail)].filter(Boolean).join(' ')
+        : s('error');
+      button.disabled = false;
+    }
+  });
+}
