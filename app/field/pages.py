@@ -12,6 +12,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
+from shapely.geometry import shape
 
 from app.accounts.auth import current_user
 from app.contributions.schemas import STATUSES
@@ -61,12 +62,29 @@ def queue_page():
     filters = queue_filters(user)
     features, counts = queries.queue(db.session, filters, lang)
     items = json.loads("[" + features + "]")
+    cfg = current_app.config
+    map_config = {
+        "tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
+        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
+        # the same reports as the list: one marker each (the page holds at most `limit`)
+        "reports": [
+            {"id": f["id"], "title": f["properties"]["title"], "priority": f["properties"]["priority"],
+             "url": url_for("agent_pages.report_page", report_id=f["id"]),
+             "lonlat": _representative(f["geometry"])}
+            for f in items
+        ],
+    }
     return render_template(
-        "agent/queue.html", items=items, counts=counts, args=request.args,
+        "agent/queue.html", items=items, counts=counts, args=request.args, map_config=map_config,
         statuses=STATUSES["report"], priorities=workflow.PRIORITIES,
         categories=web_services.top_categories(db.session, "report", lang),
         arrondissements=web_services.arrondissements(db.session),
     )
+
+
+def _representative(geometry: dict) -> list[float]:
+    point = shape(geometry).representative_point()
+    return [round(point.x, 6), round(point.y, 6)]
 
 
 @bp.get("/agent/reports/<int:report_id>")

@@ -55,6 +55,9 @@ def test_agent_resolves_a_report_with_a_photo_on_a_phone(open_context, api_user,
     page.wait_for_url(re.compile(r"/agent\?sort=newest$"))
     assert page.get_by_role("link", name="Agent", exact=True).is_visible()
     assert page.locator(".agent-counts").inner_text()
+    # the queue on a map too: one marker per listed report
+    page.wait_for_selector("#queue-map path.agent-marker")
+    assert page.locator("#queue-map path.agent-marker").count() == page.locator(".queue-item").count() > 0
 
     # nothing wider than the phone, touch targets of 44 px at least
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]

@@ -1,6 +1,7 @@
 // The agent's queue: geolocation for "nearest", checkboxes and batch actions (API, all or nothing).
 import { api, ApiError } from '../lib/api.js';
-import { $, $$ } from '../lib/dom.js';
+import { $, $$, readJSON } from '../lib/dom.js';
+import { createMap } from '../map/base.js';
 import { s } from './strings.js';
 
 const filters = $('#queue-filters');
@@ -65,4 +66,23 @@ for (const button of $$('[data-batch]')) {
       button.disabled = false;
     }
   });
+}
+
+// ---- the queue on a map: the same reports as the list, one marker each -----------------------
+const mapConfig = $('#queue-map-config') ? readJSON('queue-map-config') : null;
+if (mapConfig && mapConfig.reports.length) {
+  const L = window.L;
+  const map = createMap('queue-map', mapConfig, { scrollWheelZoom: false });
+  const markers = mapConfig.reports.map((r) => {
+    const marker = L.circleMarker([r.lonlat[1], r.lonlat[0]], {
+      radius: 8, className: `agent-marker priority-${r.priority ?? 'none'}`,
+    });
+    const link = document.createElement('a');  // user text as text, never as HTML
+    link.href = r.url;
+    link.textContent = r.title;
+    marker.bindPopup(link);
+    return marker;
+  });
+  const group = L.featureGroup(markers).addTo(map);
+  map.fitBounds(group.getBounds(), { padding: [20, 20], maxZoom: 17 });
 }
