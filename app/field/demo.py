@@ -54,14 +54,17 @@ UPDATE contributions c SET
     rejection_reason = last.reason,
     updated_at = last.created_at
 FROM demo_plan p
-JOIN LATERAL (SELECT e.to_status, e.created_at, e.resolution, e.reason FROM status_events e
-              WHERE e.contribution_id = p.id ORDER BY e.created_at DESC, e.id DESC LIMIT 1) last ON true
+JOIN (SELECT DISTINCT ON (e.contribution_id) e.contribution_id, e.to_status, e.created_at,
+             e.resolution, e.reason
+      FROM status_events e JOIN demo_plan d ON d.id = e.contribution_id
+      ORDER BY e.contribution_id, e.created_at DESC, e.id DESC) last ON last.contribution_id = p.id
 WHERE c.id = p.id
 """
 
 
 def create_demo_history(session: Session) -> dict[str, int]:
     session.execute(text(PLAN))
+    session.execute(text("ANALYZE demo_plan"))  # a temp table has no statistics otherwise
     planned = session.scalar(text("SELECT count(*) FROM demo_plan"))
     if planned:
         session.execute(text(EVENTS))
