@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from sqlalchemy import text
 
 from app.field import workflow
@@ -15,16 +14,6 @@ def sign_in(client, api) -> None:
     token = META_CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
     r = client.post("/login", data={"csrf_token": token, "email": api.email, "password": api.password})
     assert r.status_code == 302, r.get_data(as_text=True)
-
-
-@pytest.fixture
-def agent_4(make_user, session):
-    """An agent for graffiti in the 4e only."""
-    agent = make_user(roles=("agent",), name="Agent Graffiti 4e")
-    session.execute(text("""INSERT INTO agent_scopes (user_id, service_id, arrondissement_id)
-        SELECT :u, id, 4 FROM services WHERE code = 'graffitis'"""), {"u": agent.user_id})
-    session.commit()
-    return agent
 
 
 def test_anonymous_is_sent_to_sign_in(client):

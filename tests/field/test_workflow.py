@@ -27,16 +27,6 @@ def supervisor(make_user):
     return make_user(roles=("supervisor",), name="Sup")
 
 
-@pytest.fixture
-def agent_11(make_user, session):
-    """An agent for graffiti in the 4e only."""
-    agent = make_user(roles=("agent",), name="Agent Graffiti 4e")
-    session.execute(text("""INSERT INTO agent_scopes (user_id, service_id, arrondissement_id)
-        SELECT :u, id, 4 FROM services WHERE code = 'graffitis'"""), {"u": agent.user_id})
-    session.commit()
-    return agent
-
-
 def set_status(session, report_id, status):
     session.execute(text("UPDATE contributions SET status = :s WHERE id = :id"), {"s": status, "id": report_id})
     session.commit()
@@ -87,7 +77,7 @@ def test_required_fields(supervisor, make_report, body, field, code):
     assert (r.json["errors"][0]["field"], r.json["errors"][0]["code"]) == (field, code)
 
 
-def test_permission_boundaries(make_user, make_report, agent_11, supervisor, session):
+def test_permission_boundaries(make_user, make_report, agent_4, supervisor, session):
     resident, admin = make_user(), make_user(roles=("admin",))
     agent_other = make_user(roles=("agent",))
     session.execute(text("""INSERT INTO agent_scopes (user_id, service_id, arrondissement_id)
@@ -100,19 +90,19 @@ def test_permission_boundaries(make_user, make_report, agent_11, supervisor, ses
     assert resident.post(url, json=ack).json["code"] == "forbidden"
     r = agent_other.post(url, json=ack)
     assert r.status_code == 403 and r.json["code"] == "out_of_scope"
-    assert agent_11.post(f"/api/v1/reports/{lamp['id']}/transitions", json=ack).json["code"] == "out_of_scope"
-    assert agent_11.post(url, json=ack).status_code == 201
+    assert agent_4.post(f"/api/v1/reports/{lamp['id']}/transitions", json=ack).json["code"] == "out_of_scope"
+    assert agent_4.post(url, json=ack).status_code == 201
     assert supervisor.post(url, json={"to": "scheduled", "planned_for": TOMORROW}).status_code == 201
     assert admin.post(url, json={"to": "resolved", "resolution": "fixed"}).status_code == 201
     # assignment: supervisors only, and only to an agent whose scope covers the report
     assign = f"/api/v1/reports/{lamp['id']}/assignment"
-    assert agent_11.put(assign, json={"agent_id": agent_11.user_id}).status_code == 403
-    r = supervisor.put(assign, json={"agent_id": agent_11.user_id})
+    assert agent_4.put(assign, json={"agent_id": agent_4.user_id}).status_code == 403
+    r = supervisor.put(assign, json={"agent_id": agent_4.user_id})
     assert r.status_code == 422 and r.json["errors"][0]["code"] == "out_of_scope"
     assert supervisor.put(f"/api/v1/reports/{report['id']}/assignment",
-                          json={"agent_id": agent_11.user_id}).json["assigned_to"] == agent_11.user_id
+                          json={"agent_id": agent_4.user_id}).json["assigned_to"] == agent_4.user_id
     # priority: agents in scope
-    assert agent_11.put(f"/api/v1/reports/{report['id']}/priority",
+    assert agent_4.put(f"/api/v1/reports/{report['id']}/priority",
                         json={"priority": "dangerous"}).json["priority"] == "dangerous"
     assert agent_other.put(f"/api/v1/reports/{report['id']}/priority",
                            json={"priority": "minor"}).status_code == 403
@@ -270,37 +260,37 @@ def test_resolve_with_a_done_photo(supervisor, make_report, client):
         assert img.status_code == 200 and b"PhoneMaker" not in img.data
 
 
-def test_queue_scope_counts_and_sorts(make_user, make_report, agent_11, session):
+def test_queue_scope_counts_and_sorts(make_user, make_report, agent_4, session):
     old = make_report(title="Vieux tag", category="graffitis")
     danger = make_report(title="Tag dangereux", category="graffitis")
     make_report(title="Lampe", category="eclairage")
     session.execute(text("UPDATE contributions SET created_at = now() - interval '40 days' WHERE id = :id"),
                     {"id": old["id"]})
     session.commit()
-    agent_11.put(f"/api/v1/reports/{danger['id']}/priority", json={"priority": "dangerous"})
-    q = agent_11.get("/api/v1/agent/queue?limit=1000").json
+    agent_4.put(f"/api/v1/reports/{danger['id']}/priority", json={"priority": "dangerous"})
+    q = agent_4.get("/api/v1/agent/queue?limit=1000").json
     ids = [f["id"] for f in q["features"]]
     assert danger["id"] == ids[0]  # dangerous first
     assert all(f["properties"]["arrondissement"] == 4 and f["properties"]["category"]["code"].startswith("graffitis")
                for f in q["features"])
     assert q["counts"]["new"] == len([f for f in q["features"] if f["properties"]["status"] == "new"])
-    oldest = agent_11.get("/api/v1/agent/queue?sort=oldest&limit=1000").json["features"]
+    oldest = agent_4.get("/api/v1/agent/queue?sort=oldest&limit=1000").json["features"]
     assert [f["properties"]["created_at"] for f in oldest] == sorted(f["properties"]["created_at"] for f in oldest)
-    aged = agent_11.get("/api/v1/agent/queue?older_than_days=30&sort=newest").json["features"]
+    aged = agent_4.get("/api/v1/agent/queue?older_than_days=30&sort=newest").json["features"]
     assert old["id"] in [f["id"] for f in aged] and danger["id"] not in [f["id"] for f in aged]
-    near = agent_11.get("/api/v1/agent/queue?sort=nearest&lon=2.3499&lat=48.8530").json["features"]
+    near = agent_4.get("/api/v1/agent/queue?sort=nearest&lon=2.3499&lat=48.8530").json["features"]
     dists = [f["properties"]["distance_m"] for f in near]
     assert dists == sorted(dists) and dists[0] < 1
-    assert agent_11.get("/api/v1/agent/queue?sort=nearest").status_code == 422
+    assert agent_4.get("/api/v1/agent/queue?sort=nearest").status_code == 422
 
 
-def test_batch_acknowledge_is_all_or_nothing(make_report, agent_11, client):
+def test_batch_acknowledge_is_all_or_nothing(make_report, agent_4, client):
     a, b = make_report(category="graffitis"), make_report(category="graffitis")
     lamp = make_report(category="eclairage")  # out of the agent's scope
-    r = agent_11.post("/api/v1/agent/batch", json={"ids": [a["id"], b["id"], lamp["id"]], "to": "acknowledged"})
+    r = agent_4.post("/api/v1/agent/batch", json={"ids": [a["id"], b["id"], lamp["id"]], "to": "acknowledged"})
     assert r.status_code == 403
     assert client.get(f"/api/v1/reports/{a['id']}").json["properties"]["status"] == "new"
-    r = agent_11.post("/api/v1/agent/batch", json={"ids": [a["id"], b["id"]], "to": "scheduled",
+    r = agent_4.post("/api/v1/agent/batch", json={"ids": [a["id"], b["id"]], "to": "scheduled",
                                                    "planned_for": TOMORROW})
     assert [u["status"] for u in r.json["updated"]] == ["scheduled", "scheduled"]
 
