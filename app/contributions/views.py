@@ -42,11 +42,9 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
         }
         for p in contribution.photos
     ]
-
-
-    photos_json = json.dumps(media, separators=(",", ":"))
-    # the Feature is built by PostGIS; photos are appended as the last property
-    body = body[:-2] + ',"photos":' + photos_json + "}}"
+    # the Feature is built by PostGIS; the photos become its first property
+    head, opening, rest = body.partition('"properties":{')
+    body = head + opening + '"photos":' + json.dumps(media, separators=(",", ":")) + "," + rest
     response = Response(body, status=status, mimetype=GEOJSON)
     if status == 201:
         response.headers["Location"] = url_for(f"contributions.{kind}_read", contribution_id=contribution_id)
@@ -63,8 +61,6 @@ def list_view(kind: str):
         args["cursor"] = cursor
         links.append({"rel": "next", "type": GEOJSON,
                       "href": f"{request.base_url}?{urlencode(args)}"})
-
-
     body = (
         '{"type":"FeatureCollection","numberReturned":' + str(returned)
         + ',"links":' + json.dumps(links) + ',"features":[' + features + "]}"

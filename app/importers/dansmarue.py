@@ -203,19 +203,23 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     new_rows = staged - summary.duplicates
     rebuilt = _drop_secondary_indexes(session) if new_rows > max(existing, 0) / 4 else []
     # Same rule as the contributions_locate trigger: the quartier containing the point,
-    # lowest id on a border. Passing quartier_id tells the trigger it is already done.
+    # lowest id on a border. Passing quartier_id, service_id and feature_json tells the
+    # row triggers (locate, route, serialise) that they are already done.
     result = session.execute(text("""
         INSERT INTO contributions (kind, category_id, service_id, status, title, geom, quartier_id,
-            arrondissement_id, address, source, source_id, created_at, updated_at)
+            arrondissement_id, address, source, source_id, created_at, updated_at, feature_json)
         SELECT 'report', s.category_id, cat.service_id, 'new', s.title, p.geom, q.id, q.arrondissement_id,
-            NULLIF(s.address, ''), CAST(:source AS varchar), s.source_id,
-            s.created_at AT TIME ZONE 'Europe/Paris', s.created_at AT TIME ZONE 'Europe/Paris'
+            NULLIF(s.address, ''), CAST(:source AS varchar), s.source_id, p.at, p.at,
+            contribution_feature_json('report', s.title, '', 'new', q.arrondissement_id, q.id, q.name,
+                NULLIF(s.address, ''), p.at, p.at, 0, 0, 0, 0, NULL, s.source_id, p.geom)
         FROM import_staging s
         JOIN categories cat ON cat.id = s.category_id
-        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
+        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom,
+                                   s.created_at AT TIME ZONE 'Europe/Paris' AS at) p
         CROSS JOIN LATERAL (
-            SELECT quartier_id AS id, arrondissement_id FROM quartier_parts q
-            WHERE ST_Intersects(q.geom, p.geom) ORDER BY quartier_id LIMIT 1
+            SELECT qp.quartier_id AS id, qp.arrondissement_id, qn.name FROM quartier_parts qp
+            JOIN quartiers qn ON qn.id = qp.quartier_id
+            WHERE ST_Intersects(qp.geom, p.geom) ORDER BY qp.quartier_id LIMIT 1
         ) q
         WHERE NOT EXISTS (SELECT 1 FROM contributions c
                           WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
