@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.messages import message
@@ -153,6 +153,20 @@ def register_error_handlers(app: Flask) -> None:
         # a uniqueness race lost to a concurrent request (two sign-ups with one e-mail…)
         log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
         return problem(Conflict())
+
+    @app.errorhandler(DBAPIError)
+    def handle_database(exc: DBAPIError):
+        if not exc.connection_invalidated:
+            return handle_unexpected(exc)
+        # PostgreSQL restarted under a pooled connection (the pool does not ping before each
+        # checkout: that round trip cost ~7% of a bbox page). SQLAlchemy has dropped the
+        # pool's connections; the retry gets a fresh one.
+        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+        err = AppError("service_unavailable")
+        err.status, err.title = 503, "Service Unavailable"
+        response = problem(err)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -61,12 +61,12 @@ def connection(app):
     sessions join it through savepoints, so their commits stay inside the test."""
     conn = db.engine.connect()
     outer = conn.begin()
-    original = db.sessionmaker
-    db.sessionmaker = sessionmaker(
+    original = db.sessionmaker, db.read_sessionmaker
+    db.sessionmaker = db.read_sessionmaker = sessionmaker(
         bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     yield conn
-    db.sessionmaker = original
+    db.sessionmaker, db.read_sessionmaker = original
     outer.rollback()
     conn.close()
 

@@ -147,3 +147,28 @@ def test_errors_never_leak_a_stack_trace(app, client, monkeypatch):
     body = assert_problem(r, 500, "internal_error")
     assert "secret" not in r.get_data(as_text=True) and "nothing was saved" in body["detail"] or \
         "rien n'a été enregistré" in body["detail"]
+
+
+def test_503_once_when_postgresql_drops_pooled_connections_then_recovers(app):
+    """No ping before checkout: a connection killed under the pool costs one 503, not a 500."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from app.db import db
+
+    client = app.test_client()  # the real pool, not the test's rolled-back connection
+    assert client.get("/api/v1/reports?limit=1").status_code == 200
+    outside = create_engine(db.engine.url, poolclass=NullPool)
+    with outside.connect() as admin:
+        killed = admin.scalar(text("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND backend_type = 'client backend'
+        """))
+    outside.dispose()
+    assert killed >= 1
+    r = client.get("/api/v1/reports?limit=1")
+    body = assert_problem(r, 503, "service_unavailable")
+    assert r.headers["Retry-After"] == "1" and "psycopg" not in str(body)
+    r = client.get("/api/v1/reports?limit=1")
+    assert r.status_code == 200 and len(r.json["features"]) == 1

@@ -132,9 +132,21 @@ class CategoryIndex:
         self.by_id = {c.id: c for c in rows}
         self.by_source = {(c.kind, c.source_label): c for c in rows if c.source_label}
         self.children: dict[int, list[Cat]] = {}
+        self._members: dict[str, dict[int, str]] = {}
         for c in sorted(rows, key=lambda c: (c.position, c.code)):
             if c.parent_id:
                 self.children.setdefault(c.parent_id, []).append(c)
+
+    def feature_members(self, lang: str) -> dict[int, str]:
+        """id -> the `"category":{…}` member of a Feature in `lang` (built once per language)."""
+        members = self._members.get(lang)
+        if members is None:
+            members = self._members[lang] = {
+                c.id: '"category":' + json.dumps({"code": c.code, "label": getattr(c, f"label_{lang}")},
+                                                 ensure_ascii=False, separators=(",", ":"))
+                for c in self.by_id.values()
+            }
+        return members
 
     def subtree_ids(self, code: str, kind: str | None = None) -> list[int] | None:
         """Ids of a category and its sub-categories, or None if the code is unknown."""

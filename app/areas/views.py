@@ -13,6 +13,7 @@ GEOJSON = "application/geo+json"
 
 
 @bp.get("/areas")
+@db.read_only
 def areas():
     level = request.args.get("level", "arrondissement")
     if level not in ("arrondissement", "quartier"):
@@ -22,6 +23,7 @@ def areas():
 
 
 @bp.get("/categories")
+@db.read_only
 def categories():
     kind = request.args.get("kind", "report")
     if kind not in ("report", "proposal"):
@@ -30,6 +32,7 @@ def categories():
 
 
 @bp.get("/geocode")
+@db.read_only
 def geocode():
     q = request.args.get("q", "").strip()
     if not q:
@@ -42,6 +45,7 @@ def geocode():
 
 
 @bp.get("/reverse")
+@db.read_only
 def reverse():
     lon = query_float("lon", lo=-180, hi=180)
     lat = query_float("lat", lo=-90, hi=90)

@@ -9,33 +9,26 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# One Feature as JSON text. Everything that depends on the row alone is stored pre-built in
-# contributions.feature_json (migration d7e5e0a00004): a 500-feature page then costs PostgreSQL
-# the index scan and a string_agg instead of ~6 ms of serialisation. The request-dependent
-# parts are prepended here: the ids, the category with its label in the reader's language and
-# `extra`, a list of json_build_object pairs (", 'key', value, …") added to the properties.
-_FEATURE = """'{{"type":"Feature","id":' || c.id || ',"properties":{{"id":' || c.id
-|| ',"category":{{"code":' || to_json(cat.code)::text || ',"label":' || to_json(cat.label_{lang})::text
-|| '}}'{extra} || ',' || c.feature_json"""
+from app.areas.services import category_index
+
+# A Feature is stored pre-built in contributions.feature_json from its second property on
+# (migration d7e5e0a00004): a 500-feature page costs PostgreSQL the index scan and no
+# serialisation. Only the head depends on the request (the category label's language, extra
+# properties such as a distance); `feature()` prepends it. Queries select FEATURE_COLUMNS.
+FEATURE_COLUMNS = "c.id, c.category_id, c.feature_json"
 
 
-class _FeatureSQL:
-    """`FEATURE_SQL.format(lang=…, extra=…)`: the Feature of the contributions row `c` joined
-    with FEATURE_JOINS."""
+def feature(row, categories: dict[int, str], extra: str | None = None) -> str:
+    """One Feature as JSON text from a row starting with FEATURE_COLUMNS.
 
-    @staticmethod
-    def format(lang: str, extra: str = "") -> str:
-        extra_sql = ""
-        pairs = extra.strip().lstrip(",").strip()
-        if pairs:
-            extra_sql = (" || ',' || (SELECT substr(j, 2, length(j) - 2) FROM "
-                         f"(SELECT json_build_object({pairs})::text AS j) extra)")
-        return _FEATURE.format(lang=lang, extra=extra_sql)
-
-
-FEATURE_SQL = _FeatureSQL()
-
-FEATURE_JOINS = "JOIN categories cat ON cat.id = c.category_id"
+    `categories` is CategoryIndex.feature_members(lang); `extra` a JSON object (text) whose
+    members are added to the properties.
+    """
+    id_, category_id, tail = row[0], row[1], row[2]
+    head = f'{{"type":"Feature","id":{id_},"properties":{{"id":{id_},{categories[category_id]},'
+    if extra and extra != "{}":
+        head += extra[1:-1] + ","
+    return head + tail
 
 
 @dataclass
@@ -110,35 +103,24 @@ def list_features(session: Session, f: ListFilters, lang: str) -> tuple[str, int
     Newest first, keyset-paginated on (created_at, id): stable while rows are added.
     """
     where, params = f.where()
-    params["limit"] = f.limit
-    row = session.execute(
+    params["limit"] = f.limit + 1  # one more tells whether there is a next page
+    rows = session.execute(
         text(f"""
-        WITH page AS (
-            SELECT c.id, c.created_at, c.category_id, c.feature_json FROM contributions c WHERE {where}
-            ORDER BY c.created_at DESC, c.id DESC LIMIT :limit + 1
-        ), numbered AS (
-            SELECT page.*, row_number() OVER (ORDER BY created_at DESC, id DESC) AS rn FROM page
-        )
-        SELECT
-            (SELECT count(*) FROM numbered) AS n,
-            (SELECT string_agg({FEATURE_SQL.format(lang=lang, extra='')}, ',' ORDER BY c.rn)
-               FROM numbered c {FEATURE_JOINS} WHERE c.rn <= :limit) AS features,
-            (SELECT created_at FROM numbered WHERE rn = :limit) AS last_at,
-            (SELECT id FROM numbered WHERE rn = :limit) AS last_id
+        SELECT {FEATURE_COLUMNS}, c.created_at FROM contributions c WHERE {where}
+        ORDER BY c.created_at DESC, c.id DESC LIMIT :limit
         """),
         params,
-    ).one()
-    has_more = row.n > f.limit
-    cursor = encode_cursor(row.last_at, row.last_id) if has_more else None
-    return row.features or "", min(row.n, f.limit), cursor
+    ).all()
+    page = rows[: f.limit]
+    cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > f.limit else None
+    categories = category_index(session).feature_members(lang)
+    return ",".join([feature(r, categories) for r in page]), len(page), cursor
 
 
 def feature_text(session: Session, contribution_id: int, lang: str) -> str | None:
-    return session.scalar(
-        text(f"SELECT {FEATURE_SQL.format(lang=lang, extra='')} FROM contributions c {FEATURE_JOINS} "
-             "WHERE c.id = :id"),
-        {"id": contribution_id},
-    )
+    row = session.execute(text(f"SELECT {FEATURE_COLUMNS} FROM contributions c WHERE c.id = :id"),
+                          {"id": contribution_id}).first()
+    return feature(row, category_index(session).feature_members(lang)) if row else None
 
 
 def nearby_reports(
@@ -150,13 +132,13 @@ def nearby_reports(
     Written so the partial btree_gist index (category_id, geom_l93) answers it: a single
     category uses `=`, which GiST can search (it cannot search `= ANY`).
     """
-    distance = ", 'distance_m', round(ST_Distance(c.geom_l93, p.g)::numeric, 1)"
     cat_clause = "c.category_id = :cat" if len(category_ids) == 1 else "c.category_id = ANY(:cats)"
     rows = session.execute(
         text(f"""
         WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154) AS g)
-        SELECT {FEATURE_SQL.format(lang=lang, extra=distance)} AS f
-        FROM p, contributions c {FEATURE_JOINS}
+        SELECT {FEATURE_COLUMNS},
+               json_build_object('distance_m', round(ST_Distance(c.geom_l93, p.g)::numeric, 1))::text
+        FROM p, contributions c
         WHERE c.kind = 'report' AND c.status = ANY(:statuses) AND {cat_clause}
           AND NOT c.hidden AND c.withdrawn_at IS NULL
           AND ST_DWithin(c.geom_l93, p.g, :radius)
@@ -168,4 +150,5 @@ def nearby_reports(
             "radius": radius_m, "statuses": list(statuses), "limit": limit,
         },
     )
-    return ",".join(r.f for r in rows)
+    categories = category_index(session).feature_members(lang)
+    return ",".join(feature(r, categories, r[3]) for r in rows)

@@ -51,6 +51,7 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     return response
 
 
+@db.read_only
 def list_view(kind: str):
     """A GeoJSON FeatureCollection page, newest first, with a `next` link."""
     filters = schemas.list_filters(db.session, kind)
@@ -81,6 +82,7 @@ def create_view(kind: str):
     return feature_response(kind, contribution.id, 201)
 
 
+@db.read_only
 def read_view(kind: str, contribution_id: int):
     load_or_404(kind, contribution_id)
     return feature_response(kind, contribution_id)
@@ -120,6 +122,7 @@ for _kind, _plural in PLURAL.items():
 
 
 @bp.get("/api/v1/reports/nearby")
+@db.read_only
 def nearby():
     """Open reports of the same category within radius_m metres, nearest first."""
     lon = query_float("lon", lo=-180, hi=180)

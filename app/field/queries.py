@@ -1,4 +1,4 @@
-"""The agents' queue: reports in scope as GeoJSON built by PostGIS, with counts per status."""
+"""The agents' queue: reports in scope as GeoJSON (stored Feature text), with counts per status."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.contributions.queries import FEATURE_JOINS, FEATURE_SQL
+from app.areas.services import category_index
+from app.contributions.queries import FEATURE_COLUMNS, feature
 
-QUEUE_EXTRA = (", 'priority', c.priority, 'assigned_to', c.assigned_to_id, "
+QUEUE_EXTRA = ("'priority', c.priority, 'assigned_to', c.assigned_to_id, "
                "'service', (SELECT code FROM services WHERE id = c.service_id), "
                "'planned_for', c.planned_for, 'followers_count', c.followers_count, "
                "'age_days', floor(extract(epoch FROM now() - c.created_at) / 86400)::int{distance}")
@@ -71,16 +72,14 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
     if f.sort == "nearest":
         distance = (", 'distance_m', round(ST_Distance(c.geom_l93, ST_Transform("
                     "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154))::numeric)")
-    extra = QUEUE_EXTRA.format(distance=distance)
-    features = session.execute(text(f"""
-        SELECT string_agg(f, ',' ORDER BY rn) FROM (
-            SELECT {FEATURE_SQL.format(lang=lang, extra=extra)} AS f,
-                   row_number() OVER (ORDER BY {SORTS[f.sort]}) AS rn
-            FROM contributions c {FEATURE_JOINS}
-            WHERE {where} AND c.status = ANY(:statuses)
-            ORDER BY {SORTS[f.sort]} LIMIT :limit
-        ) page
-    """), params).scalar()
+    rows = session.execute(text(f"""
+        SELECT {FEATURE_COLUMNS}, json_build_object({QUEUE_EXTRA.format(distance=distance)})::text
+        FROM contributions c
+        WHERE {where} AND c.status = ANY(:statuses)
+        ORDER BY {SORTS[f.sort]} LIMIT :limit
+    """), params)
+    categories = category_index(session).feature_members(lang)
+    features = ",".join(feature(r, categories, r[3]) for r in rows)
     counts = dict(session.execute(text(
         f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
-    return features or "", counts
+    return features, counts

@@ -223,7 +223,9 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         ) q
         WHERE NOT EXISTS (SELECT 1 FROM contributions c
                           WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
-        ORDER BY s.created_at, s.source_id
+        -- along PostGIS' Hilbert curve: a map page's rows then share heap pages (the bbox
+        -- bench: 1.75 instead of 2.7 ms of PostgreSQL CPU per 500-feature page)
+        ORDER BY p.geom, s.created_at, s.source_id
     """), {"source": SOURCE})
     summary.imported = result.rowcount
     for definition in rebuilt:  # sorted bulk builds beat row-by-row maintenance

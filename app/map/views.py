@@ -25,6 +25,7 @@ def _timed(started: float) -> str:
 
 
 @bp.get("/clusters")
+@db.read_only
 def clusters():
     """Counts on a grid sized by zoom (singletons as features), for the bbox and filters."""
     q = map_query(db.session)
@@ -42,6 +43,7 @@ def clusters():
 
 
 @bp.get("/items")
+@db.read_only
 def items():
     """The list beside the map: newest first, both kinds, the same filters, a `next` link."""
     q = map_query(db.session)
@@ -63,6 +65,7 @@ def items():
 
 
 @bp.get("/areas")
+@db.read_only
 def areas():
     """Arrondissement and quartier outlines, simplified for display; cacheable for a day."""
     body = queries.outlines(db.session)

@@ -11,7 +11,7 @@ already serialised:
 i.e. the end of a Feature from the second property on. A reader prepends the parts that
 depend on the request: `{"type":"Feature","id":N,"properties":{"id":N,"category":{…}` with
 the category label in the reader's language, plus any extra properties
-(app.contributions.queries.FEATURE_SQL).
+(app.contributions.queries.feature).
 
 It is kept exact by a BEFORE INSERT OR UPDATE trigger that fires after contributions_locate
 and contributions_route (triggers fire in name order) and by refreshes when a display name
