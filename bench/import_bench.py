@@ -39,8 +39,10 @@ def _statement_kind(statement: str) -> str:
         return "insert_contributions"
     if head.startswith("CREATE INDEX") or head.startswith("CREATE UNIQUE"):
         return "create_indexes"
-    if head.startswith("DROP INDEX"):
-        return "drop_indexes"
+    if head.startswith("DROP INDEX") or head.startswith("ALTER TABLE CONTRIBUTIONS") and " DROP " in statement:
+        return "drop_indexes_fks"
+    if head.startswith("ALTER TABLE CONTRIBUTIONS"):
+        return "add_fks"
     if head.startswith("ANALYZE"):
         return "analyze"
     if "import_staging" in statement and "JOIN contributions" in statement:
@@ -222,8 +224,8 @@ def cli_import(db: BenchDb, path, runs: int) -> dict:
     }
 
 
-PHASE_ORDER = ["parse_validate_stage", "duplicate_checks", "drop_indexes", "insert_contributions",
-               "create_indexes", "analyze", "other_sql", "load_python", "commit"]
+PHASE_ORDER = ["parse_validate_stage", "duplicate_checks", "drop_indexes_fks", "insert_contributions",
+               "create_indexes", "add_fks", "analyze", "other_sql", "load_python", "commit"]
 
 
 def _median_phases(runs: list[dict]) -> dict:

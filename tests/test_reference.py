@@ -1,6 +1,7 @@
 """Reference data: areas, categories, addresses (geocode and reverse), health."""
 
 import pytest
+from sqlalchemy import text
 
 
 def test_areas(client):
@@ -64,3 +65,34 @@ def test_reverse_nearest_address_within_100_m(client):
 
 def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
+
+
+EXACT_RULE = """(SELECT q.quartier_id FROM quartier_parts q WHERE ST_Intersects(q.geom, p.g)
+                 ORDER BY q.quartier_id LIMIT 1)"""
+
+
+def test_grid_locates_like_the_exact_rule_even_on_borders(session):
+    """locate_point answers from quartier_cells where it can; it must agree with the polygon
+    test everywhere: on a 20 m lattice over Paris and right beside every quartier vertex."""
+    points = """
+        SELECT ST_SetSRID(ST_MakePoint(x, y), 4326) AS g
+        FROM generate_series(2.224, 2.470, 0.00027) x, generate_series(48.815, 48.903, 0.00018) y
+        UNION ALL
+        SELECT ST_Translate(d.geom, dx, dy) FROM quartiers q
+        CROSS JOIN LATERAL ST_DumpPoints(q.geom) d
+        CROSS JOIN (VALUES (0, 0), (1e-7, 0), (-1e-7, 0), (0, 1e-7), (0, -1e-7), (3e-6, 3e-6)) o(dx, dy)
+    """
+    row = session.execute(text(f"""
+        SELECT count(*) AS n,
+               count(*) FILTER (WHERE l.quartier_id IS DISTINCT FROM {EXACT_RULE}) AS differ,
+               count(*) FILTER (WHERE g.cell IS NOT NULL) AS from_grid,
+               count(*) FILTER (WHERE l.quartier_id IS NOT NULL) AS inside
+        FROM ({points}) p
+        LEFT JOIN LATERAL locate_point(p.g) l ON true
+        LEFT JOIN quartier_cells g ON g.cell = quartier_cell(ST_X(p.g), ST_Y(p.g))
+    """)).one()
+    assert row.n > 490_000 and row.inside > 300_000
+    assert row.differ == 0
+    assert row.from_grid / row.inside > 0.7  # the grid answers most points (few lie on borders)
+    cells = session.scalar(text("SELECT count(*) FROM quartier_cells"))
+    assert 40_000 < cells < 60_000, cells

@@ -68,6 +68,7 @@ def load_areas(session: Session) -> tuple[int, int]:
         INSERT INTO quartier_parts (quartier_id, arrondissement_id, geom)
         SELECT id, arrondissement_id, ST_Subdivide(geom, 64) FROM quartiers;
         ANALYZE quartier_parts;
+        SELECT quartier_cells_rebuild();  -- the grid that locates most points without geometry
     """))
     session.flush()
     return len(arr), len(qu)

@@ -25,23 +25,32 @@ WHERE c.source = 'dansmarue' AND c.kind = 'report' AND c.status = 'new' AND NOT 
   AND NOT EXISTS (SELECT 1 FROM status_events e WHERE e.contribution_id = c.id)
 """
 
+# the planned events, in a temp table of their own: the UPDATE below reads them from there,
+# never from status_events, whose statistics do not know yet about the rows just added (a
+# plan built on them took minutes on a fresh database)
 EVENTS = """
-INSERT INTO status_events (contribution_id, created_at, from_status, to_status, reason,
-                           resolution, public_note, is_demo)
-SELECT id, ack_at, 'new', 'acknowledged', NULL, NULL, NULL, true FROM demo_plan WHERE u_outcome < 0.92
+CREATE TEMP TABLE demo_events ON COMMIT DROP AS
+SELECT id, ack_at AS created_at, 'new' AS from_status, 'acknowledged' AS to_status, NULL AS reason,
+       NULL AS resolution
+FROM demo_plan WHERE u_outcome < 0.92
 UNION ALL
 SELECT id, ack_at + make_interval(secs => resolve_hours * 3600), 'acknowledged', 'resolved', NULL,
-       CASE WHEN u_kind < 0.88 THEN 'fixed' WHEN u_kind < 0.96 THEN 'not_fixed' ELSE 'forwarded' END,
-       NULL, true
+       CASE WHEN u_kind < 0.88 THEN 'fixed' WHEN u_kind < 0.96 THEN 'not_fixed' ELSE 'forwarded' END
 FROM demo_plan WHERE u_outcome < 0.78
 UNION ALL
 SELECT id, ack_at + interval '6 hours', 'acknowledged', 'rejected',
        CASE WHEN u_kind < 0.5 THEN 'location_unclear' WHEN u_kind < 0.8 THEN 'photo_needed'
-            ELSE 'not_city_remit' END, NULL, NULL, true
+            ELSE 'not_city_remit' END, NULL
 FROM demo_plan WHERE u_outcome >= 0.78 AND u_outcome < 0.84
 UNION ALL
-SELECT id, ack_at + interval '2 days', 'acknowledged', 'monitoring', NULL, NULL, NULL, true
+SELECT id, ack_at + interval '2 days', 'acknowledged', 'monitoring', NULL, NULL
 FROM demo_plan WHERE u_outcome >= 0.84 AND u_outcome < 0.86
+"""
+
+INSERT_EVENTS = """
+INSERT INTO status_events (contribution_id, created_at, from_status, to_status, reason,
+                           resolution, public_note, is_demo)
+SELECT id, created_at, from_status, to_status, reason, resolution, NULL, true FROM demo_events
 """
 
 APPLY = """
@@ -54,10 +63,9 @@ UPDATE contributions c SET
     rejection_reason = last.reason,
     updated_at = last.created_at
 FROM demo_plan p
-JOIN (SELECT DISTINCT ON (e.contribution_id) e.contribution_id, e.to_status, e.created_at,
-             e.resolution, e.reason
-      FROM status_events e JOIN demo_plan d ON d.id = e.contribution_id
-      ORDER BY e.contribution_id, e.created_at DESC, e.id DESC) last ON last.contribution_id = p.id
+JOIN (SELECT DISTINCT ON (e.id) e.id, e.to_status, e.created_at, e.resolution, e.reason
+      FROM demo_events e
+      ORDER BY e.id, e.created_at DESC) last ON last.id = p.id
 WHERE c.id = p.id
 """
 
@@ -68,10 +76,13 @@ def create_demo_history(session: Session) -> dict[str, int]:
     planned = session.scalar(text("SELECT count(*) FROM demo_plan"))
     if planned:
         session.execute(text(EVENTS))
+        session.execute(text("ANALYZE demo_events"))
+        session.execute(text(INSERT_EVENTS))
         session.execute(text(APPLY))
         # the ones left "new" are part of the demo too (and are not planned again)
-        session.execute(text("UPDATE contributions SET is_demo = true WHERE id IN (SELECT id FROM demo_plan)"))
+        session.execute(text("UPDATE contributions SET is_demo = true "
+                             "WHERE id IN (SELECT id FROM demo_plan) AND NOT is_demo"))
     counts = dict(session.execute(text(
         "SELECT status, count(*) FROM contributions WHERE is_demo GROUP BY status")).all())
-    session.execute(text("DROP TABLE demo_plan"))
+    session.execute(text("DROP TABLE demo_plan, demo_events" if planned else "DROP TABLE demo_plan"))
     return {"planned": planned, **counts}

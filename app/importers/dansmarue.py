@@ -4,7 +4,7 @@ Accepts the portal's formats: comma- or semicolon-separated; coordinates from `l
 columns when present, else `geo_point_2d` as JSON, as Python-dict text or as "lat, lon", else
 `geo_shape`. Rows keep `id_dmr` as source_id, so importing the same file twice adds nothing.
 Validation (finite WGS84, inside Paris) is the API's own (geo.validation); arrondissement and
-quartier come from the same rule as the contributions_locate trigger, applied set-based.
+quartier come from `locate_point`, the function the contributions_locate trigger calls.
 """
 
 from __future__ import annotations
@@ -31,21 +31,31 @@ SOURCE = "dansmarue"
 _LAT_LON = re.compile(r"^\s*\(?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)?\s*$")
 
 
-def _drop_secondary_indexes(session: Session) -> list[str]:
-    """Drop the non-unique indexes of contributions; return the statements that rebuild them.
+def _suspend_for_bulk_load(session: Session) -> list[str]:
+    """Drop the non-unique indexes and the foreign keys of contributions; return the
+    statements that restore them.
 
     Used when an import adds more than a quarter of the table (the demo load, a yearly file):
-    building an index once over sorted data costs a fraction of updating it row by row.
-    Everything happens in the import's transaction, so readers never see a missing index.
+    building an index once over sorted data costs a fraction of updating it row by row, and
+    re-adding a foreign key checks every row in one join instead of one query per row and
+    key (4 × 0.13 s for the extract). Everything happens in the import's transaction, so
+    readers never see a missing index or an unchecked row.
     """
     rows = session.execute(text("""
-        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+        SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
         FROM pg_index i
         WHERE i.indrelid = 'contributions'::regclass AND NOT i.indisunique AND NOT i.indisprimary
+        UNION ALL
+        SELECT 'fk', conname, format('ALTER TABLE contributions ADD CONSTRAINT %I %s',
+                                     conname, pg_get_constraintdef(oid))
+        FROM pg_constraint WHERE conrelid = 'contributions'::regclass AND contype = 'f'
     """)).all()
-    for name, _ in rows:
-        session.execute(text(f'DROP INDEX "{name}"'))
-    return [definition for _, definition in rows]
+    for kind, name, _ in rows:
+        if kind == "index":
+            session.execute(text(f'DROP INDEX "{name}"'))
+        else:
+            session.execute(text(f'ALTER TABLE contributions DROP CONSTRAINT "{name}"'))
+    return [restore for _, _, restore in rows]
 
 
 class RowRejected(Exception):
@@ -201,9 +211,9 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     """), {"source": SOURCE})
     existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
     new_rows = staged - summary.duplicates
-    rebuilt = _drop_secondary_indexes(session) if new_rows > max(existing, 0) / 4 else []
-    # Same rule as the contributions_locate trigger: the quartier containing the point,
-    # lowest id on a border. Passing quartier_id, service_id and feature_json tells the
+    rebuilt = _suspend_for_bulk_load(session) if new_rows > max(existing, 0) / 4 else []
+    # The contributions_locate trigger's rule through the same function (locate_point: a
+    # grid cell, else the quartier containing the point, lowest id on a border). Passing quartier_id, service_id and feature_json tells the
     # row triggers (locate, route, serialise) that they are already done.
     result = session.execute(text("""
         INSERT INTO contributions (kind, category_id, service_id, status, title, geom, quartier_id,
@@ -216,11 +226,8 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         JOIN categories cat ON cat.id = s.category_id
         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom,
                                    s.created_at AT TIME ZONE 'Europe/Paris' AS at) p
-        CROSS JOIN LATERAL (
-            SELECT qp.quartier_id AS id, qp.arrondissement_id, qn.name FROM quartier_parts qp
-            JOIN quartiers qn ON qn.id = qp.quartier_id
-            WHERE ST_Intersects(qp.geom, p.geom) ORDER BY qp.quartier_id LIMIT 1
-        ) q
+        CROSS JOIN LATERAL locate_point(p.geom) l
+        JOIN quartiers q ON q.id = l.quartier_id
         WHERE NOT EXISTS (SELECT 1 FROM contributions c
                           WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
         -- along PostGIS' Hilbert curve: a map page's rows then share heap pages (the bbox
@@ -228,8 +235,8 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         ORDER BY p.geom, s.created_at, s.source_id
     """), {"source": SOURCE})
     summary.imported = result.rowcount
-    for definition in rebuilt:  # sorted bulk builds beat row-by-row maintenance
-        session.execute(text(definition))
+    for statement in rebuilt:  # sorted bulk builds and one-join checks
+        session.execute(text(statement))
     unlocated = staged - summary.duplicates - summary.imported
     if unlocated > 0:  # inside the shapely union but in no quartier polygon (slivers)
         for (sid,) in session.execute(text("""
