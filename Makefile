@@ -6,7 +6,7 @@ DEMO_REPORTS ?= $(SHARED_DATA)/dans-ma-rue_sample_2023-2024.csv
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test db migrate seed stop bench lint serve
+.PHONY: run test install install-test install-bench db migrate seed stop bench lint serve
 
 ## make run: install, start the database, migrate, load reference + demo data, serve on :5000
 run: install db seed
@@ -21,6 +21,9 @@ install:
 
 install-test:
 	scripts/install.sh --browser
+
+install-bench:
+	scripts/install.sh --bench
 
 db:
 	scripts/db.sh start
@@ -42,7 +45,7 @@ seed: migrate
 serve: install db
 	.venv/bin/gunicorn -w 2 -b $(HOST):$(PORT) 'app:create_app()'
 
-bench: install db seed
+bench: install-bench db seed
 	.venv/bin/python -m bench
 
 lint:

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing: Debian packages, the virtualenv, npm assets. Safe to run again.
-# Usage: scripts/install.sh [--browser]   (--browser adds Chromium for the browser tests)
+# Usage: scripts/install.sh [--browser|--bench]
+#   --browser adds Chromium (browser tests), --bench adds wrk (the load generator of make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib)
 [ "${1:-}" = --browser ] && want+=(chromium)
+[ "${1:-}" = --bench ] && want+=(wrk)
 command -v npm >/dev/null || want+=(npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 missing=()

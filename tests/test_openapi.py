@@ -8,7 +8,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -17,6 +17,7 @@ from openapi_spec_validator import validate as validate_openapi
 from PIL import Image
 
 from app.api.openapi import openapi_document
+from geo.aggregations import PARIS
 from tests.conftest import feature
 
 PROBLEM_MEDIA = "application/problem+json"
@@ -373,7 +374,7 @@ def test_field_answers_match(client, doc, strict_components, make_user, make_rep
         check(doc, strict_components, response, path, method)
         return response.get_json()
 
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (datetime.now(PARIS).date() + timedelta(days=1)).isoformat()
     item = "/api/v1/reports/{contribution_id}"
     transitions, history = f"{item}/transitions", f"{item}/history"
     supervisor = make_user(roles=("supervisor",), name="Sup")
@@ -496,7 +497,7 @@ def test_stats_answers_match(client, doc, strict_components, make_user, make_rep
            for i in range(6)]
     make_report(category="eclairage", lon=2.37, lat=48.86, title="Lampadaire éteint")
     supervisor.post(f"/api/v1/reports/{ids[0]}/transitions", json={"to": "acknowledged"})
-    today = date.today()
+    today = datetime.now(PARIS).date()
     period = f"since={(today - timedelta(days=7)).isoformat()}&until={today.isoformat()}"
 
     hexbins = "/api/v1/stats/hexbins"

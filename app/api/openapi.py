@@ -170,7 +170,7 @@ def operation(op_id: str, summary: str, tag: str, *, description: str | None = N
         op["requestBody"] = ref("requestBodies", body)
     if auth:
         op["security"] = ([{}] if auth == "optional" else []) + [{"bearer": []}, {"session": []}]
-    codes = set(errors) | set(problems or {}) | {"500"}
+    codes = (set(errors) | set(problems or {}) | {"500", "503"}) - set(ok)
     codes |= {"401"} if api or auth else set()
     codes |= {"403"} if auth == "write" else set()
     shared = {c: ERRORS[c][0] for c in codes} | (problems or {})
@@ -235,6 +235,9 @@ ERRORS: dict[str, tuple[str, str, str, str]] = {
             "`too_many_photos`); `errors` lists every invalid field with its own code."),
     "500": ("InternalError", "Internal Server Error", "internal_error",
             "An unexpected error; nothing was saved (`internal_error`)."),
+    "503": ("ServiceUnavailable", "Service Unavailable", "service_unavailable",
+            "The connection to the database was lost (PostgreSQL restarted); nothing was "
+            "saved. Retry after `Retry-After` seconds (`service_unavailable`)."),
 }
 EXAMPLE_PARAMS = {"malformed_request": {"reason": "invalid JSON"}}
 
@@ -257,7 +260,7 @@ def error_response(status: str) -> dict:
     if status == "422":
         example["errors"] = [{"field": "properties.title", "code": "too_short",
                               "detail": message("too_short", {"min": TITLE_MIN}, lang="en")}]
-    headers = {"401": ("WWW-Authenticate",), "405": ("Allow",)}.get(status, ())
+    headers = {"401": ("WWW-Authenticate",), "405": ("Allow",), "503": ("Retry-After",)}.get(status, ())
     return reply(description, schema("Problem"), PROBLEM, headers, example)
 
 
@@ -1193,6 +1196,7 @@ def headers() -> dict:
         "Location": {"description": "The new contribution's URL.", "schema": string()},
         "WWW-Authenticate": {"schema": string(examples=['Bearer realm="cartagora"'])},
         "Allow": {"description": "The methods allowed on this path.", "schema": string()},
+        "Retry-After": {"description": "Seconds to wait before retrying.", "schema": string(examples=["1"])},
         "Cache-Control": {"schema": string()},
         "ETag": {"schema": string()},
         "Server-Timing": {"description": "The time spent answering (`app;dur=<ms>`).",

@@ -14,6 +14,7 @@ from app.contributions.models import Contribution
 from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.field import workflow
 from app.field.models import AgentScope, FixFeedback, Follow, OutboxMessage, StatusEvent
+from geo.aggregations import PARIS
 
 
 class IllegalTransition(AppError):
@@ -74,7 +75,7 @@ def validate(session: Session, report: Contribution, req: TransitionRequest) -> 
     if req.to == "scheduled":
         if req.planned_for is None:
             errors.append(FieldError("planned_for", "required"))
-        elif req.planned_for < datetime.now(UTC).date():
+        elif req.planned_for < datetime.now(PARIS).date():  # the city's calendar
             errors.append(FieldError("planned_for", "date_in_past"))
     if req.to == "rejected":
         if req.reason not in workflow.REJECTION_REASONS:

@@ -3,15 +3,16 @@
 import io
 import mailbox
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 
 from app.field import workflow
 from app.field.models import FixFeedback, OutboxMessage, StatusEvent
+from geo.aggregations import PARIS
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (datetime.now(PARIS).date() + timedelta(days=1)).isoformat()
 # what each target needs
 REQUIRED = {
     "scheduled": {"planned_for": TOMORROW},
