@@ -79,9 +79,35 @@ def cleanup_browser_data() -> None:
             conn.execute(text(statement))
 
 
+_responses = threading.local()
+
+
+def closing_every_response(app):
+    """Remember each response body of this request's thread, for QuietHandler to close."""
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        _responses.bodies.append(body)
+        return body
+
+    return wsgi
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs) -> None:  # one line per request drowns the report
         pass
+
+    def run_wsgi(self) -> None:
+        """Close the response even when Chromium dropped the connection mid-file (a photo or
+        a favicon abandoned on navigation): Werkzeug's server may then skip the close and
+        leave the open file to the garbage collector, which pytest reports as an error."""
+        _responses.bodies = []
+        try:
+            super().run_wsgi()
+        finally:
+            for body in _responses.bodies:
+                if hasattr(body, "close"):
+                    body.close()
 
 
 @pytest.fixture(scope="package")
@@ -92,7 +118,8 @@ def live_server(app):
     as soon as the browser tests are done, before the rest of the suite runs."""
     saved = app.config["TILE_URL"]
     app.config["TILE_URL"] = TILE_URL
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", 0, closing_every_response(app), threaded=True,
+                         request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
