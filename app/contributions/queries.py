@@ -1,4 +1,4 @@
-"""Read side of contributions: filters and GeoJSON built by PostGIS (the hottest path)."""
+"""Read side of contributions: filters and pages of stored Feature text (the hottest path)."""
 
 from __future__ import annotations
 

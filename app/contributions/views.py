@@ -42,7 +42,7 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
         }
         for p in contribution.photos
     ]
-    # the Feature is built by PostGIS; the photos become its first property
+    # the stored Feature text; the photos become its first property
     head, opening, rest = body.partition('"properties":{')
     body = head + opening + '"photos":' + json.dumps(media, separators=(",", ":")) + "," + rest
     response = Response(body, status=status, mimetype=GEOJSON)

@@ -26,6 +26,32 @@ depends_on = None
 LON0, LAT0, STEP = 2.2, 48.8, 0.0005
 
 
+# contributions_locate, from the foundation migration; only the lookup changes here
+LOCATE = """
+    CREATE OR REPLACE FUNCTION contributions_locate() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' AND NEW.quartier_id IS NOT NULL THEN
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'UPDATE' AND ST_OrderingEquals(NEW.geom, OLD.geom) THEN
+            RETURN NEW;
+        END IF;
+        {lookup}
+        IF NEW.quartier_id IS NULL THEN
+            RAISE EXCEPTION 'contribution outside Paris' USING ERRCODE = 'check_violation',
+                CONSTRAINT = 'ck_contributions_inside_paris';
+        END IF;
+        RETURN NEW;
+    END $$;
+"""
+GRID_LOOKUP = """SELECT l.quartier_id, l.arrondissement_id INTO NEW.quartier_id, NEW.arrondissement_id
+        FROM locate_point(ST_PointOnSurface(NEW.geom)) l;"""
+PARTS_LOOKUP = """SELECT q.quartier_id, q.arrondissement_id INTO NEW.quartier_id, NEW.arrondissement_id
+        FROM quartier_parts q
+        WHERE ST_Intersects(q.geom, ST_PointOnSurface(NEW.geom))
+        ORDER BY q.quartier_id LIMIT 1;"""
+
+
 def sql(statements: str) -> None:
     op.get_bind().exec_driver_sql(statements)
 
@@ -83,47 +109,14 @@ def upgrade() -> None:
         RETURN n;
     END $$;
 
-    CREATE OR REPLACE FUNCTION contributions_locate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'INSERT' AND NEW.quartier_id IS NOT NULL THEN
-            RETURN NEW;
-        END IF;
-        IF TG_OP = 'UPDATE' AND ST_OrderingEquals(NEW.geom, OLD.geom) THEN
-            RETURN NEW;
-        END IF;
-        SELECT l.quartier_id, l.arrondissement_id INTO NEW.quartier_id, NEW.arrondissement_id
-        FROM locate_point(ST_PointOnSurface(NEW.geom)) l;
-        IF NEW.quartier_id IS NULL THEN
-            RAISE EXCEPTION 'contribution outside Paris' USING ERRCODE = 'check_violation',
-                CONSTRAINT = 'ck_contributions_inside_paris';
-        END IF;
-        RETURN NEW;
-    END $$;
-
+    {LOCATE.format(lookup=GRID_LOOKUP)}
     SELECT quartier_cells_rebuild();
     """)
 
 
 def downgrade() -> None:
-    sql("""
-    CREATE OR REPLACE FUNCTION contributions_locate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'INSERT' AND NEW.quartier_id IS NOT NULL THEN
-            RETURN NEW;
-        END IF;
-        IF TG_OP = 'UPDATE' AND ST_OrderingEquals(NEW.geom, OLD.geom) THEN
-            RETURN NEW;
-        END IF;
-        SELECT q.quartier_id, q.arrondissement_id INTO NEW.quartier_id, NEW.arrondissement_id
-        FROM quartier_parts q
-        WHERE ST_Intersects(q.geom, ST_PointOnSurface(NEW.geom))
-        ORDER BY q.quartier_id LIMIT 1;
-        IF NEW.quartier_id IS NULL THEN
-            RAISE EXCEPTION 'contribution outside Paris' USING ERRCODE = 'check_violation',
-                CONSTRAINT = 'ck_contributions_inside_paris';
-        END IF;
-        RETURN NEW;
-    END $$;
+    sql(f"""
+    {LOCATE.format(lookup=PARTS_LOOKUP)}
     DROP FUNCTION quartier_cells_rebuild();
     DROP FUNCTION locate_point(geometry);
     DROP FUNCTION quartier_cell(double precision, double precision);
