@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, g
-from sqlalchemy import MetaData, create_engine
+from psycopg.adapt import Loader
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -20,6 +21,23 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# execution option: the statement's text columns come back as bytes, as PostgreSQL sent them
+RAW_TEXT = "raw_text"
+
+
+class _RawText(Loader):
+    def load(self, data) -> bytes:
+        return bytes(data)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _raw_text(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Any engine (the app's, the bench's): a page of stored Features goes out as the bytes
+    libpq received, never decoded nor re-encoded."""
+    if context.execution_options.get(RAW_TEXT):
+        cursor.adapters.register_loader("text", _RawText)
 
 
 class Base(DeclarativeBase):
@@ -76,7 +94,7 @@ class Database:
 
     def _commit_if_ok(self, response):
         session = g.get("db_session")
-        if session is not None and response.status_code < 400:
+        if session is not None and response.status_code < 400 and not g.get("db_read_only"):
             session.commit()
             g.db_committed = True
         return response

@@ -190,6 +190,7 @@ def test_outside_paris_message_in_the_users_language(resident, lang, expected):
 STALE_FEATURES = """
 SELECT count(*) FROM contributions c
 WHERE c.feature_json IS DISTINCT FROM contribution_feature_json(
+    c.id, (SELECT category_feature_member(code, label_fr) FROM categories WHERE id = c.category_id),
     c.kind, c.title, c.description, c.status, c.arrondissement_id, c.quartier_id,
     (SELECT name FROM quartiers WHERE id = c.quartier_id), c.address, c.created_at, c.updated_at,
     c.votes_up, c.votes_down, c.comments_count, c.photos_count,
@@ -214,6 +215,56 @@ def test_stored_features_match_their_rows_after_import_and_writes(session, resid
     p = listed["properties"]
     assert (p["id"], p["title"], p["status"], p["votes"], p["comments_count"]) == (
         rid, "Tags « énormes »", "scheduled", {"up": 2, "down": 0}, 1)
+
+
+GRAFFITIS = {"fr": "Graffitis, tags, affiches et autocollants", "en": "Graffiti, tags, posters and stickers"}
+
+
+def test_category_label_is_in_the_readers_language_on_every_read_path(client, make_report):
+    """The stored text carries the French label; English readers get theirs, and nothing else
+    of the Feature changes."""
+    rid = make_report()["id"]
+    reads = {
+        "list": "/api/v1/reports?limit=1",
+        "read": f"/api/v1/reports/{rid}",
+        "nearby": "/api/v1/reports/nearby?lon=2.3499&lat=48.8530&category=graffitis",
+    }
+    for name, url in reads.items():
+        fr = client.get(url).json
+        fr = fr["features"][0] if "features" in fr else fr
+        en = client.get(url, headers={"Accept-Language": "en-GB,en;q=0.9"}).json
+        en = en["features"][0] if "features" in en else en
+        assert fr["id"] == en["id"] == rid, name
+        assert fr["properties"].pop("category") == {"code": "graffitis", "label": GRAFFITIS["fr"]}, name
+        assert en["properties"].pop("category") == {"code": "graffitis", "label": GRAFFITIS["en"]}, name
+        assert fr == en, name
+    assert client.get(reads["nearby"] + "&lang=en").json["features"][0]["properties"]["distance_m"] < 50
+
+
+def test_a_page_of_imported_reports_in_english(client):
+    """A 1000-feature page of the extract (many categories) through the bytes path."""
+    labels = {}
+    for top in client.get("/api/v1/categories?kind=report").json["categories"]:
+        for c in [top, *top["children"]]:
+            labels[c["code"]] = c["label"]
+    page = {lang: client.get(f"/api/v1/reports?limit=1000&lang={lang}").json["features"] for lang in ("fr", "en")}
+    assert len(page["en"]) == len(page["fr"]) == 1000
+    codes = {f["properties"]["category"]["code"] for f in page["en"]}
+    assert len(codes) > 20
+    for fr, en in zip(page["fr"], page["en"], strict=True):
+        code = en["properties"]["category"]["code"]
+        assert fr["properties"].pop("category") == {"code": code, "label": labels[code]["fr"]}
+        assert en["properties"].pop("category") == {"code": code, "label": labels[code]["en"]}
+        assert fr == en
+
+
+def test_a_renamed_category_reaches_stored_features(session, client, make_report):
+    rid = make_report()["id"]
+    session.execute(text("UPDATE categories SET label_fr = 'Tags et graffitis' WHERE code = 'graffitis'"))
+    assert session.scalar(text(STALE_FEATURES)) == 0
+    fr = client.get(f"/api/v1/reports/{rid}").json["properties"]["category"]
+    en = client.get(f"/api/v1/reports/{rid}?lang=en").json["properties"]["category"]
+    assert (fr["label"], en["label"]) == ("Tags et graffitis", GRAFFITIS["en"])
 
 
 def test_display_and_quartier_names_reach_stored_features(session, resident, make_report):

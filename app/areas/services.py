@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.areas.models import Category, Service
@@ -17,6 +17,8 @@ from geo.text import fold
 
 CATEGORIES_FILE = DATA_DIR / "categories.json"
 ADDRESSES_FILE = DATA_DIR / "adresses-75.csv.gz"
+# the language of the category labels in the stored Feature text (migration a0b1c2d00007)
+STORED_LANGUAGE = "fr"
 
 
 def load_areas(session: Session) -> tuple[int, int]:
@@ -128,25 +130,27 @@ class Cat:
 class CategoryIndex:
     """The category tree in memory (a few hundred rows, read on every filter)."""
 
-    def __init__(self, rows: list[Cat]):
+    def __init__(self, rows: list[Cat], members: dict[str, dict[int, str]] | None = None):
         self.by_code = {c.code: c for c in rows}
         self.by_id = {c.id: c for c in rows}
         self.by_source = {(c.kind, c.source_label): c for c in rows if c.source_label}
         self.children: dict[int, list[Cat]] = {}
-        self._members: dict[str, dict[int, str]] = {}
+        # lang -> id -> the `"category":{…}` member of a Feature, as category_feature_member()
+        # writes it in the stored Feature text (in STORED_LANGUAGE)
+        self.members = members or {}
+        self._encoded: dict[str, dict[int, bytes]] = {}
         for c in sorted(rows, key=lambda c: (c.position, c.code)):
             if c.parent_id:
                 self.children.setdefault(c.parent_id, []).append(c)
 
-    def feature_members(self, lang: str) -> dict[int, str]:
-        """id -> the `"category":{…}` member of a Feature in `lang` (built once per language)."""
-        members = self._members.get(lang)
+    def members_in(self, lang: str, raw: bool = False) -> dict[int, str | bytes] | None:
+        """id -> the `"category":{…}` member in `lang` (bytes when `raw`), or None when the
+        stored Feature text is already in `lang`."""
+        if lang == STORED_LANGUAGE:
+            return None
+        members = self._encoded.get(lang) if raw else self.members[lang]
         if members is None:
-            members = self._members[lang] = {
-                c.id: '"category":' + json.dumps({"code": c.code, "label": getattr(c, f"label_{lang}")},
-                                                 ensure_ascii=False, separators=(",", ":"))
-                for c in self.by_id.values()
-            }
+            members = self._encoded[lang] = {id_: m.encode() for id_, m in self.members[lang].items()}
         return members
 
     def subtree_ids(self, code: str, kind: str | None = None) -> list[int] | None:
@@ -176,16 +180,20 @@ def category_index(session: Session) -> CategoryIndex:
     """The tree, read once per process (load_categories resets it)."""
     global _index
     if _index is None:
-        rows = [
-            Cat(
+        rows, members = [], {"fr": {}, "en": {}}
+        for c, member_fr, member_en in session.execute(select(
+            Category,
+            func.category_feature_member(Category.code, Category.label_fr),
+            func.category_feature_member(Category.code, Category.label_en),
+        )):
+            rows.append(Cat(
                 c.id, c.code, c.kind, c.parent_id, c.label_fr, c.label_en, c.source_label,
                 c.position,
                 {"code": c.service.code, "name": {"fr": c.service.name_fr, "en": c.service.name_en}}
                 if c.service else None,
-            )
-            for c in session.scalars(select(Category))
-        ]
-        _index = CategoryIndex(rows)
+            ))
+            members["fr"][c.id], members["en"][c.id] = member_fr, member_en
+        _index = CategoryIndex(rows, members)
     return _index
 
 

@@ -62,11 +62,8 @@ def list_view(kind: str):
         args["cursor"] = cursor
         links.append({"rel": "next", "type": GEOJSON,
                       "href": f"{request.base_url}?{urlencode(args)}"})
-    body = (
-        '{"type":"FeatureCollection","numberReturned":' + str(returned)
-        + ',"links":' + json.dumps(links) + ',"features":[' + features + "]}"
-    )
-    return Response(body, mimetype=GEOJSON)
+    head = f'{{"type":"FeatureCollection","numberReturned":{returned},"links":{json.dumps(links)},"features":['
+    return Response(head.encode() + features + b"]}", mimetype=GEOJSON)
 
 
 @requires_auth

@@ -78,8 +78,8 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
         WHERE {where} AND c.status = ANY(:statuses)
         ORDER BY {SORTS[f.sort]} LIMIT :limit
     """), params)
-    categories = category_index(session).feature_members(lang)
-    features = ",".join(feature(r, categories, r[3]) for r in rows)
+    members = category_index(session).members_in(lang)
+    features = ",".join(feature(r, members, r[2]) for r in rows)
     counts = dict(session.execute(text(
         f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
     return features, counts

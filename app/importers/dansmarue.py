@@ -212,27 +212,37 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
     new_rows = staged - summary.duplicates
     rebuilt = _suspend_for_bulk_load(session) if new_rows > max(existing, 0) / 4 else []
-    # The contributions_locate trigger's rule through the same function (locate_point: a
-    # grid cell, else the quartier containing the point, lowest id on a border). Passing quartier_id, service_id and feature_json tells the
-    # row triggers (locate, route, serialise) that they are already done.
+    # The contributions_locate trigger's rule through the same function (locate_point: a grid
+    # cell, else the quartier containing the point, lowest id on a border). Passing
+    # quartier_id, service_id and feature_json tells the row triggers (locate, route,
+    # serialise) that they are already done; the id is drawn here because the Feature text
+    # carries it.
     result = session.execute(text("""
-        INSERT INTO contributions (kind, category_id, service_id, status, title, geom, quartier_id,
-            arrondissement_id, address, source, source_id, created_at, updated_at, feature_json)
-        SELECT 'report', s.category_id, cat.service_id, 'new', s.title, p.geom, q.id, q.arrondissement_id,
-            NULLIF(s.address, ''), CAST(:source AS varchar), s.source_id, p.at, p.at,
-            contribution_feature_json('report', s.title, '', 'new', q.arrondissement_id, q.id, q.name,
-                NULLIF(s.address, ''), p.at, p.at, 0, 0, 0, 0, NULL, s.source_id, p.geom)
-        FROM import_staging s
-        JOIN categories cat ON cat.id = s.category_id
-        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom,
-                                   s.created_at AT TIME ZONE 'Europe/Paris' AS at) p
-        CROSS JOIN LATERAL locate_point(p.geom) l
-        JOIN quartiers q ON q.id = l.quartier_id
-        WHERE NOT EXISTS (SELECT 1 FROM contributions c
-                          WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
-        -- along PostGIS' Hilbert curve: a map page's rows then share heap pages (the bbox
-        -- bench: 1.75 instead of 2.7 ms of PostgreSQL CPU per 500-feature page)
-        ORDER BY p.geom, s.created_at, s.source_id
+        INSERT INTO contributions (id, kind, category_id, service_id, status, title, geom,
+            quartier_id, arrondissement_id, address, source, source_id, created_at, updated_at,
+            feature_json)
+        SELECT r.id, 'report', r.category_id, r.service_id, 'new', r.title, r.geom, r.quartier_id,
+            r.arrondissement_id, r.address, CAST(:source AS varchar), r.source_id, r.at, r.at,
+            contribution_feature_json(r.id, r.category, 'report', r.title, '', 'new',
+                r.arrondissement_id, r.quartier_id, r.quartier_name, r.address, r.at, r.at,
+                0, 0, 0, 0, NULL, r.source_id, r.geom)
+        FROM (
+            SELECT nextval('contributions_id_seq') AS id, s.category_id, cat.service_id,
+                category_feature_member(cat.code, cat.label_fr) AS category, s.title, p.geom,
+                q.id AS quartier_id, q.arrondissement_id, q.name AS quartier_name,
+                NULLIF(s.address, '') AS address, s.source_id, p.at
+            FROM import_staging s
+            JOIN categories cat ON cat.id = s.category_id
+            CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom,
+                                       s.created_at AT TIME ZONE 'Europe/Paris' AS at) p
+            CROSS JOIN LATERAL locate_point(p.geom) l
+            JOIN quartiers q ON q.id = l.quartier_id
+            WHERE NOT EXISTS (SELECT 1 FROM contributions c
+                              WHERE c.source = CAST(:source AS varchar) AND c.source_id = s.source_id)
+            -- along PostGIS' Hilbert curve: a map page's rows then share heap pages (the bbox
+            -- bench: 1.75 instead of 2.7 ms of PostgreSQL CPU per 500-feature page)
+            ORDER BY p.geom, s.created_at, s.source_id
+        ) r
     """), {"source": SOURCE})
     summary.imported = result.rowcount
     for statement in rebuilt:  # sorted bulk builds and one-join checks

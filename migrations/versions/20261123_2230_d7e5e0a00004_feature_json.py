@@ -31,18 +31,8 @@ branch_labels = None
 depends_on = None
 
 
-def sql(statements: str) -> None:
-    op.get_bind().exec_driver_sql(statements)
-
-
-def upgrade() -> None:
-    sql("""
-    ALTER TABLE contributions ADD COLUMN feature_json text;
-    -- never filtered on: ANALYZE (run after every bulk import) skips it
-    ALTER TABLE contributions ALTER COLUMN feature_json SET STATISTICS 0;
-    COMMENT ON COLUMN contributions.feature_json IS
-        'Feature JSON from the second property on, kept by trigger contributions_serialise';
-
+# Module-level so that a later migration's downgrade can restore them (a0b1c2d00007).
+FEATURE_FUNCTION = """
     -- Immutable: timestamps are written in UTC whatever the session time zone, so the stored
     -- text does not depend on who wrote the row. Inlined by the planner into set-based callers.
     CREATE FUNCTION contribution_feature_json(
@@ -65,6 +55,9 @@ def upgrade() -> None:
             || '},"geometry":' || ST_AsGeoJSON(geom, 6) || '}'
     $$;
 
+"""
+
+SERIALISE_FUNCTION = """
     -- The names are looked up first so that the call is a plain expression, which PL/pgSQL
     -- evaluates with contribution_feature_json inlined (~20 µs a row; with the lookups as
     -- sub-selects in the call it took ~170 µs).
@@ -87,9 +80,9 @@ def upgrade() -> None:
             NEW.source_id, NEW.geom);
         RETURN NEW;
     END $$;
-    CREATE TRIGGER contributions_serialise BEFORE INSERT OR UPDATE ON contributions
-        FOR EACH ROW EXECUTE FUNCTION contributions_serialise();
+"""
 
+RESERIALISE_FUNCTION = """
     -- A new display name or quartier name shows in every Feature that carries it.
     CREATE FUNCTION contributions_reserialise() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -100,6 +93,27 @@ def upgrade() -> None:
         END IF;
         RETURN NULL;
     END $$;
+"""
+
+
+def sql(statements: str) -> None:
+    op.get_bind().exec_driver_sql(statements)
+
+
+def upgrade() -> None:
+    sql(f"""
+    ALTER TABLE contributions ADD COLUMN feature_json text;
+    -- never filtered on: ANALYZE (run after every bulk import) skips it
+    ALTER TABLE contributions ALTER COLUMN feature_json SET STATISTICS 0;
+    COMMENT ON COLUMN contributions.feature_json IS
+        'Feature JSON from the second property on, kept by trigger contributions_serialise';
+
+    {FEATURE_FUNCTION}
+    {SERIALISE_FUNCTION}
+    CREATE TRIGGER contributions_serialise BEFORE INSERT OR UPDATE ON contributions
+        FOR EACH ROW EXECUTE FUNCTION contributions_serialise();
+
+    {RESERIALISE_FUNCTION}
     CREATE TRIGGER users_reserialise AFTER UPDATE OF display_name ON users
         FOR EACH ROW WHEN (OLD.display_name IS DISTINCT FROM NEW.display_name)
         EXECUTE FUNCTION contributions_reserialise();
