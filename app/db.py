@@ -6,11 +6,15 @@ response. Anything else (an error response, an exception) rolls back in teardown
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator, Mapping
 
 from flask import Flask, g
-from psycopg.adapt import Loader
-from sqlalchemy import MetaData, create_engine, event
+import psycopg
+from psycopg.types.string import ByteaBinaryLoader
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -23,23 +27,6 @@ NAMING_CONVENTION = {
 }
 
 
-# execution option: the statement's text columns come back as bytes, as PostgreSQL sent them
-RAW_TEXT = "raw_text"
-
-
-class _RawText(Loader):
-    def load(self, data) -> bytes:
-        return bytes(data)
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _raw_text(conn, cursor, statement, parameters, context, executemany) -> None:
-    """Any engine (the app's, the bench's): a page of stored Features goes out as the bytes
-    libpq received, never decoded nor re-encoded."""
-    if context.execution_options.get(RAW_TEXT):
-        cursor.adapters.register_loader("text", _RawText)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -48,6 +35,8 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
+        # where rows_as_bytes runs (the tests put their rolled-back connection here)
+        self.autocommit_connection = self._pooled_autocommit
 
     def init_app(self, app: Flask) -> None:
         url = app.config["DATABASE_URL"]
@@ -79,6 +68,41 @@ class Database:
             g.db_session = maker()
         return g.db_session
 
+    def rows_as_bytes(self, statement: str, params: Mapping) -> list[tuple]:
+        """Rows of one read-only statement (`:name` parameters) as plain tuples, text columns
+        as bytes: the bbox page's path (app.contributions.queries.list_features).
+
+        It runs on a pooled connection in autocommit, outside the request's session, with a
+        binary-format result: no SQLAlchemy Row, no text decoding (~0.6 ms of Python per
+        500-feature page, bench/results/bbox.json). A connection lost to a PostgreSQL restart
+        is dropped with the pool's other connections and raised as SQLAlchemy would, so the
+        client gets the same 503 (app.errors).
+        """
+        sql = _psycopg_sql(statement, self.engine.dialect)
+        with self.autocommit_connection() as conn, conn.cursor(binary=True) as cur:
+            # psycopg's C loader for binary bytea: text as the bytes PostgreSQL sent, copied
+            # and never decoded
+            cur.adapters.register_loader("text", ByteaBinaryLoader)
+            return cur.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _pooled_autocommit(self) -> Iterator[psycopg.Connection]:
+        fairy = self.engine.raw_connection()
+        conn = fairy.driver_connection
+        try:
+            conn.autocommit = True
+            yield conn
+        except psycopg.Error as exc:
+            lost = conn.broken or conn.closed
+            if lost:
+                fairy.invalidate(exc)
+                self.engine.dispose(close=False)
+            raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=lost) from exc
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+            fairy.close()
+
     @staticmethod
     def read_only(view):
         """For views that only read: their session runs in autocommit, which spares the BEGIN
@@ -103,6 +127,12 @@ class Database:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()  # rolls back anything not committed
+
+
+@functools.lru_cache(maxsize=256)
+def _psycopg_sql(statement: str, dialect) -> str:
+    """`:name` parameters as psycopg's `%(name)s`, by SQLAlchemy's own compiler (cached)."""
+    return str(text(statement).compile(dialect=dialect))
 
 
 db = Database()

@@ -151,13 +151,18 @@ def path_for(bbox) -> str:
 def capture_app_query(db: BenchDb, bbox) -> tuple[str, dict]:
     """The exact statement and parameters the app sends for a bbox page, as psycopg gets them."""
     from app.contributions.queries import ListFilters, list_features
+    from app.db import _psycopg_sql
+    from app.db import db as app_db
 
     engine = create_engine(db.url, connect_args={"options": "-c timezone=UTC"})
     seen: list[tuple[str, dict]] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cur, stmt, params, ctx, many: seen.append((stmt, dict(params or {}))))
-    with Session(engine) as session:
-        list_features(session, ListFilters(kind="report", bbox=bbox, limit=PAGE), "fr")
+    # the page's statement goes through Database.rows_as_bytes: record it instead of running it
+    app_db.rows_as_bytes = lambda statement, params: seen.append(
+        (_psycopg_sql(statement, engine.dialect), dict(params))) or []
+    try:
+        list_features(ListFilters(kind="report", bbox=bbox, limit=PAGE), "fr")
+    finally:
+        del app_db.rows_as_bytes
     engine.dispose()
     statement, params = next((s, p) for s, p in seen if "contributions" in s)
     if not {"w", "s", "e", "n"} <= params.keys():

@@ -3,6 +3,7 @@ data loaded once, and each test inside a transaction that is rolled back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -61,12 +62,13 @@ def connection(app):
     sessions join it through savepoints, so their commits stay inside the test."""
     conn = db.engine.connect()
     outer = conn.begin()
-    original = db.sessionmaker, db.read_sessionmaker
+    original = db.sessionmaker, db.read_sessionmaker, db.autocommit_connection
     db.sessionmaker = db.read_sessionmaker = sessionmaker(
         bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    db.autocommit_connection = lambda: contextlib.nullcontext(conn.connection.driver_connection)
     yield conn
-    db.sessionmaker, db.read_sessionmaker = original
+    db.sessionmaker, db.read_sessionmaker, db.autocommit_connection = original
     outer.rollback()
     conn.close()
 

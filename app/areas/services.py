@@ -176,10 +176,15 @@ class CategoryIndex:
 _index: CategoryIndex | None = None
 
 
-def category_index(session: Session) -> CategoryIndex:
-    """The tree, read once per process (load_categories resets it)."""
+def category_index(session: Session | None = None) -> CategoryIndex:
+    """The tree, read once per process (load_categories resets it); without a session it is
+    read through the request's (a hot path that found it loaded creates none)."""
     global _index
     if _index is None:
+        if session is None:
+            from app.db import db
+
+            session = db.session
         rows, members = [], {"fr": {}, "en": {}}
         for c, member_fr, member_en in session.execute(select(
             Category,

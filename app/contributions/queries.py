@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import base64
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.areas.services import category_index
-from app.db import RAW_TEXT
+from app.areas.services import STORED_LANGUAGE, category_index
+from app.db import db
 
 # Each contribution stores its whole GeoJSON Feature in contributions.feature_json, the
 # category labelled in STORED_LANGUAGE (migration a0b1c2d00007): a page costs PostgreSQL the
@@ -109,7 +110,10 @@ def decode_cursor(raw: str) -> tuple[datetime, int]:
     return datetime.fromisoformat(at), int(id_)
 
 
-def list_features(session: Session, f: ListFilters, lang: str) -> tuple[bytes, int, str | None]:
+_NEWEST_FIRST = operator.itemgetter(2, 3)  # (created_at, id) of a list_features row
+
+
+def list_features(f: ListFilters, lang: str) -> tuple[bytes, int, str | None]:
     """(features as JSON bytes without brackets, number returned, next cursor or None).
 
     Newest first, keyset-paginated on (created_at, id): stable while rows are added. The
@@ -118,19 +122,23 @@ def list_features(session: Session, f: ListFilters, lang: str) -> tuple[bytes, i
     """
     where, params = f.where()
     params["limit"] = f.limit + 1  # one more tells whether there is a next page
-    rows = session.execute(
-        text(f"""
-        SELECT {FEATURE_COLUMNS}, c.created_at, c.id FROM contributions c WHERE {where}
-        ORDER BY c.created_at DESC, c.id DESC LIMIT :limit
-        """).execution_options(**{RAW_TEXT: True}),
-        params,
-    ).all()
+    # The page is chosen on narrow rows (ctid and sort key), then its stored Features are
+    # fetched by ctid, within the same statement's snapshot, and put in order here: sorting
+    # the ~700-byte rows in PostgreSQL cost ~0.35 ms of its CPU per 500-feature page, Python's
+    # sort of 501 keys ~0.1 ms (bench/results/bbox.json).
+    rows = db.rows_as_bytes(f"""
+        SELECT {FEATURE_COLUMNS}, c.created_at, c.id FROM contributions c
+        WHERE c.ctid = ANY(ARRAY(
+            SELECT c.ctid FROM contributions c WHERE {where}
+            ORDER BY c.created_at DESC, c.id DESC LIMIT :limit))
+    """, params)
+    rows.sort(key=_NEWEST_FIRST, reverse=True)
     page = rows[: f.limit]
     cursor = encode_cursor(page[-1][2], page[-1][3]) if len(rows) > f.limit else None
-    members = category_index(session).members_in(lang, raw=True)
-    if members is None:
+    if lang == STORED_LANGUAGE:
         features = b",".join([r[0] for r in page])
     else:
+        members = category_index().members_in(lang, raw=True)
         features = b",".join([with_category(r[0], members[r[1]]) for r in page])
     return features, len(page), cursor
 

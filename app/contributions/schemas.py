@@ -36,7 +36,7 @@ def _int_list(name: str, lo: int, hi: int, errors: list) -> list[int] | None:
     return values
 
 
-def list_filters(session, kind: str) -> ListFilters:
+def list_filters(kind: str, session=None) -> ListFilters:
     """Every filter of GET /reports and /proposals, all errors reported together."""
     args, errors = request.args, []
     f = ListFilters(kind=kind)

@@ -54,8 +54,8 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
 @db.read_only
 def list_view(kind: str):
     """A GeoJSON FeatureCollection page, newest first, with a `next` link."""
-    filters = schemas.list_filters(db.session, kind)
-    features, returned, cursor = queries.list_features(db.session, filters, current_language())
+    filters = schemas.list_filters(kind)
+    features, returned, cursor = queries.list_features(filters, current_language())
     links = []
     if cursor:
         args = request.args.to_dict()

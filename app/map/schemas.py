@@ -90,7 +90,7 @@ def map_query(session) -> MapQuery:
                 args[name] = ",".join(values)
         try:
             with _narrowed_args(args):
-                f = list_filters(session, kind)
+                f = list_filters(kind, session)
         except ValidationFailed as exc:
             errors.extend(e for e in exc.errors if (e.field, e.code) not in
                           {(x.field, x.code) for x in errors})

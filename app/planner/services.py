@@ -54,7 +54,7 @@ def parse_filters(session: Session, staff: bool) -> Request:
     kind = request.args.get("kind", "report")
     if kind not in KINDS:
         raise ValidationFailed([FieldError("kind", "invalid_value")])
-    lf = list_filters(session, kind)
+    lf = list_filters(kind, session)
     codes = [c.strip() for c in request.args.get("category", "").split(",") if c.strip()]
     index = category_index(session)
     type_ids = None
