@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--requests", type=int, default=300, help="sequential requests (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=20.0, help="load duration, s (default: %(default)s)")
+    parser.add_argument("--load-runs", type=int, default=3,
+                        help="load runs each for the app and the minimal app, alternating (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=4, help="load connections (default: %(default)s)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                         help="auto = wrk when installed, else the Python client (default: %(default)s)")
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.which in ("all", "bbox"):
         result = bbox_bench.run(db, rows=args.rows, seed=args.seed, requests=args.requests,
                                 duration=args.duration, connections=args.connections, tool=args.loadgen,
-                                quiet_wait=args.quiet_wait)
+                                quiet_wait=args.quiet_wait, load_runs=args.load_runs)
         bbox_bench.print_tables(result)
         if not args.no_write:
             common.log(f"wrote {common.write_result('bbox', result)}")

@@ -300,11 +300,10 @@ class Http:
 class Gunicorn:
     """`gunicorn -w 2 'app:create_app()'` on a free port, against the bench database."""
 
-    def __init__(self, db: BenchDb, workers: int = 2) -> None:
+    def __init__(self, db: BenchDb, workers: int = 2, app: str = "app:create_app()") -> None:
         self.port = common.free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
-        self.cmd = [str(common.VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-                    "app:create_app()"]
+        self.cmd = [str(common.VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}", app]
         self.proc = subprocess.Popen(self.cmd, cwd=common.ROOT, env=db.env(), stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 30
@@ -359,6 +358,11 @@ def zoomed_out(db: BenchDb, app: InProcess, statement: str, base_params: dict, r
     return out
 
 
+def _page_bytes(port: int, path: str) -> int:
+    status, body = loadgen.HttpClient("127.0.0.1", port, timeout=10).get(path)
+    return len(body) if status == 200 else 0
+
+
 def _page_sizes(port: int, paths: list[str]) -> list[int]:
     client = loadgen.HttpClient("127.0.0.1", port)
     returned = []
@@ -372,7 +376,7 @@ def _page_sizes(port: int, paths: list[str]) -> list[int]:
 
 
 def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300, duration: float = 20.0,
-        connections: int = 4, tool: str = "auto", quiet_wait: float = 60.0) -> dict:
+        connections: int = 4, tool: str = "auto", quiet_wait: float = 60.0, load_runs: int = 3) -> dict:
     load_before = common.loadavg()
     data = ensure_data(db, rows, seed)
     bboxes, matched = choose_bboxes(db, seed)
@@ -424,12 +428,23 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
             f"{name} {summary(t)['median']}" for name, t in times.items()))
 
         use_wrk = tool == "wrk" or (tool == "auto" and loadgen.wrk_available())
+        generate = loadgen.wrk_load if use_wrk else loadgen.python_load
         quiet_load = common.wait_for_quiet(quiet_wait)
-        log(f"bbox: {'wrk' if use_wrk else 'python'} load, {connections} connections, {duration:g} s")
-        if use_wrk:
-            load = loadgen.wrk_load("127.0.0.1", server.port, paths, connections, duration)
-        else:
-            load = loadgen.python_load("127.0.0.1", server.port, paths, connections, duration)
+        # The machine's speed drifts by up to ~30% within an hour (other tenants): the app and
+        # the reference's minimal app take turns, and each reports its median run.
+        minimal = Gunicorn(db, app="bench.minimal_app:app")
+        try:
+            ours_runs, minimal_runs = [], []
+            for k in range(load_runs):
+                log(f"bbox: {'wrk' if use_wrk else 'python'} load {k + 1}/{load_runs}, {connections} "
+                    f"connections, {duration:g} s: the app, then the minimal app")
+                ours_runs.append(generate("127.0.0.1", server.port, paths, connections, duration))
+                minimal_runs.append(generate("127.0.0.1", minimal.port, paths, connections, duration))
+            minimal_bytes = _page_bytes(minimal.port, paths[0])
+        finally:
+            minimal.stop()
+        load = sorted(ours_runs, key=lambda run: run.rps)[len(ours_runs) // 2]
+        minimal_rps = sorted(run.rps for run in minimal_runs)[len(minimal_runs) // 2]
     finally:
         for contender in contenders.values():
             try:
@@ -489,6 +504,13 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
             "errors": load.errors,
             "non_200": load.non_200,
             "connections_opened": load.connections_opened,
+            "runs_rps": [round(run.rps, 1) for run in ours_runs],
+            "minimal_app": {
+                "app": "bench/minimal_app.py (the reference's minimal Flask + psycopg_pool, FC built in SQL)",
+                "runs_rps": [round(run.rps, 1) for run in minimal_runs],
+                "rps_median": round(minimal_rps, 1),
+                "response_bytes": minimal_bytes,
+            },
         },
         "reference": REFERENCE,
         "ratios": {
@@ -498,6 +520,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
             "raw_app_query_over_raw_minimal": common.ratio(raw_ms, seq["raw_minimal_page"]["median"]),
             "rps_over_target": common.ratio(rps, REFERENCE["target_rps"]),
             "rps_over_minimal_flask": common.ratio(rps, REFERENCE["minimal_flask_sql"]["rps"]),
+            "rps_over_minimal_app_here": common.ratio(rps, minimal_rps),
             "rps_over_pygeoapi": common.ratio(rps, REFERENCE["pygeoapi"]["rps"]),
         },
     }
@@ -526,6 +549,10 @@ def print_tables(result: dict) -> None:
              common.ratio(http["max"], mini["seq_max_ms"])],
             [f"{load['tool']} c={load['connections']} {load['duration_s']:g}s, req/s", load["rps"], py["rps"],
              mini["rps"], f"≥ {ref['target_rps']}", r["rps_over_minimal_flask"]],
+            ["  runs (median above)", " / ".join(f"{v:.0f}" for v in load["runs_rps"]), None, None, None, None],
+            ["  minimal app rebuilt here, req/s", None, None, load["minimal_app"]["rps_median"], None,
+             r["rps_over_minimal_app_here"]],
+            ["  its runs", None, None, " / ".join(f"{v:.0f}" for v in load["minimal_app"]["runs_rps"]), None, None],
             ["  p50 ms", lat.get("p50"), py["p50_ms"], mini["p50_ms"], None, common.ratio(lat.get("p50"), mini["p50_ms"])],
             ["  p90 ms", lat.get("p90"), py["p90_ms"], mini["p90_ms"], None, common.ratio(lat.get("p90"), mini["p90_ms"])],
             ["  p99 ms", lat.get("p99"), py["p99_ms"], mini["p99_ms"], None, common.ratio(lat.get("p99"), mini["p99_ms"])],
@@ -541,6 +568,7 @@ def print_tables(result: dict) -> None:
             ["in-process Flask / raw SQL of the same query", r["in_process_ms_over_raw_ms"]],
             ["app's page query / minimal page (both raw SQL)", r["raw_app_query_over_raw_minimal"]],
             ["req/s / target 500", r["rps_over_target"]],
+            ["req/s / the minimal app's, same machine and minutes", r["rps_over_minimal_app_here"]],
             ["req/s / pygeoapi 53.7", r["rps_over_pygeoapi"]],
             ["SQL round trips per request", " + ".join(
                 f"{v:g} {k}" for k, v in wire["by_kind_per_request"].items())],
