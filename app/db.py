@@ -10,12 +10,12 @@ import contextlib
 import functools
 from collections.abc import Iterator, Mapping
 
-from flask import Flask, g
 import psycopg
+from flask import Flask, g
 from psycopg.types.string import ByteaBinaryLoader
 from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
