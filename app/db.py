@@ -94,9 +94,9 @@ class Database:
             yield conn
         except psycopg.Error as exc:
             lost = conn.broken or conn.closed
-            if lost:
+            if lost:  # PostgreSQL restarted: the pool's other connections are gone too
                 fairy.invalidate(exc)
-                self.engine.dispose(close=False)
+                self.engine.dispose()
             raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=lost) from exc
         finally:
             if not conn.closed:
