@@ -2,6 +2,8 @@
 
 Run once when DansMaRue's tree changes:  python scripts/build_categories.py FILE.csv
 Codes are stable slugs; the import maps a row's (type, soustype) through `source_label`.
+English sub-type labels come from scripts/category_labels_en.json (code -> label); a new
+sub-type without one shows its French label to English readers until it is added there.
 """
 
 import csv
@@ -71,7 +73,11 @@ def clean(label: str) -> str:
     return " ".join(label.replace("[]", " ").split())
 
 
+LABELS_EN = Path(__file__).resolve().parent / "category_labels_en.json"
+
+
 def main(path: str) -> None:
+    labels_en = json.loads(LABELS_EN.read_text(encoding="utf-8"))
     tree: dict[str, Counter] = defaultdict(Counter)
     with open(path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
@@ -86,7 +92,7 @@ def main(path: str) -> None:
                 sub_code, n = f"{code}.{slug}-{n}", n + 1
             seen.add(sub_code)
             children.append({
-                "code": sub_code, "label_fr": clean(sub), "label_en": None,
+                "code": sub_code, "label_fr": clean(sub), "label_en": labels_en.get(sub_code),
                 "source_label": f"{type_label}\x1f{sub}", "position": s_pos,
             })
         categories.append({
@@ -107,7 +113,10 @@ def main(path: str) -> None:
     }
     target = Path(__file__).resolve().parent.parent / "data" / "categories.json"
     target.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"{target}: {len(categories)} types, {sum(len(c['children']) for c in categories)} sub-types")
+    subs = [s for c in categories for s in c["children"]]
+    untranslated = [s["code"] for s in subs if not s["label_en"]]
+    print(f"{target}: {len(categories)} types, {len(subs)} sub-types, {len(untranslated)} without "
+          f"an English label{': ' + ', '.join(untranslated) if untranslated else ''}")
 
 
 if __name__ == "__main__":

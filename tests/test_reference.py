@@ -23,6 +23,11 @@ def test_categories_tree(client):
                                            "en": "Graffiti, tags, posters and stickers"}
     assert codes["graffitis"]["service"]["code"] == "graffitis"
     assert sum(len(c["children"]) for c in tree) == 325
+    subs = {s["code"]: s["label"] for c in tree for s in c["children"]}
+    assert subs["voirie.escaliers-marche-dangereuse"] == {"fr": "Escaliers : Marche dangereuse",
+                                                          "en": "Stairs: dangerous step"}
+    # every sub-type speaks English (scripts/category_labels_en.json), brand names aside
+    assert sum(label["en"] == label["fr"] for label in subs.values()) <= 10
     themes = client.get("/api/v1/categories?kind=proposal").json["categories"]
     assert {"mobilite", "vegetalisation", "autre"} <= {t["code"] for t in themes}
     assert all(t["service"] is None for t in themes)
