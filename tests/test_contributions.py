@@ -1,6 +1,7 @@
 """Reports and proposals through the API: create, locate, list, filter, edit, withdraw."""
 
 import json
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
@@ -140,8 +141,9 @@ def test_pagination_is_stable_and_complete(client):
         url = nxt[0] if nxt else None
     assert pages > 1
     assert seen == ids(expected)  # same order, no gap, no repeat
-    dates = [f["properties"]["created_at"] for f in expected.json["features"]]
-    assert dates == sorted(dates, reverse=True)
+    keys = [(datetime.fromisoformat(f["properties"]["created_at"]), f["id"]) for f in expected.json["features"]]
+    assert keys == sorted(keys, reverse=True) and len(set(keys)) == len(keys)  # newest first, ties by id
+    assert len({at for at, _ in keys}) < len(keys)  # the extract has equal timestamps: ties are tested
 
 
 def test_source_id_filter(client):
