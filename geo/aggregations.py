@@ -232,7 +232,6 @@ def hexbins(f: AggFilters, level: int, min_count: int = 1) -> Query:
     WITH counts AS ({counts.sql}), kept AS (SELECT * FROM counts WHERE n >= :min_count)
     SELECT (SELECT count(*) FROM kept) AS cells,
            (SELECT coalesce(sum(n), 0) FROM kept) AS total,
-           (SELECT coalesce(sum(n), 0) FROM counts WHERE n < :min_count) AS suppressed,
            (SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8, 1.0]) WITHIN GROUP (ORDER BY n)
               FROM kept) AS breaks,
            (SELECT string_agg('{{"type":"Feature","id":' || k || ',"geometry":'

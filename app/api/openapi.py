@@ -808,9 +808,6 @@ def stats_schemas() -> dict:
                 "cells": integer("Hexagons returned.", minimum=0),
                 "breaks": array(integer(minimum=1), description="Class breaks: the distinct "
                                 "20th, 40th, 60th, 80th and 100th percentiles of the counts."),
-                "suppressed_total": {"type": ["integer", "null"], "minimum": 0,
-                                     "description": "For the public: contributions in the "
-                                     "hexagons left out; null for planners and staff."},
             }),
             "features": array(schema("Hexbin"), description="By cell id."),
         }),

@@ -10,9 +10,8 @@ import json
 from datetime import datetime
 from functools import wraps
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
-from shapely.geometry import shape
 
 from app.accounts.auth import current_user
 from app.contributions.schemas import STATUSES
@@ -62,15 +61,14 @@ def queue_page():
     filters = queue_filters(user)
     features, counts = queries.queue(db.session, filters, lang)
     items = json.loads("[" + features + "]")
-    cfg = current_app.config
     map_config = {
-        "tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
-        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
-        # the same reports as the list: one marker each (the page holds at most `limit`)
+        **web_services.basemap(),
+        # the same reports as the list: one marker each (the page holds at most `limit`);
+        # reports are points (ck_contributions_report_is_point)
         "reports": [
             {"id": f["id"], "title": f["properties"]["title"], "priority": f["properties"]["priority"],
              "url": url_for("agent_pages.report_page", report_id=f["id"]),
-             "lonlat": _representative(f["geometry"])}
+             "lonlat": f["geometry"]["coordinates"]}
             for f in items
         ],
     }
@@ -80,11 +78,6 @@ def queue_page():
         categories=web_services.top_categories(db.session, "report", lang),
         arrondissements=web_services.arrondissements(db.session),
     )
-
-
-def _representative(geometry: dict) -> list[float]:
-    point = shape(geometry).representative_point()
-    return [round(point.x, 6), round(point.y, 6)]
 
 
 @bp.get("/agent/reports/<int:report_id>")
@@ -98,12 +91,9 @@ def report_page(report_id: int):
         return render_template("agent/forbidden.html", out_of_scope=True), 403
     page = web_services.contribution_page(db.session, c, user, lang)
     point = to_shape(c.geom).representative_point()
-    cfg = current_app.config
     page_config = {
         "id": c.id, "status": c.status, "lon": round(point.x, 6), "lat": round(point.y, 6),
-        "category": page["category"].code, "geometry": page["geometry"],
-        "tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
-        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
+        "category": page["category"].code, "geometry": page["geometry"], **web_services.basemap(),
     }
     history = services.history(db.session, c, staff=True)
     for event in history:

@@ -122,8 +122,7 @@ def hexbins(session: Session, req: Request) -> str:
     row = session.execute(text(q.sql), q.params).one()
     head = _envelope(req, q.source, cell_m=level, cell_m_requested=requested,
                      total=int(row.total),  # for the public: the visible cells only
-                     cells=row.cells, breaks=sorted(set(row.breaks or [])),
-                     suppressed_total=None)
+                     cells=row.cells, breaks=sorted(set(row.breaks or [])))
     return ('{"type":"FeatureCollection",' + json.dumps(head)[1:-1]
             + ',"features":[' + (row.features or "") + "]}")
 

@@ -21,6 +21,7 @@ from app.accounts.auth import current_user
 from app.db import db
 from app.errors import Forbidden, NotFound
 from app.planner import services
+from app.web import services as web_services
 from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS
 
 bp = Blueprint("planner", __name__)
@@ -125,10 +126,8 @@ def resolution():
 @requires_planner
 def dashboard():
     """The planner's dashboard (map, filters, charts, exports)."""
-    from flask import current_app
     from flask_babel import gettext as _
 
-    cfg = current_app.config
     strings = {
         "count": _("Count"), "density": _("Density per km²"), "share": _("Share of the total"),
         "previous": _("Previous period"), "change": _("Change"), "suppressed": _("fewer than 5"),
@@ -137,8 +136,7 @@ def dashboard():
         "contributions": _("contributions"), "exporting": _("Exporting…"), "done": _("Done"),
         "all": _("all"),
     }
-    config = {"tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
-              "tileMaxZoom": cfg["TILE_MAX_ZOOM"], "strings": strings}
+    config = {**web_services.basemap(), "strings": strings}
     return render_template("planner/dashboard.html", config=config)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import url_for
+from flask import current_app, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select, text
@@ -28,6 +28,13 @@ class CategoryLabel:
     top_code: str
     top_label: str
     top_index: int  # position among its kind's top-level categories: picks the colour
+
+
+def basemap() -> dict:
+    """The tile layer every page's Leaflet map starts from (its scripts read these keys)."""
+    cfg = current_app.config
+    return {"tileUrl": cfg["TILE_URL"], "tileAttribution": cfg["TILE_ATTRIBUTION"],
+            "tileMaxZoom": cfg["TILE_MAX_ZOOM"]}
 
 
 def category_label(session: Session, category_id: int, lang: str) -> CategoryLabel:

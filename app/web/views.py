@@ -62,9 +62,7 @@ def map_page():
     cfg = current_app.config
     categories = {k: services.top_categories(db.session, k, lang) for k in ("report", "proposal")}
     map_config = {
-        "tileUrl": cfg["TILE_URL"],
-        "tileAttribution": cfg["TILE_ATTRIBUTION"],
-        "tileMaxZoom": cfg["TILE_MAX_ZOOM"],
+        **services.basemap(),
         "categories": categories,
         "signedIn": current_user() is not None,
         "maxPhotos": cfg["PHOTOS_PER_CONTRIBUTION"],

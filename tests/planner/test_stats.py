@@ -36,7 +36,7 @@ def test_one_hexagon_per_report_count_on_a_small_grid(planner, insert_reports):
     public = planner.client.get(f"/api/v1/stats/hexbins?cell_m=500&{WINDOW}").json
     assert sorted(f["properties"]["count"] for f in public["features"]) == [5, 6, 7]
     # the public total counts the visible cells only, so it cannot reveal the hidden ones
-    assert public["total"] == 18 and public["suppressed_total"] is None and public["public"] is True
+    assert public["total"] == 18 and "suppressed_total" not in public and public["public"] is True
 
 
 @pytest.mark.parametrize("cell_m", [500, 2000])
