@@ -37,7 +37,14 @@ from app.field.workflow import (
 from app.map.queries import SHAPES_ZOOM
 from app.map.schemas import DEFAULT_ZOOM, MAX_ZOOM
 from app.messages import message
-from app.planner.services import FRESHNESS, MAX_HOTSPOT_DAYS, PUBLIC_MIN_COUNT
+from app.planner.services import (
+    EPS_M,
+    FRESHNESS,
+    HOTSPOT_LIMIT,
+    MAX_HOTSPOT_DAYS,
+    MIN_POINTS,
+    PUBLIC_MIN_COUNT,
+)
 from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS
 from geo.errors import MESSAGES as GEOMETRY_MESSAGES
 from geo.hexgrid import LEVELS, MAX_CELL_M, MIN_CELL_M
@@ -55,8 +62,6 @@ ATOM = "application/atom+xml"
 CSV, STATS = "text/csv", "Statistics"
 # where a statistic was counted (geo/aggregations.py, TABLES): the choice is only about speed
 STATS_SOURCES = ("hex", "day", "month", "facts", "raw")
-# the query parameters of app/planner/services.py: hotspots() (eps_m, min_points, limit)
-EPS_M, MIN_POINTS, HOTSPOT_LIMIT = (20, 500, 100), (3, 1000, 10), (1, 200, 50)
 
 # the field workflow (app/field/workflow.py): where a report can go, and what each target needs
 # (app/field/services.py, validate())

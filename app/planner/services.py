@@ -26,6 +26,9 @@ from geo.hexgrid import MAX_CELL_M, MIN_CELL_M, snap_level
 PUBLIC_MIN_COUNT = 5  # the public never sees a count below this in a cell, area or group
 FRESHNESS = {"mode": "transactional", "lag_seconds": 0}
 MAX_HOTSPOT_DAYS = 92
+# hotspots' query parameters: (lowest, highest, default); the public's min_points is at
+# least PUBLIC_MIN_COUNT
+EPS_M, MIN_POINTS, HOTSPOT_LIMIT = (20, 500, 100), (3, 1000, 10), (1, 200, 50)
 
 
 @dataclass
@@ -182,9 +185,10 @@ def timeseries(session: Session, req: Request, interval: str) -> dict:
 def hotspots(session: Session, req: Request) -> dict:
     """DBSCAN clusters over at most MAX_HOTSPOT_DAYS (default: the last 30 days of data)."""
     f = req.filters
-    eps = _int_arg("eps_m", 100, 20, 500)
-    min_points = _int_arg("min_points", 10, 3 if req.staff else PUBLIC_MIN_COUNT, 1000)
-    limit = _int_arg("limit", 50, 1, 200)
+    eps = _int_arg("eps_m", EPS_M[2], EPS_M[0], EPS_M[1])
+    min_points = _int_arg("min_points", MIN_POINTS[2], MIN_POINTS[0] if req.staff else PUBLIC_MIN_COUNT,
+                          MIN_POINTS[1])
+    limit = _int_arg("limit", HOTSPOT_LIMIT[2], HOTSPOT_LIMIT[0], HOTSPOT_LIMIT[1])
     if f.until is None:
         last = session.scalar(text("SELECT max(created_at) FROM planner_facts WHERE kind = :k"),
                               {"k": f.kind}) or datetime.now(UTC)

@@ -55,7 +55,12 @@ def test_queue_shows_only_reports_in_scope(client, make_report, agent_4):
     for other in (outside_area, outside_service):
         r = client.get(f"/agent/reports/{other['id']}")
         assert r.status_code == 403 and "hors de vos services" in r.get_data(as_text=True)
-    assert client.get("/agent?sort=oldest&priority=dangerous").status_code == 200
+    # the API's filters apply to the page: no report of this test has a priority yet
+    filtered = client.get("/agent?sort=oldest&priority=dangerous")
+    assert filtered.status_code == 200 and "Tag rue des Archives" not in filtered.get_data(as_text=True)
+    client.put(f"/api/v1/reports/{inside['id']}/priority", json={"priority": "dangerous"},
+               headers={"X-CSRF-Token": META_CSRF.search(html).group(1)})
+    assert "Tag rue des Archives" in client.get("/agent?sort=oldest&priority=dangerous").get_data(as_text=True)
 
 
 def test_report_page_lists_only_allowed_targets(client, make_report, agent_4, session):
