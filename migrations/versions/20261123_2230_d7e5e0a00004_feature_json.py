@@ -31,10 +31,12 @@ branch_labels = None
 depends_on = None
 
 
-# Module-level so that a later migration's downgrade can restore them (a0b1c2d00007).
+# Module-level so that a later migration's downgrade can restore the trigger functions
+# (a0b1c2d00007).
 FEATURE_FUNCTION = """
-    -- Immutable: timestamps are written in UTC whatever the session time zone, so the stored
-    -- text does not depend on who wrote the row. Inlined by the planner into set-based callers.
+    -- Timestamps are written in UTC whatever the session time zone, so the stored text does
+    -- not depend on who wrote the row. (IMMUTABLE here kept it from being inlined: STABLE
+    -- since a0b1c2d00007.)
     CREATE FUNCTION contribution_feature_json(
         kind text, title text, description text, status text, arrondissement_id integer,
         quartier_id integer, quartier_name text, address text, created_at timestamptz,
@@ -58,9 +60,8 @@ FEATURE_FUNCTION = """
 """
 
 SERIALISE_FUNCTION = """
-    -- The names are looked up first so that the call is a plain expression, which PL/pgSQL
-    -- evaluates with contribution_feature_json inlined (~20 µs a row; with the lookups as
-    -- sub-selects in the call it took ~170 µs).
+    -- The names are looked up first so that the call is a plain expression (~20 µs a row;
+    -- with the lookups as sub-selects in the call it took ~170 µs).
     CREATE FUNCTION contributions_serialise() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         quartier_name text;
