@@ -15,6 +15,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.json.sort_keys = False
+    from app.api.contract import IdConverter
+
+    app.url_map.converters["id"] = IdConverter  # 64-bit ids in paths (<id:contribution_id>)
 
     db.init_app(app)
     register_error_handlers(app)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.messages import message
+from geo.errors import MESSAGES as GEOMETRY_MESSAGES
 from geo.errors import GeometryError
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,14 @@ class FieldError:
         self.field, self.code, self.params, self._detail = field, code, params or {}, detail
 
     def to_dict(self) -> dict:
-        return {
-            "field": self.field,
-            "code": self.code,
-            "detail": self._detail or message(self.code, self.params),
-        }
+        return {"field": self.field, "code": self.code, "detail": self._detail or self.detail()}
+
+    def detail(self) -> str:
+        if self.code in GEOMETRY_MESSAGES:  # geometry codes carry their own localised params
+            from app.messages import current_language
+
+            return GeometryError(self.code, self.params).message(current_language())
+        return message(self.code, self.params)
 
 
 class AppError(Exception):
@@ -102,6 +106,13 @@ def geometry_problem(exc: GeometryError, field: str = "geometry") -> ValidationF
     return err
 
 
+HTTP_TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 HTTP_CODES = {
     400: "malformed_request",
     401: "unauthorized",
@@ -127,8 +138,12 @@ def problem(err: AppError):
     return response
 
 
+# machine paths: their errors are problems whatever the client accepts
+PROBLEM_PATHS = ("/api/", "/feeds/", "/media/")
+
+
 def wants_problem() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(PROBLEM_PATHS) or request.accept_mimetypes.best == "application/json"
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -89,6 +89,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "photo_too_large": ("Une photo fait au plus 10 Mo.", "A photo is at most 10 MB."),
     "unknown_field": ("Champ inconnu.", "Unknown field."),
+    "too_many_items": ("Au plus {max} éléments.", "At most {max} items."),
+    "too_few_items": ("Au moins {min} éléments.", "At least {min} items."),
     "date_in_past": ("La date ne peut pas être passée.", "The date cannot be in the past."),
     "unknown_report": ("Signalement inconnu.", "Unknown report."),
 }

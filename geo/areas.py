@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,3 +27,10 @@ def paris_boundary(path: Path = ARRONDISSEMENTS_FILE):
     union = shapely.union_all([shape(f["geometry"]) for f in read_features(path)])
     shapely.prepare(union)
     return union
+
+
+def paris_bbox(path: Path = ARRONDISSEMENTS_FILE) -> tuple[float, float, float, float]:
+    """The city's bounding box (west, south, east, north), rounded outwards to 1e-4 degree."""
+    w, s, e, n = paris_boundary(path).bounds
+    return (math.floor(w * 1e4) / 1e4, math.floor(s * 1e4) / 1e4,
+            math.ceil(e * 1e4) / 1e4, math.ceil(n * 1e4) / 1e4)

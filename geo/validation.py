@@ -39,6 +39,8 @@ def parse_geometry(obj: object, kind: str) -> BaseGeometry:
         raise GeometryError("geometry_malformed", {"reason": type(exc).__name__}) from None
     if geom.is_empty:
         raise GeometryError("geometry_malformed", {"reason": "empty"})
+    if geom.has_z:  # a position may carry an altitude (RFC 7946 §3.1.1): we keep the map's 2-D
+        geom = shapely.force_2d(geom)
     coords = shapely.get_coordinates(geom, include_z=False)
     if not all(math.isfinite(v) for v in coords.ravel()):
         raise GeometryError("coordinates_not_finite")

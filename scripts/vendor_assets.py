@@ -19,6 +19,8 @@ ASSETS = {
     "axe-core": ["axe.min.js", "LICENSE"],
     "chart.js": ["dist/chart.umd.min.js", "LICENSE.md"],
     "leaflet.heat": ["dist/leaflet-heat.js", "LICENSE"],
+    # /api/v1/docs, the interactive API documentation
+    "swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"],
 }
 
 

@@ -3,11 +3,13 @@
 from flask import Blueprint, current_app, request
 
 from app.accounts import services
-from app.accounts.auth import bearer_token, current_user, requires_auth
+from app.accounts.auth import bearer_token, current_user
+from app.accounts.schemas import Credentials, RegisterInput, TokenOut, UserOut
+from app.api.contract import Reply, operation
 from app.db import db
-from app.schemas import Fields, json_body
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+TAGS = ("Accounts",)
 
 
 @bp.before_app_request
@@ -22,34 +24,29 @@ def user_json(user) -> dict:
     return {"id": user.id, "email": user.email, "display_name": user.display_name, "roles": user.roles}
 
 
-@bp.post("/auth/register")
-def register():
+@operation(bp, "POST", "/auth/register", body=RegisterInput, tags=TAGS, errors=(409,),
+           problems={409: "An account already uses this e-mail (`email_taken`)."},
+           replies={201: Reply("The new account.", UserOut)})
+def register(body: RegisterInput):
     """Create a resident account."""
-    fields = Fields(json_body())
-    email = fields.email()
-    password = fields.string("password", strip=False, max_len=256)
-    if password is not None and len(password) < services.MIN_PASSWORD:
-        fields.error("password", "weak_password", {"min": services.MIN_PASSWORD})
-    name = fields.string("display_name", min_len=1, max_len=60)
-    fields.done()
-    user = services.create_user(db.session, email, password, name)
+    user = services.create_user(db.session, body.email, body.password, body.display_name)
     return user_json(user), 201
 
 
-@bp.post("/auth/token")
-def token():
+@operation(bp, "POST", "/auth/token", body=Credentials, tags=TAGS, errors=(401,),
+           problems={401: "Wrong e-mail or password (`invalid_credentials`), or a bad bearer "
+                          "token (`unauthorized`)."},
+           replies={201: Reply("A bearer token.", TokenOut)})
+def token(body: Credentials):
     """Exchange e-mail + password for a bearer token."""
-    fields = Fields(json_body())
-    email, password = fields.string("email", max_len=254), fields.string("password", strip=False)
-    fields.done()
-    user = services.authenticate(db.session, email, password)
+    user = services.authenticate(db.session, body.email, body.password)
     value, expires = services.issue_token(db.session, user, current_app.config["TOKEN_TTL_DAYS"])
     return {"access_token": value, "token_type": "Bearer", "expires_at": expires.isoformat(),
             "user": user_json(user)}, 201
 
 
-@bp.post("/auth/logout")
-@requires_auth
+@operation(bp, "POST", "/auth/logout", tags=TAGS, auth="required",
+           replies={204: Reply("Signed out.")})
 def logout():
     """Revoke the bearer token used for this request (cookie sessions sign out on the web)."""
     token = bearer_token()
@@ -58,7 +55,7 @@ def logout():
     return "", 204
 
 
-@bp.get("/me")
-@requires_auth
+@operation(bp, "GET", "/me", tags=TAGS, auth="required", replies={200: Reply("My account.", UserOut)})
 def me():
+    """The signed-in account."""
     return user_json(current_user())

@@ -1,15 +1,26 @@
-"""Service endpoints: /healthz, the OpenAPI document and its human page."""
+"""Service endpoints: /healthz, the OpenAPI document and its interactive page."""
 
-from flask import Blueprint, Response, render_template_string
+from typing import Literal
+
+from flask import Blueprint, render_template
 from sqlalchemy import text
 
-from app.api.openapi import openapi_document
+from app.api.contract import HTML, Model, Reply, operation
+from app.api.document import openapi_document
 from app.db import db
 
 bp = Blueprint("api", __name__)
+TAGS = ("Service",)
 
 
-@bp.get("/healthz")
+class Health(Model):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable"]
+
+
+@operation(bp, "GET", "/healthz", tags=TAGS,
+           replies={200: Reply("Up, database reachable.", Health),
+                    503: Reply("Up, database unreachable.", Health)})
 def healthz():
     """Liveness and database reachability."""
     try:
@@ -21,21 +32,15 @@ def healthz():
     return {"status": "ok" if status == 200 else "degraded", "database": database}, status
 
 
-@bp.get("/api/v1/openapi.json")
+@operation(bp, "GET", "/api/v1/openapi.json", tags=TAGS,
+           replies={200: Reply("This document (OpenAPI 3.1).", {"type": "object"})})
 def openapi():
+    """The OpenAPI document, generated from the endpoints' declarations."""
     return openapi_document()
 
 
-DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cartagora API</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .2em}</style></head><body>
-<h1>Cartagora API v1</h1><p>Machine-readable: <a href="openapi.json">openapi.json</a>.
-Errors are <code>application/problem+json</code> (RFC 9457).</p>
-<table>{% for path, ops in doc.paths.items() %}{% for method, op in ops.items() %}
-<tr><td><code>{{ method|upper }}</code></td><td><code>{{ path }}</code></td><td>{{ op.summary }}</td></tr>
-{% endfor %}{% endfor %}</table></body></html>"""
-
-
-@bp.get("/api/v1/docs")
+@operation(bp, "GET", "/api/v1/docs", tags=TAGS,
+           replies={200: Reply("An HTML page.", {"type": "string"}, HTML)})
 def docs():
-    return Response(render_template_string(DOCS, doc=openapi_document()), mimetype="text/html")
+    """The interactive documentation (Swagger UI)."""
+    return render_template("api_docs.html")

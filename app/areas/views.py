@@ -1,53 +1,55 @@
 """Reference data: areas, categories, address search."""
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
+from app.api.contract import GEOJSON, Reply, operation
 from app.areas import services
+from app.areas.schemas import (
+    AddressCollection,
+    AreaCollection,
+    AreasQuery,
+    CategoriesQuery,
+    CategoryTree,
+    GeocodeQuery,
+    ReverseQuery,
+)
 from app.db import db
-from app.errors import FieldError, ValidationFailed
-from app.schemas import query_float, query_int
 
 bp = Blueprint("areas", __name__, url_prefix="/api/v1")
+TAGS = ("Reference data",)
 
-GEOJSON = "application/geo+json"
 
-
-@bp.get("/areas")
+@operation(bp, "GET", "/areas", query=AreasQuery, tags=TAGS,
+           replies={200: Reply("The polygons, cacheable for a day.", AreaCollection, GEOJSON,
+                               ("Cache-Control",))})
 @db.read_only
-def areas():
-    level = request.args.get("level", "arrondissement")
-    if level not in ("arrondissement", "quartier"):
-        raise ValidationFailed([FieldError("level", "invalid_value")])
-    body = services.areas_geojson(db.session, level)
+def areas(query: AreasQuery):
+    """The arrondissements or quartiers administratifs (Ville de Paris, ODbL)."""
+    body = services.areas_geojson(db.session, query.level)
     return Response(body, mimetype=GEOJSON, headers={"Cache-Control": "public, max-age=86400"})
 
 
-@bp.get("/categories")
+@operation(bp, "GET", "/categories", query=CategoriesQuery, tags=TAGS,
+           replies={200: Reply("The category tree.", CategoryTree)})
 @db.read_only
-def categories():
-    kind = request.args.get("kind", "report")
-    if kind not in ("report", "proposal"):
-        raise ValidationFailed([FieldError("kind", "invalid_value")])
-    return {"kind": kind, "categories": services.category_index(db.session).tree(kind)}
+def categories(query: CategoriesQuery):
+    """The category tree of reports (DansMaRue types and sub-types) or proposals (themes)."""
+    return {"kind": query.kind, "categories": services.category_index(db.session).tree(query.kind)}
 
 
-@bp.get("/geocode")
+@operation(bp, "GET", "/geocode", query=GeocodeQuery, tags=TAGS,
+           replies={200: Reply("Addresses, best first.", AddressCollection)})
 @db.read_only
-def geocode():
-    q = request.args.get("q", "").strip()
-    if not q:
-        raise ValidationFailed([FieldError("q", "required")])
-    if len(q) > 200:
-        raise ValidationFailed([FieldError("q", "too_long", {"max": 200})])
-    limit = query_int("limit", default=10, lo=1, hi=50)
-    features = services.geocode(db.session, q, limit)
-    return {"type": "FeatureCollection", "query": q, "features": features}
+def geocode(query: GeocodeQuery):
+    """Address search in the Base Adresse Nationale (Licence Ouverte)."""
+    features = services.geocode(db.session, query.q, query.limit)
+    return {"type": "FeatureCollection", "query": query.q, "features": features}
 
 
-@bp.get("/reverse")
+@operation(bp, "GET", "/reverse", query=ReverseQuery, tags=TAGS,
+           replies={200: Reply("The nearest address within 100 m, or none.", AddressCollection)})
 @db.read_only
-def reverse():
-    lon = query_float("lon", lo=-180, hi=180)
-    lat = query_float("lat", lo=-90, hi=90)
-    feature = services.reverse(db.session, lon, lat)
+def reverse(query: ReverseQuery):
+    """The nearest address to a point."""
+    feature = services.reverse(db.session, query.lon, query.lat)
     return {"type": "FeatureCollection", "features": [feature] if feature else []}

@@ -38,6 +38,9 @@ REPORT_OPEN = ("new", "acknowledged", "scheduled", "monitoring", "transferred")
 REPORT_CLOSED = ("resolved", "rejected", "duplicate")
 PROPOSAL_STATUSES = ("published", "under_review", "accepted", "realised", "rejected")
 INITIAL_STATUS = {"report": "new", "proposal": "published"}
+STATUSES = {"report": REPORT_STATUSES, "proposal": PROPOSAL_STATUSES}
+# filter words that stand for several statuses
+STATUS_GROUPS = {"report": {"open": REPORT_OPEN, "closed": REPORT_CLOSED}, "proposal": {}}
 
 
 def _sql_list(values) -> str:

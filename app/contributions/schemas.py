@@ -7,18 +7,11 @@ import json
 from flask import request
 
 from app.areas.services import category_index
-from app.contributions.models import (
-    PROPOSAL_STATUSES,
-    REPORT_CLOSED,
-    REPORT_OPEN,
-    REPORT_STATUSES,
-)
+from app.contributions.models import STATUS_GROUPS, STATUSES
 from app.contributions.queries import ListFilters, decode_cursor
 from app.errors import BadRequest, FieldError, ValidationFailed
 from app.schemas import parse_when, query_int
 
-STATUSES = {"report": REPORT_STATUSES, "proposal": PROPOSAL_STATUSES}
-STATUS_GROUPS = {"report": {"open": REPORT_OPEN, "closed": REPORT_CLOSED}, "proposal": {}}
 MAX_LIMIT = 1000
 
 

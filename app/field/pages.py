@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
 
 from app.accounts.auth import current_user
-from app.contributions.schemas import STATUSES
+from app.contributions.models import STATUSES
 from app.db import db
 from app.field import queries, services, workflow
 from app.field.views import queue_filters

@@ -12,7 +12,7 @@ from app.accounts.auth import current_user, requires_auth, requires_role
 from app.accounts.models import User
 from app.areas.services import category_index
 from app.contributions import photos as photo_files
-from app.contributions.schemas import STATUS_GROUPS, STATUSES
+from app.contributions.models import STATUS_GROUPS, STATUSES
 from app.contributions.views import PLURAL, load_or_404
 from app.db import db
 from app.errors import BadRequest, FieldError, NotFound, ValidationFailed

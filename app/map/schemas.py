@@ -18,7 +18,8 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from app.areas.services import category_index
 from app.contributions.queries import ListFilters
-from app.contributions.schemas import STATUS_GROUPS, STATUSES, list_filters
+from app.contributions.models import STATUS_GROUPS, STATUSES
+from app.contributions.schemas import list_filters
 from app.errors import FieldError, ValidationFailed
 from app.schemas import query_int
 

@@ -1,0 +1,111 @@
+"""Reference data's declared queries and answers."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from app.api.contract import ApiQuery, Model
+from app.api.types import Latitude, Longitude, Text
+from app.contributions.models import KINDS
+
+AREA_LEVELS = ("arrondissement", "quartier")
+GEOCODE_MAX_Q, GEOCODE_LIMIT = 200, (1, 50, 10)  # lowest, highest, default
+
+
+class AreasQuery(ApiQuery):
+    level: Literal[AREA_LEVELS] = Field("arrondissement", description="Which polygons.")
+
+
+class CategoriesQuery(ApiQuery):
+    kind: Literal[KINDS] = Field("report", description="Which tree.")
+
+
+class GeocodeQuery(ApiQuery):
+    q: Text(GEOCODE_MAX_Q, min_length=1) = Field(
+        description="Free text: accents, case and small typos do not matter.",
+        examples=["12 rue de rivoli"])
+    limit: int = Field(GEOCODE_LIMIT[2], ge=GEOCODE_LIMIT[0], le=GEOCODE_LIMIT[1],
+                       description="At most this many addresses.")
+
+
+class ReverseQuery(ApiQuery):
+    lon: Longitude = Field(description="Longitude, WGS84 degrees.")
+    lat: Latitude = Field(description="Latitude, WGS84 degrees.")
+
+
+class LocalizedText(Model):
+    fr: str
+    en: str
+
+
+class Service(Model):
+    """The team that handles a category."""
+
+    code: str
+    name: LocalizedText
+
+
+class Category(Model):
+    code: str
+    label: LocalizedText
+    service: Service | None
+    children: list["Category"] = Field(description="Sub-categories (one level).")
+
+
+class CategoryTree(Model):
+    kind: Literal[KINDS]
+    categories: list[Category]
+
+
+class AreaProperties(Model):
+    level: Literal[AREA_LEVELS]
+    code: int
+    insee_code: int
+    name: str
+    area_km2: float
+    arrondissement: int | None = Field(None, description="Only for quartiers: their arrondissement.")
+
+
+class MultiPolygon(Model):
+    type: Literal["MultiPolygon", "Polygon"]
+    coordinates: list
+
+
+class Area(Model):
+    type: Literal["Feature"]
+    id: int
+    geometry: MultiPolygon
+    properties: AreaProperties
+
+
+class AreaCollection(Model):
+    type: Literal["FeatureCollection"]
+    features: list[Area]
+
+
+class Point(Model):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=2)
+
+
+class AddressProperties(Model):
+    label: str = Field(examples=["12 Rue de Rivoli 75004 Paris"])
+    housenumber: str
+    street: str
+    postcode: str = Field(pattern="^[0-9]{5}$")
+    distance_m: float | None = Field(None, description="Only from `/reverse`.")
+
+
+class Address(Model):
+    """A Base Adresse Nationale address point."""
+
+    type: Literal["Feature"]
+    id: str = Field(description="The BAN address id.")
+    geometry: Point
+    properties: AddressProperties
+
+
+class AddressCollection(Model):
+    type: Literal["FeatureCollection"]
+    query: str | None = Field(None, description="Only from `/geocode`: the query as searched.")
+    features: list[Address]
