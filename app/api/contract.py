@@ -32,7 +32,8 @@ from typing import Any
 from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.datastructures import FileStorage
-from werkzeug.routing import BaseConverter, ValidationError as NoRoute
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as NoRoute
 
 from app.api.types import MAX_JSON_DEPTH, Lang, exists_in_columns
 from app.errors import AppError, BadRequest, FieldError, ValidationFailed
@@ -245,7 +246,7 @@ def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStor
         if raw is None:
             raise ValidationFailed([FieldError(op.multipart.part, "required")])
         data = load_json(raw, f"the {op.multipart.part} part")
-        for name, (_doc, most) in op.multipart.files.items():
+        for name in op.multipart.files:
             files = [f for f in request.files.getlist(name) if f.filename]
             uploads[name] = files
     elif mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json")):
@@ -330,7 +331,10 @@ def field_errors(exc: ValidationError, *, query: bool = False) -> list[FieldErro
     errors, seen = [], set()
     for err in exc.errors(include_url=False, include_input=True):
         kind = err["type"]
-        code = CODES.get(kind, kind if "_" in kind and kind in _known() else "invalid_value")
+        code = CODES.get(kind, kind if kind in _known() else "invalid_value")
+        if isinstance(err.get("input"), str) and kind in ("too_short", "too_long"):
+            code = "string_" + kind  # a length constraint after a validator: characters
+            code = CODES[code]
         if code == "too_short" and isinstance(err.get("input"), str) and not err["input"].strip():
             code = "required"  # a blank required text
         if kind == "literal_error":

@@ -24,7 +24,7 @@ from app.api.contract import (
     contract_of,
 )
 from app.api.types import COLUMN_ID_MAX, ID_MAX
-from app.errors import PROBLEM_TYPE, HTTP_TITLES
+from app.errors import HTTP_TITLES, PROBLEM_TYPE
 from app.messages import message
 
 REF = "#/components/schemas/{model}"
@@ -71,6 +71,8 @@ PROBLEM_CAUSES = {
     403: ("forbidden", f"Not allowed (`forbidden`), e.g. a write with the session cookie but "
                        f"without the `{CSRF_HEADER}` header, or without the role it needs."),
     404: ("not_found", "Nothing at this path (`not_found`, `contribution_not_found`)."),
+    405: ("method_not_allowed", "Any method not documented on a documented path "
+                                "(`method_not_allowed`); the `Allow` header lists those that are."),
     409: ("conflict", "Conflicts with the current state."),
     413: ("payload_too_large", "The body is larger than the limit (`payload_too_large`)."),
     415: ("unsupported_media_type", "The body's content type is not one this operation takes "

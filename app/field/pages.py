@@ -80,7 +80,7 @@ def queue_page():
     )
 
 
-@bp.get("/agent/reports/<int:report_id>")
+@bp.get("/agent/reports/<id:report_id>")
 @requires_agent
 def report_page(report_id: int):
     user, lang = current_user(), current_lang()

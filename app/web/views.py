@@ -13,13 +13,15 @@ from flask import (
     session,
     url_for,
 )
+from pydantic import ValidationError
 
 from app.accounts import services as accounts
 from app.accounts.auth import SESSION_USER_KEY, current_user
+from app.accounts.schemas import Credentials, RegisterInput
+from app.api.contract import field_errors as contract_field_errors
 from app.db import db
 from app.errors import AppError
 from app.messages import message
-from app.schemas import Fields
 from app.web import services
 from app.web.i18n import LANGUAGES, current_lang
 from app.web.security import check_csrf, csrf_token
@@ -51,8 +53,16 @@ def safe_next(default: str = "/") -> str:
 
 
 def field_errors(errors) -> dict[str, str]:
-    lang = current_lang()
-    return {e.field.removeprefix("properties."): message(e.code, e.params, lang) for e in errors}
+    return {e.field.removeprefix("properties."): e.to_dict()["detail"] for e in errors}
+
+
+def page_form(model):
+    """A page's form read with the API's own declared model: (the model, {}) or (None, errors)."""
+    data = {name: request.form[name] for name in model.model_fields if name in request.form}
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        return None, field_errors(contract_field_errors(exc))
 
 
 @bp.get("/")
@@ -74,7 +84,7 @@ def map_page():
     )
 
 
-@bp.get("/c/<int:contribution_id>")
+@bp.get("/c/<id:contribution_id>")
 def contribution(contribution_id: int):
     """A contribution's shareable page: photos, map, status, votes, comments."""
     c = services.visible_contribution(db.session, contribution_id)
@@ -88,13 +98,11 @@ def contribution(contribution_id: int):
 def login():
     errors, email = {}, ""
     if request.method == "POST":
-        fields = Fields(request.form.to_dict())
-        email = fields.string("email", max_len=254) or ""
-        password = fields.string("password", strip=False, max_len=256)
-        errors = field_errors(fields.errors)
-        if not errors:
+        email = request.form.get("email", "")
+        form, errors = page_form(Credentials)
+        if form is not None:
             try:
-                user = accounts.authenticate(db.session, email, password)
+                user = accounts.authenticate(db.session, form.email, form.password)
             except AppError as exc:
                 errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
@@ -108,16 +116,11 @@ def signup():
     errors, values = {}, {}
     if request.method == "POST":
         values = request.form.to_dict()
-        fields = Fields(values)
-        name = fields.string("display_name", min_len=1, max_len=60)
-        email = fields.email()
-        password = fields.string("password", strip=False, max_len=256)
-        if password is not None and len(password) < accounts.MIN_PASSWORD:
-            fields.error("password", "weak_password", {"min": accounts.MIN_PASSWORD})
-        errors = field_errors(fields.errors)
-        if not errors:
+        form, errors = page_form(RegisterInput)
+        if form is not None:
             try:
-                user = accounts.create_user(db.session, email, password, name)
+                user = accounts.create_user(db.session, form.email, form.password,
+                                            form.display_name)
             except AppError as exc:
                 errors = {"email": message(exc.code, exc.params, current_lang())}
             else:
