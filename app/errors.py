@@ -9,7 +9,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.messages import message
-from geo.errors import MESSAGES as GEOMETRY_MESSAGES
 from geo.errors import GeometryError
 
 log = logging.getLogger(__name__)
@@ -27,10 +26,6 @@ class FieldError:
         return {"field": self.field, "code": self.code, "detail": self._detail or self.detail()}
 
     def detail(self) -> str:
-        if self.code in GEOMETRY_MESSAGES:  # geometry codes carry their own localised params
-            from app.messages import current_language
-
-            return GeometryError(self.code, self.params).message(current_language())
         return message(self.code, self.params)
 
 
@@ -98,9 +93,7 @@ class ValidationFailed(AppError):
 
 def geometry_problem(exc: GeometryError, field: str = "geometry") -> ValidationFailed:
     """A geometry failure as a 422 whose top-level code is the geometry's own code."""
-    from app.messages import current_language
-
-    fe = FieldError(field, exc.code, detail=exc.message(current_language()))
+    fe = FieldError(field, exc.code, exc.params)
     err = ValidationFailed([fe], code=exc.code)
     err.detail_override = fe.to_dict()["detail"]
     return err

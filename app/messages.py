@@ -1,115 +1,132 @@
-"""User-facing messages of the API problems, in French and English, keyed by stable code."""
+"""Every message the API and the importer say to people, in one gettext catalogue.
 
-from flask import has_request_context, request
+The English text is the msgid; the French is in translations/fr/LC_MESSAGES/messages.po (the
+pages' catalogue, with contexts: "problem" for API problems and field errors, "geometry" for
+geometry failures). `{name}` placeholders are filled from the error's params.
+"""
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "malformed_request": ("La requête est mal formée : {reason}.", "The request is malformed: {reason}."),
-    "validation_failed": ("Certains champs sont invalides.", "Some fields are invalid."),
-    "unauthorized": (
-        "Connectez-vous : un jeton d'accès valide est requis.",
-        "Sign in: a valid bearer token is required.",
-    ),
-    "invalid_credentials": ("E-mail ou mot de passe incorrect.", "Wrong e-mail or password."),
-    "forbidden": ("Vous n'avez pas le droit de faire cela.", "You are not allowed to do this."),
-    "not_found": ("Rien ici.", "Nothing here."),
-    "contribution_not_found": ("Cette contribution n'existe pas.", "This contribution does not exist."),
-    "method_not_allowed": ("Méthode non autorisée ici.", "Method not allowed here."),
-    "payload_too_large": ("La requête est trop volumineuse.", "The request is too large."),
-    "unsupported_media_type": (
-        "Envoyez du JSON (application/json) ou un formulaire multipart.",
-        "Send JSON (application/json) or a multipart form.",
-    ),
-    "email_taken": ("Un compte existe déjà avec cet e-mail.", "An account already uses this e-mail."),
-    "conflict": ("Conflit avec l'état actuel.", "Conflict with the current state."),
-    "already_withdrawn": ("Cette contribution a été retirée.", "This contribution was withdrawn."),
-    "too_many_photos": (
-        "Au plus {max} photos par contribution.",
-        "At most {max} photos per contribution.",
-    ),
-    "too_many_requests": ("Trop de requêtes ; réessayez plus tard.", "Too many requests; try again later."),
-    "service_unavailable": (
-        "Service momentanément indisponible.",
-        "Service temporarily unavailable.",
-    ),
-    "internal_error": (
-        "Une erreur interne est survenue ; rien n'a été enregistré.",
-        "An internal error occurred; nothing was saved.",
-    ),
-    "illegal_transition": (
-        "Passage impossible de « {from} » à « {to} ».",
-        "A report cannot go from '{from}' to '{to}'.",
-    ),
-    "out_of_scope": (
-        "Ce signalement n'est pas dans votre périmètre (service ou arrondissement).",
-        "This report is outside your scope (service or arrondissement).",
-    ),
-    "not_reporter_or_follower": (
-        "Seuls l'auteur du signalement et ses abonnés peuvent répondre.",
-        "Only the reporter and followers can answer.",
-    ),
-    "not_resolved": ("Ce signalement n'est pas résolu.", "This report is not resolved."),
-    "reopen_window_over": (
-        "La résolution date de plus de {days} jours : faites un nouveau signalement.",
-        "It was resolved more than {days} days ago: make a new report.",
-    ),
-    # field errors
-    "required": ("Ce champ est obligatoire.", "This field is required."),
-    "too_short": ("Au moins {min} caractères.", "At least {min} characters."),
-    "too_long": ("Au plus {max} caractères.", "At most {max} characters."),
-    "not_a_string": ("Du texte est attendu.", "Text is expected."),
-    "not_a_number": ("Un nombre est attendu.", "A number is expected."),
-    "out_of_range": ("Valeur hors limites ({min}–{max}).", "Value out of range ({min}–{max})."),
-    "invalid_email": ("Adresse e-mail invalide.", "Invalid e-mail address."),
-    "weak_password": (
-        "Le mot de passe doit faire au moins {min} caractères.",
-        "The password must be at least {min} characters long.",
-    ),
-    "unknown_category": (
-        "Catégorie inconnue pour ce type de contribution.",
-        "Unknown category for this kind of contribution.",
-    ),
-    "invalid_status": ("Statut inconnu.", "Unknown status."),
-    "invalid_value": ("Valeur invalide.", "Invalid value."),
-    "invalid_bbox": (
-        "bbox attend quatre nombres : ouest,sud,est,nord.",
-        "bbox expects four numbers: west,south,east,north.",
-    ),
-    "invalid_date": (
-        "Date attendue au format ISO 8601 (AAAA-MM-JJ).",
-        "An ISO 8601 date is expected (YYYY-MM-DD).",
-    ),
-    "invalid_vote": (
-        "Un vote vaut 1 (d'accord) ou -1 (pas d'accord, propositions seulement).",
-        "A vote is 1 (agree) or -1 (disagree, proposals only).",
-    ),
-    "invalid_cursor": ("Curseur de pagination invalide.", "Invalid pagination cursor."),
-    "photo_unreadable": (
-        "Ce fichier n'est pas une image JPEG, PNG ou WebP lisible.",
-        "This file is not a readable JPEG, PNG or WebP image.",
-    ),
-    "photo_too_large": ("Une photo fait au plus 10 Mo.", "A photo is at most 10 MB."),
-    "unknown_field": ("Champ inconnu.", "Unknown field."),
-    "too_many_items": ("Au plus {max} éléments.", "At most {max} items."),
-    "too_few_items": ("Au moins {min} éléments.", "At least {min} items."),
-    "date_in_past": ("La date ne peut pas être passée.", "The date cannot be in the past."),
-    "unknown_report": ("Signalement inconnu.", "Unknown report."),
+from __future__ import annotations
+
+from flask import has_request_context, request, session
+from flask_babel import force_locale
+from flask_babel import lazy_pgettext as _lp
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+MESSAGES = {
+    "malformed_request": _lp("problem", "The request is malformed: {reason}."),
+    "validation_failed": _lp("problem", "Some fields are invalid."),
+    "unauthorized": _lp("problem", "Sign in: a valid bearer token is required."),
+    "invalid_credentials": _lp("problem", "Wrong e-mail or password."),
+    "forbidden": _lp("problem", "You are not allowed to do this."),
+    "not_found": _lp("problem", "Nothing here."),
+    "contribution_not_found": _lp("problem", "This contribution does not exist."),
+    "method_not_allowed": _lp("problem", "Method not allowed here."),
+    "payload_too_large": _lp("problem", "The request is too large."),
+    "unsupported_media_type": _lp("problem", "Send JSON (application/json) or a multipart form."),
+    "email_taken": _lp("problem", "An account already uses this e-mail."),
+    "conflict": _lp("problem", "Conflict with the current state."),
+    "already_withdrawn": _lp("problem", "This contribution was withdrawn."),
+    "too_many_photos": _lp("problem", "At most {max} photos per contribution."),
+    "too_many_requests": _lp("problem", "Too many requests; try again later."),
+    "service_unavailable": _lp("problem", "Service temporarily unavailable."),
+    "internal_error": _lp("problem", "An internal error occurred; nothing was saved."),
+    "illegal_transition": _lp("problem", "A report cannot go from '{from}' to '{to}'."),
+    "out_of_scope": _lp("problem", "This report is outside your scope (service or arrondissement)."),
+    "not_reporter_or_follower": _lp("problem", "Only the reporter and followers can answer."),
+    "not_resolved": _lp("problem", "This report is not resolved."),
+    "reopen_window_over": _lp("problem", "It was resolved more than {days} days ago: make a new report."),
+    "required": _lp("problem", "This field is required."),
+    "too_short": _lp("problem", "At least {min} characters."),
+    "too_long": _lp("problem", "At most {max} characters."),
+    "not_a_string": _lp("problem", "Text is expected."),
+    "not_a_number": _lp("problem", "A number is expected."),
+    "out_of_range": _lp("problem", "Value out of range ({min}–{max})."),
+    "invalid_email": _lp("problem", "Invalid e-mail address."),
+    "weak_password": _lp("problem", "The password must be at least {min} characters long."),
+    "unknown_category": _lp("problem", "Unknown category for this kind of contribution."),
+    "invalid_status": _lp("problem", "Unknown status."),
+    "invalid_value": _lp("problem", "Invalid value."),
+    "invalid_bbox": _lp("problem", "bbox expects four numbers: west,south,east,north."),
+    "invalid_date": _lp("problem", "An ISO 8601 date is expected (YYYY-MM-DD)."),
+    "invalid_vote": _lp("problem", "A vote is 1 (agree) or -1 (disagree, proposals only)."),
+    "invalid_cursor": _lp("problem", "Invalid pagination cursor."),
+    "photo_unreadable": _lp("problem", "This file is not a readable JPEG, PNG or WebP image."),
+    "photo_too_large": _lp("problem", "A photo is at most 10 MB."),
+    "unknown_field": _lp("problem", "Unknown field."),
+    "too_many_items": _lp("problem", "At most {max} items."),
+    "too_few_items": _lp("problem", "At least {min} items."),
+    "date_in_past": _lp("problem", "The date cannot be in the past."),
+    "unknown_report": _lp("problem", "Unknown report."),
+}
+
+# geometry failures (codes raised by geo/validation.py, which knows no language)
+GEOMETRY_MESSAGES = {
+    "geometry_missing": _lp("geometry", "Place the contribution on the map."),
+    "geometry_malformed": _lp("geometry", "The location is not a valid GeoJSON geometry: {reason}."),
+    "geometry_type_not_allowed": _lp("geometry", "{kind} can be a {allowed}, not a {type}."),
+    "coordinates_not_finite": _lp("geometry", "Coordinates must be finite numbers (longitude, latitude)."),
+    "coordinates_out_of_range": _lp("geometry", "Coordinates must be WGS84 degrees: longitude between -180 and 180, latitude between -90 and 90."),
+    "coordinates_swapped": _lp("geometry", "The coordinates look swapped: give longitude before latitude (e.g. [2.35, 48.85])."),
+    "geometry_too_complex": _lp("geometry", "The shape has {count} vertices; at most {max} are accepted. Simplify it."),
+    "geometry_invalid": _lp("geometry", "The shape crosses itself or is malformed ({reason}). Redraw it without crossings."),
+    "outside_paris": _lp("geometry", "This location is outside Paris. Cartagora only covers the 20 arrondissements."),
+}
+GEOMETRY_KINDS = {
+    "report": _lp("geometry kind", "A report"),
+    "proposal": _lp("geometry kind", "A proposal"),
+}
+GEOMETRY_TYPES = {
+    "Point": _lp("geometry type", "point"),
+    "LineString": _lp("geometry type", "line"),
+    "Polygon": _lp("geometry type", "polygon"),
 }
 
 
 def current_language() -> str:
-    """'en' or 'fr' (the default), from ?lang= or Accept-Language."""
+    """The one locale resolver: `?lang=`, then the language chosen on the pages (session),
+    then, under /api/ and the feeds, `Accept-Language`; French by default."""
     if not has_request_context():
-        return "fr"
+        return DEFAULT_LANGUAGE
     lang = request.args.get("lang")
-    if lang in ("fr", "en"):
+    if lang in LANGUAGES:
         return lang
-    return request.accept_languages.best_match(("fr", "en"), default="fr")
+    chosen = session.get("lang") if request.cookies else None
+    if chosen in LANGUAGES:
+        return chosen
+    if request.path.startswith(("/api/", "/feeds/", "/media/", "/healthz")):
+        return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
+    return DEFAULT_LANGUAGE
+
+
+def _in(lang: str, text) -> str:
+    with force_locale(lang):
+        return str(text)
 
 
 def message(code: str, params: dict | None = None, lang: str | None = None) -> str:
-    fr, en = MESSAGES.get(code, MESSAGES["invalid_value"])
-    template = en if (lang or current_language()) == "en" else fr
+    """The message of `code` in `lang` (the request's by default), params filled in."""
+    lang = lang or current_language()
+    if code in GEOMETRY_MESSAGES:
+        return geometry_message(code, params or {}, lang)
+    template = _in(lang, MESSAGES.get(code) or MESSAGES["invalid_value"])
     try:
         return template.format(**(params or {}))
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def geometry_message(code: str, params: dict, lang: str) -> str:
+    params = dict(params)
+    if "kind" in params:  # the domain words carried as raw values, in the language
+        params["kind"] = _in(lang, GEOMETRY_KINDS[params["kind"]])
+        params["allowed"] = _in(lang, _lp("geometry", " or ")).join(
+            _in(lang, GEOMETRY_TYPES[t]) for t in params["allowed"])
+        kind = params["type"]
+        params["type"] = _in(lang, GEOMETRY_TYPES[kind]) if kind in GEOMETRY_TYPES else kind
+    template = _in(lang, GEOMETRY_MESSAGES[code])
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
         return template

@@ -296,9 +296,9 @@ TOP_LEVEL_CODES = {"invalid_vote", "too_many_photos"}
 
 
 def top_level_codes() -> set[str]:
-    from geo.errors import MESSAGES as GEOMETRY_MESSAGES
+    from geo.errors import CODES as GEOMETRY_CODES
 
-    return TOP_LEVEL_CODES | set(GEOMETRY_MESSAGES)
+    return TOP_LEVEL_CODES | set(GEOMETRY_CODES)
 
 
 def _field_name(loc: tuple, query: bool) -> str:

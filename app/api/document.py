@@ -23,7 +23,9 @@ from app.api.contract import (
     Reply,
     contract_of,
 )
-from app.api.types import COLUMN_ID_MAX, ID_MAX
+from app.api.types import COLUMN_ID_MAX, ID_MAX, category_component
+from app.areas.services import category_index
+from app.contributions.models import KINDS
 from app.errors import HTTP_TITLES, PROBLEM_TYPE
 from app.messages import message
 
@@ -324,6 +326,11 @@ def build(app: Flask) -> dict:
             continue
         paths.setdefault(path_template(rule.rule), {})[op.method.lower()] = \
             operation_object(rule, op, schemas)
+    for kind in KINDS:  # the enums of CategoryCode(kind), from the database
+        codes = sorted(c.code for c in category_index().by_code.values() if c.kind == kind)
+        schemas.components[category_component(kind)] = {
+            "type": "string", "enum": codes,
+            "description": f"A {kind} category code (GET /api/v1/categories?kind={kind})."}
     statuses = sorted(PROBLEM_CAUSES)
     return {
         "openapi": "3.1.0",

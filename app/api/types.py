@@ -256,3 +256,26 @@ def Geometry(kind: str):
             raise PydanticCustomError(exc.code, exc.code, dict(exc.params)) from None
 
     return Annotated[Any, PlainValidator(check), WithJsonSchema(geometry_schema(ALLOWED_TYPES[kind]))]
+
+
+# ---- category codes ---------------------------------------------------------------------------
+
+def category_component(kind: str) -> str:
+    return f"{kind.title()}CategoryCode"
+
+
+def CategoryCode(kind: str):
+    """A category code of `kind` (else `unknown_category`). Documented as the enum of the
+    codes the database holds (components/schemas/ReportCategoryCode…, app/api/document.py),
+    so a client, and schemathesis, knows every valid value."""
+
+    def check(value: Any) -> str:
+        from app.areas.services import category_index
+
+        cat = category_index().by_code.get(value) if isinstance(value, str) else None
+        if cat is None or cat.kind != kind:
+            fail("unknown_category")
+        return value
+
+    return Annotated[str, PlainValidator(check),
+                     WithJsonSchema({"$ref": f"#/components/schemas/{category_component(kind)}"})]

@@ -6,22 +6,19 @@ the scripts as JSON (`js_strings`), so no user-facing text is hard-coded in Java
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask
 from flask_babel import Babel, format_date, format_time, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
-LANGUAGES = ("fr", "en")
-DEFAULT = "fr"
+from app.messages import DEFAULT_LANGUAGE as DEFAULT
+from app.messages import LANGUAGES, current_language
+
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}  # each in its own language
 
 
 def select_locale() -> str:
-    lang = request.args.get("lang")
-    if lang in LANGUAGES:
-        return lang
-    lang = session.get("lang")
-    return lang if lang in LANGUAGES else DEFAULT
+    return current_language()  # the one resolver (app/messages.py)
 
 
 def current_lang() -> str:

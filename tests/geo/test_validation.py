@@ -59,7 +59,7 @@ def test_self_intersecting_polygon_is_refused_with_the_reason():
     with pytest.raises(GeometryError) as exc:
         parse_geometry({"type": "Polygon", "coordinates": [bowtie]}, "proposal")
     assert exc.value.code == "geometry_invalid"
-    assert "Self-intersection" in exc.value.message("en")
+    assert "Self-intersection" in exc.value.params["reason"]
 
 
 def test_too_many_vertices():
@@ -74,8 +74,9 @@ def test_line_leaving_paris_is_refused():
     assert code_of(line, "proposal") == "outside_paris"
 
 
-def test_messages_exist_in_both_languages():
-    err = GeometryError("geometry_type_not_allowed",
-                        {"kind": "report", "allowed": ("Point",), "type": "LineString"})
-    assert err.message("fr") == "Un signalement peut être un point, pas une ligne."
-    assert err.message("en") == "A report can be a point, not a line."
+def test_three_dimensional_positions_lose_their_altitude():
+    point = parse_geometry({"type": "Point", "coordinates": [2.3499, 48.853, 35]}, "report")
+    assert not point.has_z and (point.x, point.y) == (2.3499, 48.853)
+    line = parse_geometry({"type": "LineString",
+                           "coordinates": [[2.349, 48.853, 1.5], [2.351, 48.854, 2]]}, "proposal")
+    assert not line.has_z and line.coords[1] == (2.351, 48.854)
