@@ -8,10 +8,10 @@ parameters; problem responses are shared components, one per status.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, current_app
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.accounts.auth import CSRF_HEADER
 from app.api.contract import (
@@ -25,7 +25,7 @@ from app.api.contract import (
 )
 from app.api.types import COLUMN_ID_MAX, ID_MAX, category_component
 from app.areas.services import category_index
-from app.contributions.models import KINDS
+from app.contributions.models import KINDS, REPORT_STATUSES
 from app.errors import HTTP_TITLES, PROBLEM_TYPE
 from app.messages import message
 
@@ -113,13 +113,19 @@ class FieldErrorModel(Model):
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str
-    instance: str
-    errors: list[FieldErrorModel] | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=f"^{PROBLEM_TYPE}[a-z_]+$")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int = Field(ge=400, le=599)
+    code: str = Field(description="A stable machine-readable code.")
+    detail: str = Field(description="For people, in the request's language.")
+    instance: str = Field(description="The request path.")
+    errors: list[FieldErrorModel] | None = Field(None, description="Only for invalid input.")
+    from_: Literal[REPORT_STATUSES] | None = Field(  # type: ignore[valid-type]
+        None, alias="from", description="Only with `illegal_transition`: the report's status.")
+    allowed: list[Literal[REPORT_STATUSES]] | None = Field(  # type: ignore[valid-type]
+        None, description="Only with `illegal_transition`: where it may go from there.")
 
 
 class Schemas:

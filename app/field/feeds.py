@@ -35,7 +35,7 @@ def _feed(title: str, feed_id: str, link: str, entries: list[dict]) -> str:
 
 
 def _status_entry(root: str, row) -> dict:
-    fr, en = workflow.LABELS[row.to_status]
+    fr, en = workflow.both_languages(workflow.LABELS, row.to_status)
     summary = f"{fr} / {en}"
     if row.public_note and row.public_note != "still_there":
         summary += f" — {row.public_note}"

@@ -42,14 +42,14 @@ def requires_agent(view):
     return wrapper
 
 
-def _label(pair: tuple[str, str]) -> str:
-    return pair[0] if current_lang() == "fr" else pair[1]
+def _label(table: dict, code: str) -> str:
+    return workflow.label(table, code, current_lang())
 
 
 def choices() -> dict:
     return {
-        "reasons": [(code, _label(workflow.REASON_LABELS[code])) for code in workflow.REJECTION_REASONS],
-        "resolutions": [(code, _label(workflow.RESOLUTION_LABELS[code])) for code in workflow.RESOLUTIONS],
+        "reasons": [(code, _label(workflow.REASON_LABELS, code)) for code in workflow.REJECTION_REASONS],
+        "resolutions": [(code, _label(workflow.RESOLUTION_LABELS, code)) for code in workflow.RESOLUTIONS],
     }
 
 
@@ -102,5 +102,5 @@ def report_page(report_id: int):
         "agent/report.html", **page, point=point, page_config=page_config,
         staff_history=history,
         targets=workflow.allowed_targets(c.status), priorities=workflow.PRIORITIES,
-        labels=workflow.LABELS, lang=lang, **choices(),
+        lang=lang, **choices(),
     )

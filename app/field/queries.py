@@ -24,6 +24,8 @@ SORTS = {
     "me_too": "c.votes_up DESC, c.created_at, c.id",
     "nearest": "c.geom_l93 <-> ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154), c.id",
 }
+QUEUE_LIMIT = (1, 1000, 200)  # lowest, highest, default page size
+OLDER_THAN_MAX = 36500  # days: `older_than_days` at most a century
 
 
 @dataclass
@@ -39,7 +41,7 @@ class QueueFilters:
     sort: str = "priority"
     lon: float | None = None
     lat: float | None = None
-    limit: int = 200
+    limit: int = QUEUE_LIMIT[2]
 
     def where(self) -> tuple[str, dict]:
         clauses = ["c.kind = 'report'", "c.withdrawn_at IS NULL", "NOT c.hidden"]

@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.api.types import exists_in_columns
 from app.contributions.models import Contribution
 from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.field import workflow
@@ -71,32 +72,29 @@ def ensure_in_scope(session: Session, user: User, report: Contribution) -> None:
 # ---- transitions -------------------------------------------------------------------------
 
 def validate(session: Session, report: Contribution, req: TransitionRequest) -> list[FieldError]:
+    """What the target needs (workflow.REQUIRED_FOR) and what only the database can tell.
+    Formats, lengths and enumerations are the API's (app/field/schemas.py)."""
     errors: list[FieldError] = []
-    if req.to == "scheduled":
-        if req.planned_for is None:
-            errors.append(FieldError("planned_for", "required"))
-        elif req.planned_for < datetime.now(PARIS).date():  # the city's calendar
-            errors.append(FieldError("planned_for", "date_in_past"))
-    if req.to == "rejected":
-        if req.reason not in workflow.REJECTION_REASONS:
-            errors.append(FieldError("reason", "required" if not req.reason else "invalid_value"))
-        elif req.reason == "other" and not (req.public_note or "").strip():
-            errors.append(FieldError("public_note", "required"))
-    if req.to == "resolved" and req.resolution not in workflow.RESOLUTIONS:
-        errors.append(FieldError("resolution", "required" if not req.resolution else "invalid_value"))
-    if req.to == "transferred" and not (req.transferred_to or "").strip():
-        errors.append(FieldError("transferred_to", "required"))
-    if req.to == "duplicate":
-        original = session.get(Contribution, req.duplicate_of) if req.duplicate_of else None
+    needed = workflow.REQUIRED_FOR.get(req.to)
+    value = getattr(req, needed) if needed else None
+    if needed and (value is None or (isinstance(value, str) and not value.strip())):
+        errors.append(FieldError(needed, "required"))
+    elif req.to == "scheduled" and req.planned_for < datetime.now(PARIS).date():  # the city's calendar
+        errors.append(FieldError("planned_for", "date_in_past"))
+    elif req.to == "rejected" and req.reason not in workflow.REJECTION_REASONS:
+        errors.append(FieldError("reason", "invalid_value"))
+    elif req.to == "resolved" and req.resolution not in workflow.RESOLUTIONS:
+        errors.append(FieldError("resolution", "invalid_value"))
+    elif req.to == "duplicate":
+        # an id no column can hold names nothing: the same answer as any unknown report
+        original = session.get(Contribution, req.duplicate_of) if exists_in_columns(req.duplicate_of) else None
         if (original is None or original.kind != "report" or original.withdrawn_at is not None
                 or original.hidden):
-            errors.append(FieldError("duplicate_of", "required" if not req.duplicate_of else "unknown_report"))
+            errors.append(FieldError("duplicate_of", "unknown_report"))
         elif original.id == report.id or original.status == "duplicate":
             errors.append(FieldError("duplicate_of", "invalid_value"))
-    for name in ("public_note", "internal_note", "transferred_to"):
-        value = getattr(req, name)
-        if value is not None and len(value) > 2000:
-            errors.append(FieldError(name, "too_long", {"max": 2000}))
+    if req.to == "rejected" and req.reason == "other" and not (req.public_note or "").strip():
+        errors.append(FieldError("public_note", "required"))
     return errors
 
 
@@ -179,7 +177,7 @@ def merge_into(session: Session, duplicate: Contribution, original_id: int) -> N
 
 def feedback(session: Session, report: Contribution, user: User, value: str) -> StatusEvent | None:
     """The reporter or a follower confirms a fix or says it is still there (reopens)."""
-    if value not in ("fixed", "still_there"):
+    if value not in workflow.FEEDBACK_VALUES:
         raise ValidationFailed([FieldError("value", "invalid_value")])
     is_follower = session.scalar(select(exists().where(
         Follow.contribution_id == report.id, Follow.user_id == user.id)))
@@ -204,7 +202,7 @@ def assign(session: Session, report: Contribution, actor: User, agent_id: int | 
     if not actor.has_role("supervisor"):
         raise Forbidden()
     if agent_id is not None:
-        agent = session.get(User, agent_id)
+        agent = session.get(User, agent_id) if exists_in_columns(agent_id) else None
         if agent is None or not agent.has_role("agent"):
             raise ValidationFailed([FieldError("agent_id", "invalid_value")])
         if not in_scope(session, agent, report):
@@ -254,15 +252,15 @@ def notify(session: Session, report: Contribution, event: StatusEvent, actor: Us
             OR u.id IN (SELECT user_id FROM follows WHERE contribution_id = :c))
         ORDER BY 1
     """), {"c": report.id, "actor": actor.id if actor else None}).scalars().all()
-    fr, en = workflow.LABELS[event.to_status]
+    fr, en = workflow.both_languages(workflow.LABELS, event.to_status)
     subject = f"[Cartagora] #{report.id} {report.title} — {fr} / {en}"
     lines = [f"{report.title} (#{report.id})", f"Statut / status : {fr} / {en}"]
     if event.planned_for:
         lines.append(f"Intervention prévue le / planned for: {event.planned_for.isoformat()}")
     if event.resolution:
-        lines += list(workflow.RESOLUTION_LABELS[event.resolution])
+        lines += list(workflow.both_languages(workflow.RESOLUTION_LABELS, event.resolution))
     if event.reason:
-        lines.append(" / ".join(workflow.REASON_LABELS[event.reason]))
+        lines.append(" / ".join(workflow.both_languages(workflow.REASON_LABELS, event.reason)))
     if event.public_note and event.public_note != "still_there":
         lines.append(event.public_note)
     body = "\n".join(lines) + "\n"

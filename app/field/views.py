@@ -1,280 +1,296 @@
 """Field workflow API: transitions, history, priority, assignment, follows, residents'
-feedback, the agents' queue and batch actions, agent scopes, Atom feeds."""
+feedback, the agents' queue and batch actions, agent scopes, Atom feeds.
 
-from __future__ import annotations
+Each endpoint is declared once (app/api/contract.py); its bodies, query and answers are the
+models of app/field/schemas.py."""
 
 import json
-from datetime import date
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.datastructures import FileStorage
 
-from app.accounts.auth import current_user, requires_auth, requires_role
+from app.accounts.auth import current_user
 from app.accounts.models import User
+from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation, parse_query
+from app.api.types import exists_in_columns
+from app.areas.models import Service
 from app.areas.services import category_index
 from app.contributions import photos as photo_files
-from app.contributions.models import STATUS_GROUPS, STATUSES
-from app.contributions.views import PLURAL, load_or_404
+from app.contributions.schemas import ARRONDISSEMENTS, PLURAL
+from app.contributions.views import load_or_404
 from app.db import db
-from app.errors import BadRequest, FieldError, NotFound, ValidationFailed
+from app.errors import FieldError, NotFound, ValidationFailed
 from app.field import feeds, queries, services, workflow
-from app.field.services import TransitionRequest
+from app.field.schemas import (
+    AgentQueue,
+    AgentScopes,
+    AssignmentInput,
+    AssignmentResult,
+    BatchInput,
+    BatchResult,
+    FeedbackInput,
+    FeedbackResult,
+    FollowState,
+    PriorityInput,
+    PriorityResult,
+    QueueQuery,
+    ReportHistory,
+    ScopesInput,
+    TransitionInput,
+    TransitionResult,
+)
 from app.messages import current_language
-from app.schemas import Fields, json_body, query_float, query_int
 
 bp = Blueprint("field", __name__)
-GEOJSON = "application/geo+json"
+FIELD, FEEDS = ("Field work",), ("Feeds",)
+KIND_TAGS = {"report": ("Reports",), "proposal": ("Proposals",)}
+STAFF = ("agent", "supervisor")  # has_role: admins too
+REPORT = "/api/v1/reports/<id:contribution_id>"
+
+ILLEGAL_TRANSITION = (
+    "The workflow does not allow this change from the report's current status "
+    "(`illegal_transition`); `from` is that status and `allowed` lists where it can go "
+    "(possibly nowhere). Nothing was changed.")
+OUT_OF_SCOPE = ("Not an agent, supervisor or admin (`forbidden`), or an agent acting on a "
+                "report outside their services and arrondissements (`out_of_scope`); a write "
+                "with the session cookie but without the CSRF header (`forbidden`).")
+ATOM_FEED = {"type": "string", "contentMediaType": ATOM}
 
 
-def _date(fields: Fields, name: str) -> date | None:
-    raw = fields.data.get(name)
-    if raw in (None, ""):
-        return None
+def store_photo(upload: FileStorage) -> str:
+    """Check and store a photo taken on site; its SHA-256. The files are removed again if the
+    request does not commit (app/contributions/media.py)."""
+    cfg = current_app.config
     try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        fields.error(name, "invalid_date")
-        return None
+        photo = photo_files.process(upload.stream.read(cfg["PHOTO_MAX_BYTES"] + 1),
+                                    cfg["PHOTO_MAX_BYTES"])
+    except photo_files.PhotoRejected as exc:
+        raise ValidationFailed([FieldError("photo", exc.code)]) from None
+    g.setdefault("new_media_files", []).extend(photo_files.store(cfg["MEDIA_DIR"], photo))
+    return photo.sha256
 
 
-def transition_from_request() -> TransitionRequest:
-    """JSON body, or multipart with a `transition` JSON part and an optional `photo`."""
-    photo_sha = None
-    if request.mimetype == "multipart/form-data":
-        try:
-            data = json.loads(request.form.get("transition", ""))
-        except ValueError:
-            raise BadRequest(params={"reason": "the transition part is not valid JSON"}) from None
-        upload = request.files.get("photo")
-        if upload is not None and upload.filename:
-            cfg = current_app.config
-            try:
-                photo = photo_files.process(upload.stream.read(cfg["PHOTO_MAX_BYTES"] + 1),
-                                            cfg["PHOTO_MAX_BYTES"])
-            except photo_files.PhotoRejected as exc:
-                raise ValidationFailed([FieldError("photo", exc.code)]) from None
-            from flask import g
-
-            g.setdefault("new_media_files", []).extend(photo_files.store(cfg["MEDIA_DIR"], photo))
-            photo_sha = photo.sha256
-    else:
-        data = json_body()
-    if not isinstance(data, dict):
-        raise BadRequest(params={"reason": "a JSON object is expected"})
-    fields = Fields(data)
-    to = fields.string("to", max_len=20)
-    if to is not None and to not in workflow.TRANSITIONS:
-        fields.error("to", "invalid_status")
-    req = TransitionRequest(
-        to=to or "",
-        public_note=fields.string("public_note", required=False, max_len=2000) or None,
-        internal_note=fields.string("internal_note", required=False, max_len=2000) or None,
-        planned_for=_date(fields, "planned_for"),
-        reason=fields.string("reason", required=False, max_len=30) or None,
-        resolution=fields.string("resolution", required=False, max_len=20) or None,
-        transferred_to=fields.string("transferred_to", required=False, max_len=2000) or None,
-        photo_sha256=photo_sha,
-    )
-    dup = data.get("duplicate_of")
-    if dup is not None:
-        if isinstance(dup, bool) or not isinstance(dup, int):
-            fields.error("duplicate_of", "not_a_number")
-        else:
-            req.duplicate_of = dup
-    fields.done()
-    return req
+def load_report(report_id: int):
+    """A visible report by an id from a body: one no column can hold is as unknown as any."""
+    if not exists_in_columns(report_id):
+        raise NotFound("contribution_not_found")
+    return load_or_404("report", report_id)
 
 
-@bp.post("/api/v1/reports/<int:contribution_id>/transitions")
-@requires_role("agent", "supervisor")
-def post_transition(contribution_id: int):
-    """Change a report's status (agents in scope, supervisors, admins)."""
+# ---- one report ---------------------------------------------------------------------------
+
+@operation(bp, "POST", f"{REPORT}/transitions", body=TransitionInput, tags=FIELD, auth=STAFF,
+           multipart=Multipart("transition", {"photo": (
+               "A photo taken on site, e.g. of the work done (JPEG, PNG or WebP; a refused one "
+               "is a 422 on `photo`).", 1)}),
+           operation_id="transitionReport",
+           problems={403: OUT_OF_SCOPE, 409: ILLEGAL_TRANSITION},
+           replies={201: Reply("Changed; the whole history as staff see it.", TransitionResult)})
+def post_transition(contribution_id: int, body: TransitionInput, uploads: dict[str, list[FileStorage]]):
+    """Change a report's status
+
+    Agents on reports in their scope (else `out_of_scope`), supervisors and admins. JSON, or
+    `multipart/form-data` with the change as JSON text in the `transition` form field (not a
+    file) and an optional `photo`. The step is added to the history and e-mailed to the
+    reporter and the followers (not to whoever acted). Field codes of a 422: `required`,
+    `invalid_status` (`to`), `invalid_value`, `invalid_date` and `date_in_past`
+    (`planned_for`), `unknown_report` (`duplicate_of`), `too_long`, `not_a_string`,
+    `not_a_number`, `unknown_field`."""
     report = load_or_404("report", contribution_id)
-    services.ensure_in_scope(db.session, current_user(), report)  # before storing any photo
-    event = services.transition(db.session, report, current_user(), transition_from_request())
+    user = current_user()
+    services.ensure_in_scope(db.session, user, report)  # before storing any photo
+    photos = uploads.get("photo") or []
+    photo_sha256 = store_photo(photos[0]) if photos else None
+    event = services.transition(db.session, report, user, body.request(photo_sha256))
     return {"id": report.id, "status": report.status, "event_id": event.id,
             "history": services.history(db.session, report, staff=True)}, 201
 
 
-@bp.get("/api/v1/reports/<int:contribution_id>/history")
+@operation(bp, "GET", f"{REPORT}/history", tags=KIND_TAGS["report"], auth="optional",
+           operation_id="getReportHistory",
+           replies={200: Reply("The history, oldest first.", ReportHistory)})
 def get_history(contribution_id: int):
-    """Public history; staff also see internal notes and who acted."""
+    """A report's status history
+
+    Public. Signed-in staff also get the internal notes and who acted."""
     report = load_or_404("report", contribution_id)
     user = current_user()
     return {"id": report.id, "status": report.status,
             "history": services.history(db.session, report, staff=bool(user and user.is_staff))}
 
 
-@bp.put("/api/v1/reports/<int:contribution_id>/priority")
-@requires_role("agent", "supervisor")
-def put_priority(contribution_id: int):
+@operation(bp, "PUT", f"{REPORT}/priority", body=PriorityInput, tags=FIELD, auth=STAFF,
+           operation_id="setReportPriority", problems={403: OUT_OF_SCOPE},
+           replies={200: Reply("The priority.", PriorityResult)})
+def put_priority(contribution_id: int, body: PriorityInput):
+    """Set a report's priority
+
+    Agents on reports in their scope, supervisors and admins."""
     report = load_or_404("report", contribution_id)
-    services.set_priority(db.session, report, current_user(), json_body().get("priority"))
+    services.set_priority(db.session, report, current_user(), body.priority)
     return {"id": report.id, "priority": report.priority}
 
 
-@bp.put("/api/v1/reports/<int:contribution_id>/assignment")
-@requires_role("supervisor")
-def put_assignment(contribution_id: int):
+@operation(bp, "PUT", f"{REPORT}/assignment", body=AssignmentInput, tags=FIELD,
+           auth=("supervisor",), operation_id="assignReport",
+           replies={200: Reply("The assignment.", AssignmentResult)})
+def put_assignment(contribution_id: int, body: AssignmentInput):
+    """Assign a report to an agent
+
+    Supervisors and admins."""
     report = load_or_404("report", contribution_id)
-    agent_id = json_body().get("agent_id")
-    if agent_id is not None and (isinstance(agent_id, bool) or not isinstance(agent_id, int)):
-        raise ValidationFailed([FieldError("agent_id", "not_a_number")])
-    services.assign(db.session, report, current_user(), agent_id)
+    services.assign(db.session, report, current_user(), body.agent_id)
     return {"id": report.id, "assigned_to": report.assigned_to_id}
 
 
-@bp.post("/api/v1/reports/<int:contribution_id>/feedback")
-@requires_auth
-def post_feedback(contribution_id: int):
-    """Reporter or follower: {"value": "fixed"} or {"value": "still_there"} (reopens)."""
+@operation(bp, "POST", f"{REPORT}/feedback", body=FeedbackInput, tags=KIND_TAGS["report"],
+           auth="required", operation_id="reportFeedback",
+           problems={
+               403: "Neither the reporter nor a follower (`not_reporter_or_follower`), or a "
+                    "write with the session cookie but without the CSRF header (`forbidden`).",
+               409: f"The report is not resolved (`not_resolved`), or was resolved more than "
+                    f"{workflow.REOPEN_WINDOW_DAYS} days ago (`reopen_window_over`)."},
+           replies={201: Reply("Recorded.", FeedbackResult)})
+def post_feedback(contribution_id: int, body: FeedbackInput):
+    """Confirm or contest a fix
+
+    The reporter or a follower, on a resolved report, within the reopening window. `fixed` is
+    recorded; `still_there` reopens the report."""
     report = load_or_404("report", contribution_id)
-    services.feedback(db.session, report, current_user(), json_body().get("value"))
+    services.feedback(db.session, report, current_user(), body.value)
     return {"id": report.id, "status": report.status, "reopen_count": report.reopen_count}, 201
 
 
-@requires_auth
-def put_follow(kind: str, contribution_id: int):
-    contribution = load_or_404(kind, contribution_id)
-    return {"following": True,
-            "followers_count": services.follow(db.session, contribution, current_user(), True)}
+def _declare_follows(kind: str, plural: str) -> None:
+    """PUT and DELETE /api/v1/<plural>/<id>/follow, one operation each per kind."""
+    rule, title = f"/api/v1/{plural}/<id:contribution_id>/follow", kind.capitalize()
+    reply = {200: Reply("Whether I follow it, and how many do.", FollowState)}
 
+    def put_follow(contribution_id: int):
+        contribution = load_or_404(kind, contribution_id)
+        return {"following": True,
+                "followers_count": services.follow(db.session, contribution, current_user(), True)}
 
-@requires_auth
-def delete_follow(kind: str, contribution_id: int):
-    contribution = load_or_404(kind, contribution_id)
-    return {"following": False,
-            "followers_count": services.follow(db.session, contribution, current_user(), False)}
+    def delete_follow(contribution_id: int):
+        contribution = load_or_404(kind, contribution_id)
+        return {"following": False,
+                "followers_count": services.follow(db.session, contribution, current_user(), False)}
+
+    put_follow.__doc__ = (f"Follow a {kind}\n\nIdempotent. The followers of a report are e-mailed "
+                          "its status changes and may confirm or contest its fix.")
+    delete_follow.__doc__ = f"Stop following a {kind}\n\nIdempotent."
+    for method, view, verb in (("PUT", put_follow, "follow"), ("DELETE", delete_follow, "unfollow")):
+        operation(bp, method, rule, tags=KIND_TAGS[kind], auth="required", replies=reply,
+                  endpoint=f"{kind}_follow_{method.lower()}",
+                  operation_id=f"{verb}{title}")(view)
 
 
 for _kind, _plural in PLURAL.items():
-    _url = f"/api/v1/{_plural}/<int:contribution_id>/follow"
-    bp.add_url_rule(_url, f"{_kind}_follow_put", put_follow, methods=["PUT"], defaults={"kind": _kind})
-    bp.add_url_rule(_url, f"{_kind}_follow_delete", delete_follow, methods=["DELETE"],
-                    defaults={"kind": _kind})
+    _declare_follows(_kind, _plural)
 
 
-def queue_filters(user: User) -> queries.QueueFilters:
-    args, errors = request.args, []
-    statuses: list[str] = []
-    for s in (args.get("status") or "open").split(","):
-        if s in STATUS_GROUPS["report"]:
-            statuses += STATUS_GROUPS["report"][s]
-        elif s in STATUSES["report"]:
-            statuses.append(s)
-        else:
-            errors.append(FieldError("status", "invalid_status"))
-    f = queries.QueueFilters(user_id=user.id, supervisor=user.has_role("supervisor"), statuses=statuses)
-    if args.get("category"):
-        f.category_ids = category_index(db.session).subtree_ids(args["category"], "report")
-        if f.category_ids is None:
-            errors.append(FieldError("category", "unknown_category"))
-    if args.get("arrondissement"):
-        try:
-            f.arrondissements = [int(a) for a in args["arrondissement"].split(",")]
-            if not all(1 <= a <= 20 for a in f.arrondissements):
-                errors.append(FieldError("arrondissement", "out_of_range", {"min": 1, "max": 20}))
-        except ValueError:
-            errors.append(FieldError("arrondissement", "not_a_number"))
-    if args.get("priority"):
-        if args["priority"] not in workflow.PRIORITIES:
-            errors.append(FieldError("priority", "invalid_value"))
-        f.priority = args["priority"]
-    f.sort = args.get("sort", "priority")
-    if f.sort not in queries.SORTS:
-        errors.append(FieldError("sort", "invalid_value"))
-    if errors:
-        raise ValidationFailed(errors)
-    f.older_than_days = query_int("older_than_days", default=-1, lo=-1, hi=36500)
-    f.older_than_days = None if f.older_than_days < 0 else f.older_than_days
-    f.assigned_to_me = args.get("assigned") == "me"
-    f.limit = query_int("limit", default=200, lo=1, hi=1000)
-    if f.sort == "nearest":
-        f.lon = query_float("lon", lo=-180, hi=180)
-        f.lat = query_float("lat", lo=-90, hi=90)
-    return f
+# ---- the agents' queue and batches ----------------------------------------------------------
+
+def queue_filters(user: User, query: QueueQuery | None = None) -> queries.QueueFilters:
+    """The queue's filters for `user`, from `query` (else this request's query string: the
+    agents' pages share the API's filters)."""
+    query = query if query is not None else parse_query(QueueQuery)
+    category_ids = None
+    if query.category:
+        category_ids = category_index(db.session).subtree_ids(query.category, "report")
+        if category_ids is None:
+            raise ValidationFailed([FieldError("category", "unknown_category")])
+    return query.filters(user_id=user.id, supervisor=user.has_role("supervisor"),
+                         category_ids=category_ids)
 
 
-@bp.get("/api/v1/agent/queue")
-@requires_role("agent", "supervisor")
-def agent_queue():
-    """Reports in my scope, with counts per status (default: open, dangerous first)."""
-    features, counts = queries.queue(db.session, queue_filters(current_user()), current_language())
+@operation(bp, "GET", "/api/v1/agent/queue", query=QueueQuery, tags=FIELD, auth=STAFF,
+           operation_id="agentQueue",
+           replies={200: Reply("The reports, with counts per status.", AgentQueue, GEOJSON)})
+def agent_queue(query: QueueQuery):
+    """My queue of reports
+
+    Agents and supervisors: the reports in my scope (a supervisor's is everything), open ones
+    by default, dangerous first."""
+    filters = queue_filters(current_user(), query)
+    features, counts = queries.queue(db.session, filters, current_language())
     body = ('{"type":"FeatureCollection","counts":' + json.dumps(counts)
             + ',"features":[' + features + "]}")
     return Response(body, mimetype=GEOJSON)
 
 
-@bp.post("/api/v1/agent/batch")
-@requires_role("agent", "supervisor")
-def agent_batch():
-    """Acknowledge or schedule several reports at once; all or nothing."""
-    data = json_body()
-    ids = data.get("ids")
-    if not isinstance(ids, list) or not ids or len(ids) > 500 or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ValidationFailed([FieldError("ids", "invalid_value")])
-    if data.get("to") not in ("acknowledged", "scheduled"):
-        raise ValidationFailed([FieldError("to", "invalid_value")])
-    fields = Fields(data)
-    template = TransitionRequest(
-        to=data["to"], planned_for=_date(fields, "planned_for"),
-        public_note=fields.string("public_note", required=False, max_len=2000) or None,
-        internal_note=fields.string("internal_note", required=False, max_len=2000) or None)
-    fields.done()
-    done = []
-    for report_id in dict.fromkeys(ids):
-        report = load_or_404("report", report_id)
-        services.transition(db.session, report, current_user(), TransitionRequest(**vars(template)))
+@operation(bp, "POST", "/api/v1/agent/batch", body=BatchInput, tags=FIELD, auth=STAFF,
+           operation_id="agentBatch",
+           problems={403: OUT_OF_SCOPE, 404: "One of the reports does not exist, or was "
+                                              "withdrawn or hidden (`contribution_not_found`).",
+                     409: ILLEGAL_TRANSITION},
+           replies={200: Reply("Every report changed.", BatchResult)})
+def agent_batch(body: BatchInput):
+    """Acknowledge or schedule several reports
+
+    All or nothing: one report out of scope, missing or in a status that cannot go there, and
+    none is changed."""
+    user, done = current_user(), []
+    for report_id in dict.fromkeys(body.ids):
+        report = load_report(report_id)
+        services.transition(db.session, report, user, body.request())
         done.append({"id": report.id, "status": report.status})
     return {"updated": done}
 
 
-@bp.put("/api/v1/agents/<int:user_id>/scopes")
-@requires_role("admin")
-def put_scopes(user_id: int):
-    """Admin: set an agent's services and arrondissements, e.g.
-    {"scopes": [{"service": "graffitis", "arrondissement": 11}, {"service": "voirie"}]}"""
+@operation(bp, "PUT", "/api/v1/agents/<id:user_id>/scopes", body=ScopesInput, tags=FIELD,
+           auth=("admin",), operation_id="setAgentScopes",
+           problems={404: "No such user (`not_found`)."},
+           replies={200: Reply("The scopes.", AgentScopes)})
+def put_scopes(user_id: int, body: ScopesInput):
+    """Set an agent's scopes
+
+    Admins. Replaces the services and arrondissements the user may act on as an agent, and
+    gives them the agent role, e.g. `{"scopes": [{"service": "graffitis", "arrondissement":
+    11}, {"service": "voirie"}]}`. A service code that does not exist is `invalid_value` on
+    `scopes[i].service`."""
     agent = db.session.get(User, user_id)
     if agent is None:
         raise NotFound()
-    from app.areas.models import Service
-
     codes = {s.code: s.id for s in db.session.query(Service)}
-    items = json_body().get("scopes")
-    if not isinstance(items, list):
-        raise ValidationFailed([FieldError("scopes", "invalid_value")])
-    scopes, errors = [], []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append(FieldError(f"scopes[{i}]", "invalid_value"))
-            continue
-        service, arr = item.get("service"), item.get("arrondissement")
-        if service is not None and (not isinstance(service, str) or service not in codes):
-            errors.append(FieldError(f"scopes[{i}].service", "invalid_value"))
-            service = None
-        if arr is not None and (isinstance(arr, bool) or not isinstance(arr, int) or not 1 <= arr <= 20):
-            errors.append(FieldError(f"scopes[{i}].arrondissement", "out_of_range", {"min": 1, "max": 20}))
-        scopes.append((codes.get(service), arr))
-    if errors:
-        raise ValidationFailed(errors)
+    unknown = [FieldError(f"scopes[{i}].service", "invalid_value")
+               for i, scope in enumerate(body.scopes)
+               if scope.service is not None and scope.service not in codes]
+    if unknown:
+        raise ValidationFailed(unknown)
+    scopes = [(codes[s.service] if s.service else None, s.arrondissement) for s in body.scopes]
     services.set_scopes(db.session, agent, scopes)
-    return {"user_id": agent.id, "scopes": [
-        {"service": next((c for c, i in codes.items() if i == s), None), "arrondissement": a}
-        for s, a in scopes]}
+    return {"user_id": agent.id,
+            "scopes": [{"service": s.service, "arrondissement": s.arrondissement}
+                       for s in body.scopes]}
 
 
-@bp.get("/feeds/reports/<int:contribution_id>.atom")
+# ---- feeds --------------------------------------------------------------------------------
+
+@operation(bp, "GET", "/feeds/reports/<id:contribution_id>.atom", tags=FEEDS,
+           operation_id="reportFeed",
+           problems={404: "No such report, or it was withdrawn or hidden "
+                          "(`contribution_not_found`)."},
+           replies={200: Reply("An Atom feed (RFC 4287), newest first.", ATOM_FEED, ATOM)})
 def report_feed(contribution_id: int):
-    """Atom feed of one report's public status changes."""
+    """A report's status changes (Atom)
+
+    Its last 100 public status changes."""
     report = load_or_404("report", contribution_id)
-    return Response(feeds.report_feed(db.session, report, request.url_root),
-                    mimetype="application/atom+xml")
+    return Response(feeds.report_feed(db.session, report, request.url_root), mimetype=ATOM)
 
 
-@bp.get("/feeds/arrondissements/<int:number>.atom")
+@operation(bp, "GET", "/feeds/arrondissements/<int:number>.atom", tags=FEEDS,
+           operation_id="arrondissementFeed",
+           path_doc={"number": f"The arrondissement, {ARRONDISSEMENTS[0]} to "
+                               f"{ARRONDISSEMENTS[1]}; any other number is a 404."},
+           problems={404: "Not an arrondissement's number (`not_found`)."},
+           replies={200: Reply("An Atom feed (RFC 4287), newest first.", ATOM_FEED, ATOM)})
 def arrondissement_feed(number: int):
-    """Atom feed of an arrondissement: new contributions and status changes."""
-    if not 1 <= number <= 20:
+    """An arrondissement's news (Atom)
+
+    New reports and proposals and status changes there, the last 50."""
+    if not ARRONDISSEMENTS[0] <= number <= ARRONDISSEMENTS[1]:
         raise NotFound()
     return Response(feeds.arrondissement_feed(db.session, number, request.url_root),
-                    mimetype="application/atom+xml")
+                    mimetype=ATOM)

@@ -4,6 +4,9 @@ Modelled on DansMaRue (see shared/reference/dansmarue.md) and FixMyStreet's open
 grouping. Only app/field/services.py applies it.
 """
 
+from flask_babel import force_locale
+from flask_babel import lazy_pgettext as _lp
+
 from app.contributions.models import REPORT_CLOSED, REPORT_OPEN
 
 # from -> allowed targets
@@ -25,37 +28,61 @@ REJECTION_REASONS = ("location_unclear", "photo_needed", "not_city_remit", "made
 RESOLUTIONS = ("fixed", "not_fixed", "forwarded")
 PRIORITIES = ("dangerous", "annoying", "minor")
 REOPEN_WINDOW_DAYS = 30
+# what residents may say about a fix: `still_there` reopens the report
+FEEDBACK_VALUES = ("fixed", "still_there")
+
+# the member a target cannot do without (app/field/services.py, validate(); the API's
+# document states it as if/then rules)
+REQUIRED_FOR = {
+    "scheduled": "planned_for",
+    "rejected": "reason",
+    "resolved": "resolution",
+    "transferred": "transferred_to",
+    "duplicate": "duplicate_of",
+}
+# longest public or internal note, and longest "transferred to" (characters)
+NOTE_MAX = 2000
+TRANSFER_MAX = 2000
+# the agents' batch: how many reports at once, and the only targets it takes
+BATCH_MAX = 500
+BATCH_TARGETS = ("acknowledged", "scheduled")
 
 OPEN, CLOSED = REPORT_OPEN, REPORT_CLOSED
 
-LABELS = {
-    "new": ("Nouveau", "New"),
-    "acknowledged": ("Pris en compte", "Acknowledged"),
-    "scheduled": ("Intervention programmée", "Scheduled"),
-    "resolved": ("Résolu", "Resolved"),
-    "rejected": ("Rejeté", "Rejected"),
-    "duplicate": ("Doublon", "Duplicate"),
-    "transferred": ("Transféré à un tiers", "Transferred"),
-    "monitoring": ("Sous surveillance", "Under watch"),
+# English msgids; French in translations/fr (one gettext catalogue, app/messages.py)
+LABELS = {  # a report's status, as the workflow names it
+    "new": _lp("workflow status", "New"),
+    "acknowledged": _lp("workflow status", "Acknowledged"),
+    "scheduled": _lp("workflow status", "Scheduled"),
+    "resolved": _lp("workflow status", "Resolved"),
+    "rejected": _lp("workflow status", "Rejected"),
+    "duplicate": _lp("workflow status", "Duplicate"),
+    "transferred": _lp("workflow status", "Transferred"),
+    "monitoring": _lp("workflow status", "Under watch"),
 }
-REASON_LABELS = {
-    "location_unclear": ("Emplacement à préciser", "Location unclear"),
-    "photo_needed": ("Photo nécessaire", "Photo needed"),
-    "not_city_remit": ("Hors compétence de la Ville", "Not the city's remit"),
-    "made_safe": ("Mis en sécurité, sous surveillance", "Made safe and under watch"),
-    "other": ("Autre", "Other"),
+REASON_LABELS = {  # why a report was rejected
+    "location_unclear": _lp("rejection reason", "Location unclear"),
+    "photo_needed": _lp("rejection reason", "Photo needed"),
+    "not_city_remit": _lp("rejection reason", "Not the city's remit"),
+    "made_safe": _lp("rejection reason", "Made safe and under watch"),
+    "other": _lp("rejection reason", "Other"),
 }
-RESOLUTION_LABELS = {
-    "fixed": ("Le problème a été résolu.", "The problem was fixed."),
-    "not_fixed": (
-        "Le problème n'a pas été résolu et aucune intervention n'est prévue prochainement.",
-        "The problem was not fixed and no work is planned soon.",
-    ),
-    "forwarded": (
-        "Le problème ne relève pas de la Ville et a été transmis à l'organisme compétent.",
-        "The problem is outside the city's remit and was forwarded to the competent body.",
-    ),
+RESOLUTION_LABELS = {  # how a resolution closed
+    "fixed": _lp("resolution", "The problem was fixed."),
+    "not_fixed": _lp("resolution", "The problem was not fixed and no work is planned soon."),
+    "forwarded": _lp("resolution", "The problem is outside the city's remit and was forwarded to the competent body."),
 }
+
+
+def label(table: dict, code: str, lang: str) -> str:
+    """`table[code]` in `lang` (`code` itself when unknown)."""
+    with force_locale(lang):
+        return str(table[code]) if code in table else code
+
+
+def both_languages(table: dict, code: str) -> tuple[str, str]:
+    """(French, English): e-mails and feeds speak both, their reader's language unknown."""
+    return label(table, code, "fr"), label(table, code, "en")
 
 
 def allowed_targets(status: str) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from app.contributions.models import Contribution
 from app.engagement import services as engagement
 from app.field import services as field
 from app.field.models import Follow
-from app.field.workflow import REASON_LABELS, RESOLUTION_LABELS
+from app.field.workflow import REASON_LABELS, RESOLUTION_LABELS, label
 
 
 @dataclass
@@ -89,14 +89,13 @@ def history(session: Session, c: Contribution, user: User | None, lang: str) -> 
     """A report's public status changes, oldest first, with their labels in `lang`."""
     if c.kind != "report":
         return []
-    pick = 1 if lang == "en" else 0
     events = field.history(session, c, staff=bool(user and user.is_staff))
     for e in events:
         e["at_dt"] = datetime.fromisoformat(e["at"])
         e["planned_date"] = date.fromisoformat(e["planned_for"]) if e["planned_for"] else None
-        e["reason_label"] = REASON_LABELS[e["reason"]][pick] if e["reason"] in REASON_LABELS else None
-        e["resolution_label"] = (RESOLUTION_LABELS[e["resolution"]][pick]
-                                 if e["resolution"] in RESOLUTION_LABELS else None)
+        e["reason_label"] = label(REASON_LABELS, e["reason"], lang) if e["reason"] else None
+        e["resolution_label"] = (label(RESOLUTION_LABELS, e["resolution"], lang)
+                                 if e["resolution"] else None)
     return events
 
 

@@ -121,8 +121,17 @@ def test_admin_sets_scopes(make_user, make_report, client):
     r = client.post(f"/api/v1/reports/{report['id']}/transitions", json={"to": "acknowledged"},
                     headers={"Authorization": f"Bearer {token['access_token']}"})
     assert r.status_code == 201
+    # the declared shape first (an arrondissement is 1–20), then the codes the database knows
     bad = admin.put(url, json={"scopes": [{"service": "nope", "arrondissement": 25}]})
-    assert [e["field"] for e in bad.json["errors"]] == ["scopes[0].service", "scopes[0].arrondissement"]
+    assert [(e["field"], e["code"]) for e in bad.json["errors"]] == [
+        ("scopes[0].arrondissement", "out_of_range")]
+    bad = admin.put(url, json={"scopes": [{"arrondissement": 4}, {"service": "nope"}]})
+    assert [(e["field"], e["code"]) for e in bad.json["errors"]] == [
+        ("scopes[1].service", "invalid_value")]
+    bad = admin.put(url, json={"scopes": [{"service": "graffitis", "team": "B"}]})
+    assert [(e["field"], e["code"]) for e in bad.json["errors"]] == [
+        ("scopes[0].team", "unknown_field")]
+    assert admin.put("/api/v1/agents/99999999999/scopes", json={"scopes": []}).status_code == 404
 
 
 def test_history_public_and_internal(supervisor, make_report, client):
