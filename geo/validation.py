@@ -27,6 +27,8 @@ def parse_geometry(obj: object, kind: str) -> BaseGeometry:
         raise GeometryError("geometry_missing")
     if not isinstance(obj, dict) or "type" not in obj or "coordinates" not in obj:
         raise GeometryError("geometry_malformed", {"reason": "type/coordinates"})
+    if not _numbers_only(obj["coordinates"]):
+        raise GeometryError("geometry_malformed", {"reason": "coordinates must be numbers"})
     gtype = obj["type"]
     if gtype not in ALLOWED_TYPES[kind]:
         raise GeometryError(
@@ -53,6 +55,18 @@ def parse_geometry(obj: object, kind: str) -> BaseGeometry:
         raise GeometryError("geometry_invalid", {"reason": explain_validity(geom)})
     check_inside_paris(geom)
     return geom
+
+
+def _numbers_only(coords: object) -> bool:
+    """Nested lists of JSON numbers, nothing else (shapely would take "2.35" or true)."""
+    stack = [coords]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, bool) or not isinstance(node, int | float):
+            return False
+    return True
 
 
 def check_inside_paris(geom: BaseGeometry) -> None:

@@ -287,3 +287,108 @@ def test_stored_timestamps_are_utc_whatever_the_session_time_zone(session, make_
                     {"id": rid})
     stored = session.scalar(text("SELECT feature_json FROM contributions WHERE id = :id"), {"id": rid})
     assert '"updated_at":"2025-07-14T08:00:00+00:00"' in stored
+
+
+# ---------------------------------------------------------------- the declared bodies
+
+def test_a_3d_position_is_accepted_and_stored_2d(resident, session):
+    r = resident.post("/api/v1/reports", json=feature(geometry={
+        "type": "Point", "coordinates": [2.3499, 48.853, 35]}))
+    assert r.status_code == 201, r.json
+    assert r.json["geometry"] == {"type": "Point", "coordinates": [2.3499, 48.853]}
+    dims = session.scalar(text("SELECT ST_NDims(geom) FROM contributions WHERE id = :id"),
+                          {"id": r.json["id"]})
+    assert dims == 2
+
+
+def test_a_patch_changes_only_what_it_names(resident, make_report):
+    report = make_report(description="Sur la grille", address="Parvis Notre-Dame")
+    url = f"/api/v1/reports/{report['id']}"
+    r = resident.patch(url, json={"properties": {"description": "Sur le banc"}})
+    assert r.status_code == 200, r.json
+    before, after = report["properties"], r.json["properties"]
+    assert after["description"] == "Sur le banc"
+    assert (after["title"], after["category"], after["address"]) == (
+        before["title"], before["category"], before["address"])
+    assert r.json["geometry"] == report["geometry"]
+    cleared = resident.patch(url, json={"properties": {"address": None, "description": None}})
+    assert cleared.json["properties"]["address"] is None
+    assert cleared.json["properties"]["description"] == ""
+    recategorised = resident.patch(url, json={"properties": {"category": "eclairage"}})
+    assert recategorised.json["properties"]["category"]["code"] == "eclairage"
+    nothing = resident.patch(url, json={})
+    assert nothing.status_code == 200 and nothing.json["properties"]["title"] == before["title"]
+
+
+@pytest.mark.parametrize(("body", "field", "code"), [
+    ({"properties": {"title": None}}, "properties.title", "required"),
+    ({"properties": {"title": "ab"}}, "properties.title", "too_short"),
+    ({"properties": {"category": "mobilite"}}, "properties.category", "unknown_category"),
+    ({"properties": {"colour": "red"}}, "properties.colour", "unknown_field"),
+    ({"geometry": None}, "geometry", "geometry_missing"),
+])
+def test_a_patch_checks_what_it_names(resident, make_report, body, field, code):
+    r = resident.patch(f"/api/v1/reports/{make_report()['id']}", json=body)
+    assert r.status_code == 422
+    assert [(e["field"], e["code"]) for e in r.json["errors"]] == [(field, code)]
+
+
+def test_proposal_categories_are_themes(resident):
+    r = resident.post("/api/v1/proposals", json=feature(category="graffitis"))
+    assert r.status_code == 422
+    assert [(e["field"], e["code"]) for e in r.json["errors"]] == [
+        ("properties.category", "unknown_category")]
+    assert resident.post("/api/v1/proposals", json=feature(category="mobilite")).status_code == 201
+
+
+def test_filters_of_each_kind(client, resident):
+    made = resident.post("/api/v1/proposals", json=feature(title="zzkind idée", category="mobilite"))
+    assert made.status_code == 201
+    base = "/api/v1/proposals?q=zzkind"
+    assert ids(client.get(base + "&status=published&category=mobilite")) == [made.json["id"]]
+    assert ids(client.get(base + "&status=accepted")) == []
+    assert client.get(base + "&status=open").status_code == 422  # a group of reports only
+    assert client.get(base + "&category=graffitis").status_code == 422
+
+
+def test_a_text_filter_is_matched_literally(client, resident):
+    made = resident.post("/api/v1/reports", json=feature(title="zz_pct 100% tagué"))
+    assert ids(client.get("/api/v1/reports?q=zz_pct 100%25")) == [made.json["id"]]
+    assert ids(client.get("/api/v1/reports?q=zz%25pct")) == []
+
+
+def test_until_a_bare_date_includes_that_day(client):
+    day = client.get("/api/v1/reports?since=2024-03-04&until=2024-03-04&limit=1000").json
+    stamps = {f["properties"]["created_at"][:10] for f in day["features"]}
+    assert day["numberReturned"] > 0 and stamps == {"2024-03-04"}
+
+
+def test_next_link_keeps_the_filters(client):
+    page = client.get("/api/v1/reports?arrondissement=4&limit=2&lang=en")
+    nxt = page.json["links"][0]["href"]
+    assert "arrondissement=4" in nxt and "lang=en" in nxt and "cursor=" in nxt
+    second = client.get(nxt)
+    assert second.json["numberReturned"] == 2 and set(ids(second)).isdisjoint(ids(page))
+    assert {f["properties"]["arrondissement"] for f in second.json["features"]} == {4}
+
+
+def test_nearby_query_is_checked(client):
+    base = "/api/v1/reports/nearby?lon=2.3499&lat=48.8530"
+    cases = {
+        "": ("category", "required"),
+        "&category=": ("category", "required"),
+        "&category=mobilite": ("category", "unknown_category"),
+        "&category=graffitis&radius_m=501": ("radius_m", "out_of_range"),
+        "&category=graffitis&radius_m=nan": ("radius_m", "not_a_number"),
+        "&category=graffitis&limit=101": ("limit", "out_of_range"),
+        "&category=graffitis&colour=red": ("colour", "unknown_field"),
+    }
+    for query, expected in cases.items():
+        r = client.get(base + query)
+        assert r.status_code == 422, query
+        assert [(e["field"], e["code"]) for e in r.json["errors"]] == [expected], query
+    far = client.get("/api/v1/reports/nearby?lon=-180&lat=-90&category=graffitis")
+    assert far.status_code == 200 and far.json["features"] == []  # not a projection error
+    r = client.get("/api/v1/reports/nearby?lat=95&category=graffitis")
+    assert {e["field"]: e["code"] for e in r.json["errors"]} == {"lon": "required",
+                                                                 "lat": "out_of_range"}

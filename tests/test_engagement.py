@@ -128,3 +128,45 @@ def test_concurrent_votes_keep_exact_counts(app, database_url):
             conn.execute(text("DELETE FROM contributions WHERE id = :id"), {"id": pid})
             conn.execute(text("DELETE FROM users WHERE id = ANY(:ids)"), {"ids": user_ids})
         engine.dispose()
+
+
+def test_comment_bodies_are_checked(make_user, make_report):
+    a = make_user()
+    url = f"/api/v1/reports/{make_report()['id']}/comments"
+    cases = {
+        '{"body": "a\\ud800b"}': "invalid_value",  # a lone surrogate, as JSON text can carry it
+        '{"body": "\\ud800"}': "invalid_value",
+        '{"body": "a\\u0000b"}': "invalid_value",
+        '{"body": null}': "not_a_string",
+        '{"body": 12}': "not_a_string",
+        '{}': "required",
+        '{"body": "ok", "extra": 1}': "unknown_field",
+    }
+    for raw, code in cases.items():
+        r = a.post(url, data=raw, content_type="application/json")
+        assert r.status_code == 422, raw
+        assert code in [e["code"] for e in r.json["errors"]], (raw, r.json)
+    assert a.post(url, json={"body": "  Bien vu  "}).json["body"] == "Bien vu"
+
+
+def test_comment_pages_refuse_what_names_nothing(client, make_report):
+    url = f"/api/v1/reports/{make_report()['id']}/comments"
+    for query, field in [("after=2199023255553", "after"), ("after=-1", "after"),
+                         ("limit=0", "limit"), ("limit=x", "limit"), ("page=2", "page")]:
+        r = client.get(f"{url}?{query}")
+        assert r.status_code == 422 and r.json["errors"][0]["field"] == field, query
+    assert client.get(f"{url}?after=2147483647").json == {"comments": [], "links": []}
+    assert client.get("/api/v1/reports/2199023255553/comments").status_code == 404
+
+
+def test_votes_are_per_kind(make_user, make_report):
+    voter = make_user()
+    report_url = f"/api/v1/reports/{make_report()['id']}/vote"
+    for raw in ('{"value": -1}', '{"value": 1.0}', '{"value": true}', '{"value": "1"}',
+                '{"value": null}'):
+        r = voter.put(report_url, data=raw, content_type="application/json")
+        assert r.status_code == 422 and r.json["code"] == "invalid_vote", raw
+    r = voter.put(report_url, json={"value": 1, "extra": 1})
+    assert r.status_code == 422 and r.json["errors"][0]["code"] == "unknown_field"
+    assert voter.put(report_url, data="[1]", content_type="application/json").status_code == 400
+    assert voter.put(report_url, data="value=1", content_type="text/plain").status_code == 415

@@ -37,6 +37,9 @@ def test_403_editing_someone_elses(make_user, make_report):
 
 def test_404_unknown_and_wrong_kind(client, make_report):
     assert_problem(client.get("/api/v1/reports/999999999"), 404, "contribution_not_found")
+    # 64-bit ids in the contract; one no column can hold names nothing (not a database error)
+    assert_problem(client.get("/api/v1/reports/99999999999"), 404, "not_found")
+    assert_problem(client.get("/api/v1/proposals/9223372036854775807/comments"), 404, "not_found")
     report = make_report()
     assert_problem(client.get(f"/api/v1/proposals/{report['id']}"), 404, "contribution_not_found")
     assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
@@ -102,16 +105,24 @@ def test_422_field_errors(resident, session, props, field, code):
         (None, "geometry_missing"),
         ({"type": "Point", "coordinates": "2,48"}, "geometry_malformed"),
         ({"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.86]]}, "geometry_type_not_allowed"),
-        ({"type": "Point", "coordinates": [1e400, 48.85]}, "coordinates_not_finite"),
+        ("1e400", "coordinates_not_finite"),  # valid JSON, infinite as a float
         ({"type": "Point", "coordinates": [2.35, 95]}, "coordinates_out_of_range"),
         ({"type": "Point", "coordinates": [48.853, 2.35]}, "coordinates_swapped"),
         ({"type": "Point", "coordinates": [4.83, 45.76]}, "outside_paris"),
     ],
 )
 def test_422_geometry_codes(resident, geometry, code):
-    body = {"type": "Feature", "geometry": geometry,
-            "properties": {"title": "Valid title", "category": "graffitis"}}
-    assert_problem(resident.post("/api/v1/reports", json=body), 422, code)
+    if geometry == "1e400":
+        raw = ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": [1e400, 48.85]},'
+               ' "properties": {"title": "Valid title", "category": "graffitis"}}')
+        r = resident.post("/api/v1/reports", data=raw, content_type="application/json")
+    else:
+        body = {"type": "Feature", "geometry": geometry,
+                "properties": {"title": "Valid title", "category": "graffitis"}}
+        r = resident.post("/api/v1/reports", json=body)
+    problem = assert_problem(r, 422, code)
+    assert problem["errors"][0]["field"] == "geometry" and problem["detail"] == \
+        problem["errors"][0]["detail"]
 
 
 def test_422_self_intersecting_proposal(resident):
@@ -125,10 +136,86 @@ def test_422_self_intersecting_proposal(resident):
     ("status=open-ish", "status"), ("arrondissement=21", "arrondissement"),
     ("arrondissement=a", "arrondissement"), ("since=yesterday", "since"), ("limit=0", "limit"),
     ("cursor=%%%", "cursor"), ("quartier=81", "quartier"),
+    ("q=a%00b", "q"), ("q=" + "x" * 201, "q"), ("source_id=" + "A" * 500, "source_id"),
+    ("lang=AAA", "lang"), ("limit=abc", "limit"), ("since=1999-12-31", "since"),
+    ("until=2024-02-30", "until"), ("colour=red", "colour"),
 ])
 def test_422_bad_list_filters(client, query, field):
     problem = assert_problem(client.get(f"/api/v1/reports?{query}"), 422, "validation_failed")
     assert problem["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("query,field,code", [
+    ("q=a%00b", "q", "invalid_value"), ("q=" + "x" * 201, "q", "too_long"),
+    ("source_id=" + "A" * 500, "source_id", "too_long"), ("lang=AAA", "lang", "invalid_value"),
+    ("status=published", "status", "invalid_status"), ("category=mobilite", "category",
+                                                       "unknown_category"),
+    ("colour=red", "colour", "unknown_field"), ("limit=1001", "limit", "out_of_range"),
+])
+def test_422_list_filter_codes(client, query, field, code):
+    """A text too long is refused, not cut; an unknown parameter is an error, not ignored."""
+    problem = assert_problem(client.get(f"/api/v1/reports?{query}"), 422, "validation_failed")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+
+
+def test_every_invalid_filter_is_reported_at_once(client):
+    problem = assert_problem(client.get("/api/v1/proposals?bbox=1,2&status=open&limit=5000"
+                                        "&arrondissement=0&q=%00"), 422, "validation_failed")
+    assert {e["field"]: e["code"] for e in problem["errors"]} == {
+        "bbox": "invalid_bbox", "status": "invalid_status", "limit": "out_of_range",
+        "arrondissement": "out_of_range", "q": "invalid_value"}
+
+
+def test_empty_filters(client):
+    """An empty list or text filter filters nothing; an empty date, box or number is invalid."""
+    r = client.get("/api/v1/reports?q=&category=&status=&arrondissement=&limit=5")
+    assert r.status_code == 200 and r.json["numberReturned"] == 5
+    for name, code in [("since", "invalid_date"), ("bbox", "invalid_bbox"),
+                       ("limit", "not_a_number")]:
+        problem = assert_problem(client.get(f"/api/v1/reports?{name}="), 422, "validation_failed")
+        assert [(e["field"], e["code"]) for e in problem["errors"]] == [(name, code)]
+
+
+def test_400_json_nested_too_deep(resident, make_report):
+    deep = "[" * 50_000 + "]" * 50_000
+    assert_problem(resident.post("/api/v1/reports", data=deep, content_type="application/json"),
+                   400, "malformed_request")
+    url = f"/api/v1/reports/{make_report()['id']}/comments"
+    body = '{"body": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    assert_problem(resident.post(url, data=body, content_type="application/json"),
+                   400, "malformed_request")
+
+
+@pytest.mark.parametrize("raw,field,code", [
+    ('"a\\ud800b"', "properties.title", "invalid_value"),  # a lone surrogate
+    ('"a\\u0000b"', "properties.title", "invalid_value"),
+    ('null', "properties.title", "required"),
+    ('"   "', "properties.title", "required"),
+    ('["a"]', "properties.title", "not_a_string"),
+])
+def test_422_title_text(resident, raw, field, code):
+    body = ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.35, 48.853]},'
+            ' "properties": {"title": ' + raw + ', "category": "graffitis"}}')
+    problem = assert_problem(resident.post("/api/v1/reports", data=body,
+                                           content_type="application/json"),
+                             422, "validation_failed")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+
+
+@pytest.mark.parametrize("body,field,code", [
+    ({"surprise": 1}, "surprise", "unknown_field"),
+    ({"type": "FeatureCollection"}, "type", "invalid_value"),
+    ({"properties": {"title": "Valid title", "category": "graffitis", "colour": "red"}},
+     "properties.colour", "unknown_field"),
+    ({"properties": {"title": "Valid title", "category": " "}}, "properties.category", "required"),
+    ({"properties": {"title": "Valid title", "category": "graffitis",
+                     "address": "x" * 201}}, "properties.address", "too_long"),
+    ({"properties": None}, "properties", "invalid_value"),
+])
+def test_422_feature_members(resident, body, field, code):
+    full = {**feature(), **body}
+    problem = assert_problem(resident.post("/api/v1/reports", json=full), 422, "validation_failed")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
 
 
 def test_errors_never_leak_a_stack_trace(app, client, monkeypatch):

@@ -217,3 +217,33 @@ def test_outlines_are_light_and_cacheable(client):
     assert "max-age=86400" in r.headers["Cache-Control"]
     again = client.get("/api/v1/map/areas", headers={"If-None-Match": r.headers["ETag"]})
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(("path", "query", "field", "code"), [
+    ("items", "q=%00", "q", "invalid_value"),
+    ("clusters", "q=a%00b", "q", "invalid_value"),
+    ("items", "source_id=" + "A" * 500, "source_id", "too_long"),
+    ("items", "zoom=12", "zoom", "unknown_field"),  # the list has no zoom
+    ("clusters", "limit=10", "limit", "unknown_field"),  # nor the clusters pages
+    ("items", "limit=1001", "limit", "out_of_range"),
+    ("items", "cursor=abc", "cursor", "invalid_cursor"),
+    ("clusters", "lang=AAA", "lang", "invalid_value"),
+    ("areas", "level=quartier", "level", "unknown_field"),
+])
+def test_map_queries_are_declared(client, path, query, field, code):
+    r = client.get(f"/api/v1/map/{path}?{query}")
+    assert r.status_code == 422 and r.content_type == "application/problem+json"
+    assert [(e["field"], e["code"]) for e in r.get_json()["errors"]] == [(field, code)]
+
+
+def test_map_filters_of_both_kinds_route_to_their_kind(client, session, proposals):
+    both = client.get(f"/api/v1/map/items?bbox={AROUND}&status=published,open&limit=1000").get_json()
+    kinds = {f["properties"]["kind"] for f in both["features"]}
+    assert kinds == {"report", "proposal"}
+    assert all(f["properties"]["status"] in ("published", "new", "acknowledged", "scheduled",
+                                             "monitoring", "transferred")
+               for f in both["features"])
+    twice, _ = clusters(client, zoom=12, kind="proposal,proposal", bbox=AROUND)
+    assert twice["total"] == 4
+    empty = client.get("/api/v1/map/items?kind=&category=&status=&limit=1").get_json()
+    assert empty["numberReturned"] == 1

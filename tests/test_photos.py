@@ -73,15 +73,15 @@ def test_bad_photo_writes_nothing(app, resident, session):
 
 def test_rollback_after_photos_are_written_removes_the_files(app, resident, session, monkeypatch):
     """Files are written before the commit; if the transaction fails they must go too."""
-    from app.contributions import services
+    from app.contributions import queries
 
-    original = services.attach_photos
+    written = []
 
-    def attach_then_fail(*args, **kwargs):
-        original(*args, **kwargs)
+    def fail(*args, **kwargs):  # after the row and the files, before the commit
+        written.extend(set(app.config["MEDIA_DIR"].rglob("*.jpg")) - before)
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "attach_photos", attach_then_fail)
+    monkeypatch.setattr(queries, "feature_text", fail)
     before = set(app.config["MEDIA_DIR"].rglob("*.jpg"))
     app.testing = False
     try:
@@ -89,6 +89,7 @@ def test_rollback_after_photos_are_written_removes_the_files(app, resident, sess
     finally:
         app.testing = True
     assert r.status_code == 500 and r.json["code"] == "internal_error"
+    assert len(written) == 2  # the photo and its thumbnail were on disk
     assert set(app.config["MEDIA_DIR"].rglob("*.jpg")) == before
     assert session.scalar(select(func.count()).select_from(Contribution).where(
         Contribution.title == "Jamais écrit")) == 0
@@ -120,3 +121,44 @@ def test_add_photo_later_by_patch(resident, make_report):
     r = resident.patch(f"/api/v1/reports/{report['id']}", data=data, content_type="multipart/form-data")
     assert r.status_code == 200, r.json
     assert r.json["properties"]["photos_count"] == 1
+
+
+def test_a_failure_while_writing_photos_leaves_no_file(app, resident, session, monkeypatch):
+    """attach_photos removes the files it wrote itself when it fails half-way."""
+    from app.contributions import photos
+
+    original, calls = photos.store, []
+
+    def store_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(photos, "store", store_then_fail)
+    before = set(app.config["MEDIA_DIR"].rglob("*.jpg"))
+    app.testing = False
+    try:
+        r = post_with_photos(resident, [(jpeg_with_gps(color=(7, 7, 7)), "a.jpg"),
+                                        (jpeg_with_gps(color=(8, 8, 8)), "b.jpg")],
+                             title="Disque plein")
+    finally:
+        app.testing = True
+    assert r.status_code == 500 and len(calls) == 2
+    assert set(app.config["MEDIA_DIR"].rglob("*.jpg")) == before
+    assert session.scalar(select(func.count()).select_from(Contribution).where(
+        Contribution.title == "Disque plein")) == 0
+
+
+def test_photo_paths_are_problems_when_nothing_is_there(client):
+    for name in ("nope.jpg", "a" * 64 + ".png", "f" * 64 + ".jpg", "f" * 64 + ".thumb.jpg"):
+        r = client.get(f"/media/photos/{name}", headers={"Accept": "text/html"})
+        assert r.status_code == 404 and r.content_type == "application/problem+json", name
+        assert r.json["code"] == "not_found"
+
+
+def test_a_photo_is_cacheable(resident, client):
+    r = post_with_photos(resident, [(png_bytes(), "p.png")])
+    with client.get(r.json["properties"]["photos"][0]["url"]) as photo:
+        assert photo.status_code == 200 and "max-age=31536000" in photo.headers["Cache-Control"]
+        assert photo.headers["ETag"]

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
-from werkzeug.routing import ValidationError as NoRoute
 
 from app.api.types import MAX_JSON_DEPTH, Lang, exists_in_columns
 from app.errors import AppError, BadRequest, FieldError, ValidationFailed
@@ -162,7 +162,8 @@ def contract_of(view: Callable) -> Operation | None:
 
 class IdConverter(BaseConverter):
     """`<id:name>`: a 64-bit id in a path. One that no integer column holds (above 2**31 - 1)
-    names nothing: the route does not match, a 404 (never a database error)."""
+    names nothing: a 404 whatever the method (never a database error, nor the 405 that a
+    non-matching rule would leave when another method shares the path)."""
 
     regex = r"[1-9][0-9]{0,18}"
     part_isolating = True
@@ -170,7 +171,7 @@ class IdConverter(BaseConverter):
     def to_python(self, value: str) -> int:
         number = int(value)
         if not exists_in_columns(number):
-            raise NoRoute()
+            raise NotFound()
         return number
 
     def to_url(self, value: int) -> str:
@@ -237,6 +238,19 @@ def _depth(data: Any) -> int:
     return deepest
 
 
+def read_body() -> bytes:
+    """The body, or 413 past MAX_CONTENT_LENGTH. A chunked body (no Content-Length, which
+    gunicorn marks `wsgi.input_terminated`) is read to one byte past the limit: Werkzeug's own
+    stream would stop at the limit in silence and hand on a truncated body."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        raw = request.input_stream.read(limit + 1)
+        if len(raw) > limit:
+            raise RequestEntityTooLarge()
+        return raw
+    return request.get_data(cache=True)  # Werkzeug: 413 when Content-Length is over the limit
+
+
 def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStorage]]]:
     uploads: dict[str, list[FileStorage]] = {}
     mimetype = request.mimetype
@@ -250,7 +264,7 @@ def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStor
             files = [f for f in request.files.getlist(name) if f.filename]
             uploads[name] = files
     elif mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json")):
-        raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH, chunked or not
+        raw = read_body()
         if not raw.strip() and not op.body_required:
             return None, uploads
         data = load_json(raw)
@@ -349,9 +363,9 @@ def field_errors(exc: ValidationError, *, query: bool = False) -> list[FieldErro
 
 @functools.cache
 def _known() -> frozenset[str]:
-    from app.messages import MESSAGES
+    from app.messages import GEOMETRY_MESSAGES, MESSAGES
 
-    return frozenset(MESSAGES)
+    return frozenset(MESSAGES) | frozenset(GEOMETRY_MESSAGES)
 
 
 def validation_failed(exc: ValidationError, *, query: bool = False) -> ValidationFailed:

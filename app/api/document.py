@@ -337,7 +337,10 @@ def build(app: Flask) -> dict:
         schemas.components[category_component(kind)] = {
             "type": "string", "enum": codes,
             "description": f"A {kind} category code (GET /api/v1/categories?kind={kind})."}
-    statuses = sorted(PROBLEM_CAUSES)
+    used = {int(r["$ref"].removeprefix("#/components/responses/Problem"))
+            for item in paths.values() for op in item.values()
+            for r in op["responses"].values() if "$ref" in r}
+    statuses = sorted(used | {405})  # 405: any undocumented method on a path
     return {
         "openapi": "3.1.0",
         "info": {

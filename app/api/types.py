@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 # ids are 64-bit in the contract; the tables' integer columns hold up to 2**31 - 1, so a
 # larger id names nothing (a 404 in a path, `unknown_*` in a body), never a database error
@@ -165,9 +166,13 @@ def utc_bound(value: datetime | date | None, *, end: bool = False) -> datetime |
     return datetime.combine(value + timedelta(days=1) if end else value, time(), tzinfo=UTC)
 
 
+# the accepted years in the pattern itself, so that the document says what the code takes
+_DATE = r"(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = (r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+         r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?")
 _DATE_SCHEMA = {
     "type": "string",
-    "anyOf": [{"format": "date"}, {"format": "date-time"}],
+    "pattern": f"^{_DATE}({_TIME})?$",
     "examples": ["2024-01-31", "2024-01-31T08:00:00+01:00"],
 }
 Moment = Annotated[
@@ -190,7 +195,7 @@ def _day(value: Any) -> date:
 
 
 Day = Annotated[date, PlainValidator(_day),
-                WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-12-01"]})]
+                WithJsonSchema({"type": "string", "pattern": f"^{_DATE}$", "examples": ["2026-12-01"]})]
 
 def Choice(values, *, code: str = "invalid_value", description: str | None = None):
     """One of `values` (an enum in the document); anything else is the field error `code`."""
@@ -264,18 +269,34 @@ def category_component(kind: str) -> str:
     return f"{kind.title()}CategoryCode"
 
 
-def CategoryCode(kind: str):
-    """A category code of `kind` (else `unknown_category`). Documented as the enum of the
-    codes the database holds (components/schemas/ReportCategoryCode…, app/api/document.py),
-    so a client, and schemathesis, knows every valid value."""
+def _required_if_blank(value: Any) -> Any:
+    """A null or blank code is `required` (not an unknown one); blanks around it go."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise PydanticCustomError("missing", "Field required")
+    return value.strip() if isinstance(value, str) else value
 
-    def check(value: Any) -> str:
+
+def _category_type(kind: str):
+    def check(code: Any) -> str:
         from app.areas.services import category_index
 
-        cat = category_index().by_code.get(value) if isinstance(value, str) else None
+        cat = category_index().by_code.get(code) if isinstance(code, str) else None
         if cat is None or cat.kind != kind:
             fail("unknown_category")
-        return value
+        return code
 
-    return Annotated[str, PlainValidator(check),
-                     WithJsonSchema({"$ref": f"#/components/schemas/{category_component(kind)}"})]
+    # a named type: its schema is components/schemas/<Kind>CategoryCode, which the document
+    # fills with the enum of the codes the database holds (app/api/document.py)
+    return TypeAliasType(category_component(kind), Annotated[
+        str, PlainValidator(check), BeforeValidator(_required_if_blank),
+        WithJsonSchema({"type": "string", "description": f"A {kind} category code."})])
+
+
+CATEGORY_TYPES = {kind: _category_type(kind) for kind in ("report", "proposal")}
+
+
+def CategoryCode(kind: str):
+    """A category code of `kind` (else `unknown_category`; a blank one is `required`),
+    documented as the enum of the codes the database holds, so a client, and schemathesis,
+    knows every valid value."""
+    return CATEGORY_TYPES[kind]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import operator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.api.types import encode_cursor
 from app.areas.services import STORED_LANGUAGE, category_index
 from app.db import db
 
@@ -98,16 +98,6 @@ class ListFilters:
             clauses.append("(c.created_at, c.id) < (:cursor_at, :cursor_id)")
             p["cursor_at"], p["cursor_id"] = self.cursor
         return " AND ".join(clauses), p
-
-
-def encode_cursor(created_at: datetime, id_: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> tuple[datetime, int]:
-    padded = raw + "=" * (-len(raw) % 4)
-    at, _, id_ = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
-    return datetime.fromisoformat(at), int(id_)
 
 
 _NEWEST_FIRST = operator.itemgetter(2, 3)  # (created_at, id) of a list_features row

@@ -1,26 +1,51 @@
-"""/api/v1/reports and /api/v1/proposals: list, create, read, edit, withdraw; nearby."""
-
-from __future__ import annotations
+"""/api/v1/reports and /api/v1/proposals: list, create, read, edit, withdraw; nearby; photos."""
 
 import json
+from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, g, request, send_from_directory, url_for
 
-from app.accounts.auth import current_user, requires_auth
+from app.accounts.auth import current_user
+from app.api.contract import GEOJSON, JPEG, Multipart, Reply, operation
 from app.areas.services import category_index
-from app.contributions import queries, schemas, services
-from app.contributions.models import REPORT_OPEN
+from app.config import Config
+from app.contributions import queries, services
+from app.contributions.models import KINDS, REPORT_OPEN
+from app.contributions.photos import ALLOWED_FORMATS
 from app.contributions.photos import paths as photo_paths
+from app.contributions.schemas import (
+    FEATURE_INPUTS,
+    FEATURE_PATCHES,
+    LIST_QUERIES,
+    PLURAL,
+    ContributionDetail,
+    ContributionPage,
+    NearbyCollection,
+    NearbyQuery,
+    filters_of,
+)
 from app.db import db
-from app.errors import FieldError, NotFound, ValidationFailed
+from app.errors import NotFound
 from app.messages import current_language
-from app.schemas import query_float, query_int
+from geo.areas import paris_bbox
 
 bp = Blueprint("contributions", __name__)
 
-GEOJSON = "application/geo+json"
-PLURAL = {"report": "reports", "proposal": "proposals"}
+TAGS = {"report": ("Reports",), "proposal": ("Proposals",)}
+PHOTO_TYPES = ", ".join(f"image/{f.lower()}" for f in sorted(ALLOWED_FORMATS))
+PHOTOS = Multipart("feature", {"photos": (
+    f"{PHOTO_TYPES}, at most {Config.PHOTO_MAX_BYTES // 2**20} MB each and "
+    f"{Config.PHOTOS_PER_CONTRIBUTION} per contribution; re-encoded as JPEG without metadata "
+    "(EXIF, GPS).", Config.PHOTOS_PER_CONTRIBUTION)})
+PHOTO_PROBLEMS = {422: "Invalid input: the top-level `code` is a geometry's own code "
+                       "(`outside_paris`…) or `too_many_photos` when one applies, else "
+                       "`validation_failed`; a refused photo is `photo_unreadable` or "
+                       "`photo_too_large` on `photos[i]`."}
+NOT_FOUND = {404: "No such contribution of this kind, or it was withdrawn or hidden "
+                  "(`contribution_not_found`)."}
+MEDIA_NAME = ("`<sha256>.jpg` (the photo) or `<sha256>.thumb.jpg` (its thumbnail): the SHA-256 "
+              "of the stored JPEG, in lower-case hex.")
 
 
 def load_or_404(kind: str, contribution_id: int, *, withdrawn: bool = False):
@@ -28,6 +53,12 @@ def load_or_404(kind: str, contribution_id: int, *, withdrawn: bool = False):
     if contribution is None:
         raise NotFound("contribution_not_found")
     return contribution
+
+
+def remove_unless_committed(paths: list[Path]) -> None:
+    """Files written for this request go if its transaction does not commit (media.py)."""
+    if paths:
+        g.setdefault("new_media_files", []).extend(paths)
 
 
 def feature_response(kind: str, contribution_id: int, status: int = 200) -> Response:
@@ -51,99 +82,144 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     return response
 
 
-@db.read_only
-def list_view(kind: str):
-    """A GeoJSON FeatureCollection page, newest first, with a `next` link."""
-    filters = schemas.list_filters(kind)
-    features, returned, cursor = queries.list_features(filters, current_language())
-    links = []
-    if cursor:
-        args = request.args.to_dict()
-        args["cursor"] = cursor
-        links.append({"rel": "next", "type": GEOJSON,
-                      "href": f"{request.base_url}?{urlencode(args)}"})
-    head = f'{{"type":"FeatureCollection","numberReturned":{returned},"links":{json.dumps(links)},"features":['
-    return Response(head.encode() + features + b"]}", mimetype=GEOJSON)
+def describe(doc: str):
+    """Give a view made per kind its docstring (its summary and description in the document)."""
+
+    def decorator(view):
+        view.__doc__ = doc
+        return view
+
+    return decorator
 
 
-@requires_auth
-def create_view(kind: str):
-    """Create from a GeoJSON Feature (JSON, or multipart with photos)."""
-    feature, uploads = schemas.feature_from_request()
-    values = services.parse_feature(db.session, kind, feature)
-    cfg = current_app.config
-    contribution = services.create(
-        db.session, kind, current_user(), values, uploads,
-        cfg["MEDIA_DIR"], cfg["PHOTO_MAX_BYTES"], cfg["PHOTOS_PER_CONTRIBUTION"],
-    )
-    return feature_response(kind, contribution.id, 201)
+def register(kind: str) -> None:
+    """The endpoints of one kind, each declared with that kind's models."""
+    plural, tags = PLURAL[kind], TAGS[kind]
+    base, item = f"/api/v1/{plural}", f"/api/v1/{plural}/<id:contribution_id>"
+    feature_reply = Reply(f"The {kind}.", ContributionDetail, GEOJSON)
 
+    @operation(bp, "GET", base, query=LIST_QUERIES[kind], tags=tags, endpoint=f"{kind}_list",
+               operation_id=f"{plural}_list",
+               replies={200: Reply(f"A page of {plural}.", ContributionPage, GEOJSON)})
+    @db.read_only
+    @describe(f"List {plural}.\n\nVisible {plural}, newest first, with a `next` link while more "
+              "remain; every invalid filter is reported in one 422.")
+    def list_view(query):
+        filters = filters_of(kind, query)
+        features, returned, cursor = queries.list_features(filters, current_language())
+        links = []
+        if cursor:
+            args = request.args.to_dict()
+            args["cursor"] = cursor
+            links.append({"rel": "next", "type": GEOJSON,
+                          "href": f"{request.base_url}?{urlencode(args)}"})
+        head = (f'{{"type":"FeatureCollection","numberReturned":{returned},'
+                f'"links":{json.dumps(links)},"features":[')
+        return Response(head.encode() + features + b"]}", mimetype=GEOJSON)
 
-@db.read_only
-def read_view(kind: str, contribution_id: int):
-    load_or_404(kind, contribution_id)
-    return feature_response(kind, contribution_id)
-
-
-@requires_auth
-def update_view(kind: str, contribution_id: int):
-    contribution = load_or_404(kind, contribution_id)
-    feature, uploads = schemas.feature_from_request()
-    values = services.parse_feature(db.session, kind, feature, partial=True)
-    services.update(db.session, contribution, current_user(), values)
-    if uploads:
+    @operation(bp, "POST", base, body=FEATURE_INPUTS[kind], multipart=PHOTOS, auth="required",
+               tags=tags, endpoint=f"{kind}_create", operation_id=f"{plural}_create",
+               problems=PHOTO_PROBLEMS,
+               replies={201: Reply("Created.", ContributionDetail, GEOJSON, ("Location",))})
+    @describe(f"Create a {kind}.\n\nA GeoJSON Feature as JSON, or `multipart/form-data` with the "
+              "Feature as JSON text in the `feature` part and photo files in `photos`.")
+    def create_view(body, uploads=None):
         cfg = current_app.config
-        processed = services.process_uploads(
-            uploads, cfg["PHOTO_MAX_BYTES"], cfg["PHOTOS_PER_CONTRIBUTION"], contribution.photos_count
+        contribution, written = services.create(
+            db.session, kind, current_user(), body.values(), (uploads or {}).get("photos", []),
+            cfg["MEDIA_DIR"], cfg["PHOTO_MAX_BYTES"], cfg["PHOTOS_PER_CONTRIBUTION"],
         )
-        services.attach_photos(db.session, contribution, processed, cfg["MEDIA_DIR"])
-    return feature_response(kind, contribution_id)
+        remove_unless_committed(written)
+        return feature_response(kind, contribution.id, 201)
+
+    @operation(bp, "GET", item, tags=tags, endpoint=f"{kind}_read", operation_id=f"{plural}_read",
+               problems=NOT_FOUND, replies={200: feature_reply})
+    @db.read_only
+    @describe(f"Read a {kind}.")
+    def read_view(contribution_id: int):
+        load_or_404(kind, contribution_id)
+        return feature_response(kind, contribution_id)
+
+    @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS, auth="required",
+               tags=tags, endpoint=f"{kind}_update", operation_id=f"{plural}_update",
+               problems={**NOT_FOUND, **PHOTO_PROBLEMS}, replies={200: feature_reply})
+    @describe(f"Edit a {kind}.\n\nThe author, or a moderator, agent or planner. Only what the "
+              "body names changes; photos sent with multipart are added.")
+    def update_view(contribution_id: int, body, uploads=None):
+        contribution = load_or_404(kind, contribution_id)
+        services.update(db.session, contribution, current_user(), body.values())
+        photos = (uploads or {}).get("photos", [])
+        if photos:
+            cfg = current_app.config
+            processed = services.process_uploads(
+                photos, cfg["PHOTO_MAX_BYTES"], cfg["PHOTOS_PER_CONTRIBUTION"],
+                contribution.photos_count,
+            )
+            remove_unless_committed(
+                services.attach_photos(db.session, contribution, processed, cfg["MEDIA_DIR"]))
+        return feature_response(kind, contribution_id)
+
+    @operation(bp, "DELETE", item, auth="required", tags=tags, endpoint=f"{kind}_delete",
+               operation_id=f"{plural}_withdraw", problems=NOT_FOUND,
+               replies={204: Reply("Withdrawn (or already).")})
+    @describe(f"Withdraw a {kind}.\n\nIt leaves the map and the lists (then reads as 404); "
+              "nothing is deleted. The author, or a moderator, agent or planner. Idempotent.")
+    def delete_view(contribution_id: int):
+        contribution = load_or_404(kind, contribution_id, withdrawn=True)
+        services.withdraw(db.session, contribution, current_user())
+        return "", 204
 
 
-@requires_auth
-def delete_view(kind: str, contribution_id: int):
-    """Withdraw: the contribution leaves the map and lists; nothing is deleted. Idempotent."""
-    contribution = load_or_404(kind, contribution_id, withdrawn=True)
-    services.withdraw(db.session, contribution, current_user())
-    return "", 204
+for _kind in KINDS:
+    register(_kind)
 
 
-for _kind, _plural in PLURAL.items():
-    base = f"/api/v1/{_plural}"
-    bp.add_url_rule(base, f"{_kind}_list", list_view, methods=["GET"], defaults={"kind": _kind})
-    bp.add_url_rule(base, f"{_kind}_create", create_view, methods=["POST"], defaults={"kind": _kind})
-    item = f"{base}/<int:contribution_id>"
-    bp.add_url_rule(item, f"{_kind}_read", read_view, methods=["GET"], defaults={"kind": _kind})
-    bp.add_url_rule(item, f"{_kind}_update", update_view, methods=["PATCH"], defaults={"kind": _kind})
-    bp.add_url_rule(item, f"{_kind}_delete", delete_view, methods=["DELETE"], defaults={"kind": _kind})
+# degrees around Paris' bounding box within which a point may have reports nearby: more than
+# the largest radius (500 m is 0.0045° of latitude, 0.0069° of longitude in Paris)
+NEAR_PARIS_DEG = 0.01
 
 
-@bp.get("/api/v1/reports/nearby")
+def near_paris(lon: float, lat: float) -> bool:
+    w, s, e, n = paris_bbox()
+    pad = NEAR_PARIS_DEG
+    return w - pad <= lon <= e + pad and s - pad <= lat <= n + pad
+
+
+@operation(bp, "GET", "/api/v1/reports/nearby", query=NearbyQuery, tags=TAGS["report"],
+           operation_id="reports_nearby",
+           replies={200: Reply("Nearby open reports.", NearbyCollection, GEOJSON)})
 @db.read_only
-def nearby():
-    """Open reports of the same category within radius_m metres, nearest first."""
-    lon = query_float("lon", lo=-180, hi=180)
-    lat = query_float("lat", lo=-90, hi=90)
-    radius = query_float("radius_m", required=False, lo=1, hi=500, default=50.0)
-    limit = query_int("limit", default=20, lo=1, hi=100)
-    code = request.args.get("category", "")
-    ids = category_index(db.session).subtree_ids(code, "report") if code else None
-    if ids is None:
-        raise ValidationFailed([FieldError("category", "required" if not code else "unknown_category")])
-    features = queries.nearby_reports(
-        db.session, lon, lat, ids, radius, REPORT_OPEN, limit, current_language()
-    )
-    body = ('{"type":"FeatureCollection","radius_m":' + str(radius)
+def nearby(query: NearbyQuery):
+    """Find possible duplicates.
+
+    Open reports of the category (with its sub-categories) within `radius_m`, nearest first.
+    """
+    features = ""
+    if near_paris(query.lon, query.lat):  # else nothing is near, and Lambert-93 cannot say so
+        ids = category_index(db.session).subtree_ids(query.category, "report")
+        features = queries.nearby_reports(
+            db.session, query.lon, query.lat, ids, query.radius_m, REPORT_OPEN, query.limit,
+            current_language(),
+        )
+    body = ('{"type":"FeatureCollection","radius_m":' + str(query.radius_m)
             + ',"features":[' + features + "]}")
     return Response(body, mimetype=GEOJSON)
 
 
-@bp.get("/media/photos/<name>")
+@operation(bp, "GET", "/media/photos/<name>", tags=("Service",), operation_id="photos_read",
+           path_doc={"name": MEDIA_NAME},
+           problems={404: "No such photo (`not_found`)."},
+           replies={200: Reply("The JPEG, cacheable for a year.",
+                               {"type": "string", "contentMediaType": JPEG}, JPEG,
+                               ("Cache-Control", "ETag"))})
 def photo(name: str):
-    """A stored photo (`<sha256>.jpg`) or its thumbnail (`<sha256>.thumb.jpg`)."""
+    """A contribution's photo or its thumbnail.
+
+    Immutable: the name is the SHA-256 of the content.
+    """
     sha256, _, variant = name.partition(".")
     if variant not in ("jpg", "thumb.jpg") or len(sha256) != 64 or sha256.strip("0123456789abcdef"):
         raise NotFound()
     full, thumb = photo_paths(current_app.config["MEDIA_DIR"], sha256)
     path = thumb if variant == "thumb.jpg" else full
-    return send_from_directory(path.parent, path.name, mimetype="image/jpeg", max_age=31536000)
+    return send_from_directory(path.parent, path.name, mimetype=JPEG, max_age=31536000)

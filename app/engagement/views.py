@@ -1,56 +1,130 @@
-"""Votes and comments on reports and proposals."""
+"""Votes and comments on reports and proposals, and their declared bodies and answers."""
 
-from __future__ import annotations
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, request, url_for
+from pydantic import Field, PlainValidator, WithJsonSchema, create_model
 
-from app.accounts.auth import current_user, requires_auth
-from app.contributions.views import PLURAL, load_or_404
+from app.accounts.auth import current_user
+from app.api.contract import ApiQuery, Body, Model, Reply, operation
+from app.api.types import COLUMN_ID_MAX, Text, fail
+from app.contributions.models import KINDS
+from app.contributions.schemas import PLURAL, VoteCounts
+from app.contributions.views import TAGS, describe, load_or_404
 from app.db import db
 from app.engagement import services
-from app.schemas import json_body, query_int
+from app.engagement.services import COMMENT_LIMIT, COMMENT_MAX, VOTE_VALUES
 
 bp = Blueprint("engagement", __name__)
 
 
-@requires_auth
-def put_vote(kind: str, contribution_id: int):
-    """Set my vote: {"value": 1} (agree / me too) or {"value": -1} (disagree, proposals)."""
-    contribution = load_or_404(kind, contribution_id)
-    return services.vote(db.session, contribution, current_user(), json_body().get("value"))
+def VoteValue(kind: str):
+    """One of the kind's vote values; anything else (a -1 on a report, `true`, `"1"`) is
+    `invalid_vote`."""
+    allowed = VOTE_VALUES[kind]
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+            fail("invalid_vote")
+        return value
+
+    about = ("`1`: me too." if kind == "report" else "`1`: agree; `-1`: disagree.")
+    return Annotated[int, PlainValidator(check),
+                     WithJsonSchema({"type": "integer", "enum": list(allowed), "description": about})]
 
 
-@requires_auth
-def delete_vote(kind: str, contribution_id: int):
-    contribution = load_or_404(kind, contribution_id)
-    return services.unvote(db.session, contribution, current_user())
+VOTE_INPUTS: dict[str, type[Body]] = {
+    kind: create_model(f"{kind.capitalize()}VoteInput", __base__=Body,
+                       __doc__=f"My vote on a {kind}.", value=(VoteValue(kind), ...))
+    for kind in KINDS
+}
 
 
-def list_comments(kind: str, contribution_id: int):
-    """Comments, oldest first, as plain text."""
-    load_or_404(kind, contribution_id)
-    limit = query_int("limit", default=100, lo=1, hi=1000)
-    after = query_int("after", default=0, lo=0, hi=2**62)
-    rows = services.list_comments(db.session, contribution_id, after, limit)
-    body = {"comments": [services.comment_json(c) for c in rows[:limit]], "links": []}
-    if len(rows) > limit:
-        args = {**request.args.to_dict(), "limit": limit, "after": rows[limit - 1].id}
-        href = url_for(request.endpoint, contribution_id=contribution_id, **args, _external=True)
-        body["links"].append({"rel": "next", "href": href})
-    return body
+class VoteTally(Model):
+    votes: VoteCounts
+    my_vote: Literal[1, -1] | None = Field(description="The caller's vote; null when none.")
 
 
-@requires_auth
-def post_comment(kind: str, contribution_id: int):
-    contribution = load_or_404(kind, contribution_id)
-    comment = services.add_comment(db.session, contribution, current_user(), json_body().get("body"))
-    return services.comment_json(comment), 201
+class CommentInput(Body):
+    body: Text(COMMENT_MAX, min_length=1) = Field(description="Plain text.")
 
 
-for _kind, _plural in PLURAL.items():
-    base = f"/api/v1/{_plural}/<int:contribution_id>"
-    d = {"kind": _kind}
-    bp.add_url_rule(f"{base}/vote", f"{_kind}_vote_put", put_vote, methods=["PUT"], defaults=d)
-    bp.add_url_rule(f"{base}/vote", f"{_kind}_vote_delete", delete_vote, methods=["DELETE"], defaults=d)
-    bp.add_url_rule(f"{base}/comments", f"{_kind}_comments", list_comments, methods=["GET"], defaults=d)
-    bp.add_url_rule(f"{base}/comments", f"{_kind}_comment_post", post_comment, methods=["POST"], defaults=d)
+class CommentOut(Model):
+    id: int
+    body: str = Field(description="Plain text: render it as text, never as HTML.")
+    author: str = Field(description="The author's display name.")
+    created_at: datetime
+
+
+class CommentsLink(Model):
+    rel: Literal["next"]
+    href: str
+
+
+class CommentPage(Model):
+    comments: list[CommentOut] = Field(description="Oldest first.")
+    links: list[CommentsLink] = Field(description="A `next` link while more remain.")
+
+
+class CommentsQuery(ApiQuery):
+    limit: int = Field(COMMENT_LIMIT[2], ge=COMMENT_LIMIT[0], le=COMMENT_LIMIT[1],
+                       description="At most this many comments.")
+    after: int = Field(0, ge=0, le=COLUMN_ID_MAX, description="Comments with a larger id (take "
+                                                             "it from the `next` link).")
+
+
+NOT_FOUND = {404: "No such contribution of this kind, or it was withdrawn or hidden "
+                  "(`contribution_not_found`)."}
+
+
+def register(kind: str) -> None:
+    plural, tags = PLURAL[kind], TAGS[kind]
+    base = f"/api/v1/{plural}/<id:contribution_id>"
+    tally = Reply("The counters and the caller's vote.", VoteTally)
+    values = "`1` (me too)" if kind == "report" else "`1` (agree) or `-1` (disagree)"
+
+    @operation(bp, "PUT", f"{base}/vote", body=VOTE_INPUTS[kind], auth="required", tags=tags,
+               endpoint=f"{kind}_vote_put", operation_id=f"{plural}_vote",
+               problems={**NOT_FOUND, 422: "Not a vote this kind takes (`invalid_vote`)."},
+               replies={200: tally})
+    @describe(f"Vote on a {kind}.\n\nOne vote per person, set idempotently: {values}.")
+    def put_vote(contribution_id: int, body):
+        contribution = load_or_404(kind, contribution_id)
+        return services.vote(db.session, contribution, current_user(), body.value)
+
+    @operation(bp, "DELETE", f"{base}/vote", auth="required", tags=tags,
+               endpoint=f"{kind}_vote_delete", operation_id=f"{plural}_unvote",
+               problems=NOT_FOUND, replies={200: tally})
+    @describe(f"Withdraw my vote on a {kind}.\n\nIdempotent.")
+    def delete_vote(contribution_id: int):
+        contribution = load_or_404(kind, contribution_id)
+        return services.unvote(db.session, contribution, current_user())
+
+    @operation(bp, "GET", f"{base}/comments", query=CommentsQuery, tags=tags,
+               endpoint=f"{kind}_comments", operation_id=f"{plural}_comments_list",
+               problems=NOT_FOUND, replies={200: Reply("A page of comments.", CommentPage)})
+    @describe(f"List the comments on a {kind}.\n\nOldest first, as plain text.")
+    def list_comments(contribution_id: int, query: CommentsQuery):
+        load_or_404(kind, contribution_id)
+        limit = query.limit
+        rows = services.list_comments(db.session, contribution_id, query.after, limit)
+        body = {"comments": [services.comment_json(c) for c in rows[:limit]], "links": []}
+        if len(rows) > limit:
+            args = {**request.args.to_dict(), "limit": limit, "after": rows[limit - 1].id}
+            href = url_for(request.endpoint, contribution_id=contribution_id, **args, _external=True)
+            body["links"].append({"rel": "next", "href": href})
+        return body
+
+    @operation(bp, "POST", f"{base}/comments", body=CommentInput, auth="required", tags=tags,
+               endpoint=f"{kind}_comment_post", operation_id=f"{plural}_comment",
+               problems=NOT_FOUND, replies={201: Reply("Created.", CommentOut)})
+    @describe(f"Comment on a {kind}.")
+    def post_comment(contribution_id: int, body: CommentInput):
+        contribution = load_or_404(kind, contribution_id)
+        comment = services.add_comment(db.session, contribution, current_user(), body.body)
+        return services.comment_json(comment), 201
+
+
+for _kind in KINDS:
+    register(_kind)

@@ -1,107 +1,214 @@
-"""Query strings of the map endpoints: the filters of each kind still in play, bbox and zoom.
+"""The map endpoints' declared queries and answers; their filters as one `ListFilters` per kind.
 
-The map shows reports and proposals together, while the list filters of
-`app.contributions.schemas.list_filters` are per kind (categories and statuses differ). So the
-`category` and `status` values are routed to the kind they belong to and `list_filters` parses,
-unchanged, a copy of the query string narrowed to that kind. A kind that a category or status
+The map shows reports and proposals together while categories and statuses belong to one kind,
+so a category code or status word applies to the kind it belongs to, and a kind that such a
 filter leaves out entirely (only report categories chosen, say) drops out of the result.
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from flask import request
-from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from pydantic import Field, PlainValidator, WithJsonSchema
 
+from app.api.contract import Model
+from app.api.types import Choice, CommaList, fail
 from app.areas.services import category_index
+from app.contributions.models import KINDS, STATUS_GROUPS, STATUSES
 from app.contributions.queries import ListFilters
-from app.contributions.models import STATUS_GROUPS, STATUSES
-from app.contributions.schemas import list_filters
-from app.errors import FieldError, ValidationFailed
-from app.schemas import query_int
+from app.contributions.schemas import (
+    ARRONDISSEMENTS,
+    ContributionGeometry,
+    FilterQuery,
+    PageLink,
+    PageQuery,
+    PointGeometry,
+    Status,
+    VoteCounts,
+    build_filters,
+)
+from app.map.queries import SHAPES_ZOOM
 
-KINDS = ("report", "proposal")
 MAX_ZOOM = 22
 DEFAULT_ZOOM = 12
+# every status word of either kind, the groups (`open`, `closed`) included
+STATUS_WORDS = tuple(dict.fromkeys(
+    [s for kind in KINDS for s in (*STATUSES[kind], *STATUS_GROUPS[kind])]))
+
+
+def _any_category(code: Any) -> str:
+    if not isinstance(code, str) or category_index().by_code.get(code.strip()) is None:
+        fail("unknown_category")
+    return code.strip()
+
+
+# either kind's codes: a plain string in the document (each kind's enum is its own
+# components/schemas/<Kind>CategoryCode)
+AnyCategory = Annotated[str, PlainValidator(_any_category), WithJsonSchema({
+    "type": "string", "description": "A category code of either kind (`GET /api/v1/categories`)."})]
+
+
+class MapFilterQuery(FilterQuery):
+    kind: CommaList(Choice(KINDS)) | None = Field(
+        None, description="The kinds shown (both by default).")
+    category: CommaList(AnyCategory) | None = Field(
+        None, description="Category codes of either kind (with their sub-categories); a kind "
+                          "none of them belongs to drops out. Others are `unknown_category`.")
+    status: CommaList(Choice(STATUS_WORDS, code="invalid_status")) | None = Field(
+        None, description="Statuses of either kind, and `open`/`closed` for reports; a kind "
+                          "none of them belongs to drops out. Others are `invalid_status`.")
+
+
+class MapClustersQuery(MapFilterQuery):
+    zoom: int = Field(DEFAULT_ZOOM, ge=0, le=MAX_ZOOM,
+                      description="The map's zoom level: it sizes the cluster grid.")
+
+
+class MapItemsQuery(MapFilterQuery, PageQuery):
+    pass
 
 
 @dataclass
-class MapQuery:
+class MapFilters:
     filters: list[ListFilters]  # one per kind in play, bbox left out (applied once, outside)
     bbox: tuple[float, float, float, float] | None
-    zoom: int
-    limit: int
 
 
-@contextmanager
-def _narrowed_args(values: MultiDict) -> Iterator[None]:
-    """Let `list_filters` read `values` as the query string for a moment."""
-    saved = request.args
-    request.args = ImmutableMultiDict(values)  # werkzeug's cached_property accepts a value
-    try:
-        yield
-    finally:
-        request.args = saved
+def _kinds_of_status(word: str) -> list[str]:
+    return [k for k in KINDS if word in STATUSES[k] or word in STATUS_GROUPS[k]]
 
 
-def _csv(name: str) -> list[str]:
-    return [v.strip() for v in request.args.get(name, "").split(",") if v.strip()]
-
-
-def _kind_of_status(status: str) -> list[str]:
-    return [k for k in KINDS if status in STATUSES[k] or status in STATUS_GROUPS[k]]
-
-
-def map_query(session) -> MapQuery:
-    """Every filter of the map endpoints; all errors reported together as one 422."""
-    errors: list[FieldError] = []
-    kinds = _csv("kind") or list(KINDS)
-    if any(k not in KINDS for k in kinds):
-        errors.append(FieldError("kind", "invalid_value"))
-        kinds = [k for k in kinds if k in KINDS]
-    try:
-        zoom = query_int("zoom", default=DEFAULT_ZOOM, lo=0, hi=MAX_ZOOM)
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-        zoom = DEFAULT_ZOOM
-
-    index = category_index(session)
-    codes = _csv("category")
-    if any(index.by_code.get(c) is None for c in codes):
-        errors.append(FieldError("category", "unknown_category"))
-    statuses = _csv("status")
-    if any(not _kind_of_status(s) for s in statuses):
-        errors.append(FieldError("status", "invalid_status"))
-
-    filters: list[ListFilters] = []
-    probe: ListFilters | None = None
-    for kind in kinds or ["report"]:
-        kind_codes = [c for c in codes if c in index.by_code and index.by_code[c].kind == kind]
-        kind_statuses = [s for s in statuses if kind in _kind_of_status(s)]
-        in_play = kind in kinds and not (codes and not kind_codes) and not (
-            statuses and not kind_statuses
-        )
-        args = MultiDict(request.args)
-        for name, values in (("category", kind_codes), ("status", kind_statuses)):
-            args.pop(name, None)
-            if values and in_play:
-                args[name] = ",".join(values)
-        try:
-            with _narrowed_args(args):
-                f = list_filters(kind, session)
-        except ValidationFailed as exc:
-            errors.extend(e for e in exc.errors if (e.field, e.code) not in
-                          {(x.field, x.code) for x in errors})
-            continue
-        probe = probe or f
-        if in_play:
-            filters.append(f)
-    if errors:
-        raise ValidationFailed(errors)
-    bbox = probe.bbox if probe else None
-    for f in filters:
+def map_filters(query: MapFilterQuery) -> MapFilters:
+    """The kinds in play, each with the category codes and status words that are its own."""
+    index = category_index()
+    codes, words = query.category or [], query.status or []
+    cursor = getattr(query, "cursor", None)
+    filters = []
+    for kind in dict.fromkeys(query.kind or KINDS):
+        kind_codes = [c for c in codes if index.by_code[c].kind == kind]
+        kind_words = [s for s in words if kind in _kinds_of_status(s)]
+        if (codes and not kind_codes) or (words and not kind_words):
+            continue  # the filters name only the other kind
+        f = build_filters(kind, query, categories=kind_codes, statuses=kind_words, cursor=cursor)
         f.bbox = None
-    return MapQuery(filters=filters, bbox=bbox, zoom=zoom, limit=probe.limit if probe else 100)
+        filters.append(f)
+    return MapFilters(filters=filters, bbox=query.bbox)
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+Kind = Literal[KINDS]  # type: ignore[valid-type]
+Level = Literal["arrondissement", "quartier"]
+
+
+class MapPointProperties(Model):
+    id: int
+    kind: Kind
+    category: str = Field(description="The top-level category's code.")
+    status: Status
+    title: str
+
+
+class MapPoint(Model):
+    """A grid cell holding one contribution."""
+
+    type: Literal["Feature"]
+    id: int
+    geometry: ContributionGeometry = Field(
+        description=f"A point on the contribution below zoom {SHAPES_ZOOM}, its real shape "
+                    "from there on.")
+    properties: MapPointProperties
+
+
+class MapClusterProperties(Model):
+    cluster: Literal[True]
+    count: int = Field(ge=2)
+    proposals: int = Field(ge=0, description="How many of them are proposals.")
+    bbox: list[float] = Field(min_length=4, max_length=4,
+                              description="The members' extent: west, south, east, north.")
+
+
+class MapCluster(Model):
+    """A grid cell holding several contributions."""
+
+    type: Literal["Feature"]
+    geometry: PointGeometry = Field(description="The mean position of the members.")
+    properties: MapClusterProperties
+
+
+class MapClusters(Model):
+    type: Literal["FeatureCollection"]
+    zoom: int = Field(ge=0, le=MAX_ZOOM)
+    cell_m: float = Field(description="The grid cell's side in metres.")
+    total: int = Field(ge=0, description="Contributions in the view.")
+    proposals: int = Field(ge=0)
+    clusters: int = Field(ge=0, description="Cells holding more than one contribution.")
+    features: list[MapCluster | MapPoint] = Field(description="Fullest cells first.")
+
+
+class MapItemCategory(Model):
+    code: str
+    label: str
+    top: str = Field(description="The top-level category's code.")
+    top_label: str
+
+
+class MapItemProperties(Model):
+    id: int
+    kind: Kind
+    title: str
+    category: MapItemCategory
+    status: Status
+    address: str | None = Field(description="A free-text address given by the author.")
+    arrondissement: int = Field(ge=ARRONDISSEMENTS[0], le=ARRONDISSEMENTS[1])
+    quartier: str = Field(description="The quartier's name.")
+    created_at: datetime
+    votes: VoteCounts
+    comments_count: int = Field(ge=0)
+    photos_count: int = Field(ge=0)
+    thumbnail: str | None = Field(description="The first photo's thumbnail URL.")
+
+
+class MapItem(Model):
+    """A contribution in the list beside the map (a point on it)."""
+
+    type: Literal["Feature"]
+    id: int
+    geometry: PointGeometry
+    properties: MapItemProperties
+
+
+class MapItems(Model):
+    """Newest first across the kinds in play."""
+
+    type: Literal["FeatureCollection"]
+    numberReturned: int = Field(ge=0)
+    links: list[PageLink] = Field(description="A `next` link (relative) while more remain.")
+    features: list[MapItem]
+
+
+class OutlineGeometry(Model):
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list
+
+
+class MapOutlineProperties(Model):
+    level: Level
+    code: int
+    name: str
+    arrondissement: int | None = Field(None, description="Only for quartiers: their "
+                                                         "arrondissement.")
+
+
+class MapOutline(Model):
+    type: Literal["Feature"]
+    id: Annotated[str, Field(pattern="^[aq][0-9]+$", description="`a<code>` for an "
+                             "arrondissement, `q<code>` for a quartier.")]
+    geometry: OutlineGeometry
+    properties: MapOutlineProperties
+
+
+class MapOutlines(Model):
+    type: Literal["FeatureCollection"]
+    features: list[MapOutline]
+

@@ -1,7 +1,5 @@
 """/api/v1/map/…: the resident map's own data path (clusters, the list beside it, outlines)."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import time
@@ -9,30 +7,43 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request, url_for
 
-from app.contributions.queries import encode_cursor
+from app.api.contract import GEOJSON, Reply, operation
+from app.api.types import encode_cursor
 from app.db import db
 from app.map import queries
-from app.map.schemas import map_query
+from app.map.schemas import (
+    MapClusters,
+    MapClustersQuery,
+    MapItems,
+    MapItemsQuery,
+    MapOutlines,
+    map_filters,
+)
 from app.messages import current_language
 
 bp = Blueprint("map", __name__, url_prefix="/api/v1/map")
-
-GEOJSON = "application/geo+json"
+TAGS = ("Map",)
 
 
 def _timed(started: float) -> str:
     return f"db;dur={(time.perf_counter() - started) * 1000:.1f}"
 
 
-@bp.get("/clusters")
+@operation(bp, "GET", "/clusters", query=MapClustersQuery, tags=TAGS,
+           replies={200: Reply("The view's clusters.", MapClusters, GEOJSON, ("Server-Timing",))})
 @db.read_only
-def clusters():
-    """Counts on a grid sized by zoom (singletons as features), for the bbox and filters."""
-    q = map_query(db.session)
+def clusters(query: MapClustersQuery):
+    """Map clusters.
+
+    Reports and proposals together, counted on a square metric grid sized by the zoom and
+    anchored to the projection (clusters stay put while the map pans); a cell with one
+    contribution is that contribution.
+    """
+    q = map_filters(query)
     started = time.perf_counter()
-    result = queries.clusters(db.session, q.filters, q.bbox, q.zoom)
+    result = queries.clusters(db.session, q.filters, q.bbox, query.zoom)
     body = (
-        '{"type":"FeatureCollection","zoom":' + str(q.zoom)
+        '{"type":"FeatureCollection","zoom":' + str(query.zoom)
         + ',"cell_m":' + json.dumps(round(result["cell_m"], 2))
         + ',"total":' + str(result["total"])
         + ',"proposals":' + str(result["proposals"])
@@ -42,15 +53,19 @@ def clusters():
     return Response(body, mimetype=GEOJSON, headers={"Server-Timing": _timed(started)})
 
 
-@bp.get("/items")
+@operation(bp, "GET", "/items", query=MapItemsQuery, tags=TAGS,
+           replies={200: Reply("A page of contributions.", MapItems, GEOJSON, ("Server-Timing",))})
 @db.read_only
-def items():
-    """The list beside the map: newest first, both kinds, the same filters, a `next` link."""
-    q = map_query(db.session)
+def items(query: MapItemsQuery):
+    """The list beside the map.
+
+    The same filters as the clusters, both kinds, newest first, with a `next` link.
+    """
+    q = map_filters(query)
     started = time.perf_counter()
     prefix = url_for("contributions.photo", name="x")[:-1]  # photos are <prefix><sha256>.jpg
     features, returned, last = queries.items(
-        db.session, q.filters, q.bbox, q.limit, current_language(), prefix
+        db.session, q.filters, q.bbox, query.limit, current_language(), prefix
     )
     links = []
     if last:
@@ -64,10 +79,17 @@ def items():
     return Response(body, mimetype=GEOJSON, headers={"Server-Timing": _timed(started)})
 
 
-@bp.get("/areas")
+@operation(bp, "GET", "/areas", tags=TAGS,
+           replies={200: Reply("The outlines, cacheable for a day.", MapOutlines, GEOJSON,
+                               ("Cache-Control", "ETag")),
+                    304: Reply("Unchanged since the `ETag` sent in `If-None-Match`.")})
 @db.read_only
 def areas():
-    """Arrondissement and quartier outlines, simplified for display; cacheable for a day."""
+    """Area outlines for the map.
+
+    Arrondissements and quartiers, simplified to 3 m for display; send the `ETag` back in
+    `If-None-Match` to get a 304 while they are unchanged.
+    """
     body = queries.outlines(db.session)
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     response = Response(body, mimetype=GEOJSON,
