@@ -27,12 +27,15 @@ from schemathesis.specs.openapi.checks import (
 from app.api.contract import top_level_codes
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "12"))
-# what a JSON Schema cannot say, so a schema-valid request may still be refused with a 422 of
+# What a JSON Schema cannot say, so a schema-valid request may still be refused with a 422 of
 # one of these codes: Paris is not a rectangle (outside_paris, coordinates_swapped), a polygon
-# may cross itself, a planned date may be past, a page may name a report that does not exist
-# or is of the other kind, a resident may not vote -1 on a report
+# may cross itself, a planned date may be past or a day not exist (2024-02-30), a body may
+# name a report that does not exist, a status may belong to the other kind, a bbox's west may
+# be east of its east, a cursor is only valid when the server made it, a period may be empty
+# or too long for hotspots, the public may not ask for counts under 5.
 DOMAIN_CODES = top_level_codes() | {
-    "date_in_past", "unknown_report", "unknown_category", "not_reporter_or_follower",
+    "date_in_past", "invalid_date", "unknown_report", "invalid_status", "invalid_bbox",
+    "invalid_cursor", "empty_period", "period_too_long", "below_public_minimum",
 }
 CALLERS = ("anonymous", "resident", "admin")
 

@@ -81,6 +81,8 @@ class Reply:
     media: str = JSON
     headers: tuple[str, ...] = ()
     example: Any = None
+    # other media types the same status may answer in ((media, model or schema), …)
+    variants: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

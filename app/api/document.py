@@ -7,6 +7,7 @@ parameters; problem responses are shared components, one per status.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -246,6 +247,8 @@ def reply_object(reply: Reply, schemas: Schemas) -> dict:
         if reply.example is not None:
             media["example"] = reply.example
         out["content"] = {reply.media: media}
+    for media_type, model in reply.variants:
+        out.setdefault("content", {})[media_type] = {"schema": schemas.ref(model)}
     return out
 
 
@@ -341,6 +344,8 @@ def build(app: Flask) -> dict:
             for item in paths.values() for op in item.values()
             for r in op["responses"].values() if "$ref" in r}
     statuses = sorted(used | {405})  # 405: any undocumented method on a path
+    used_headers = set(re.findall(r'"#/components/headers/([^"]+)"', json.dumps(
+        [paths, [problem_response(s) for s in statuses]])))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -355,7 +360,7 @@ def build(app: Flask) -> dict:
             "schemas": dict(sorted(schemas.components.items())),
             "responses": {f"Problem{s}": problem_response(s) for s in statuses},
             "headers": {h: {"description": d, "schema": {"type": "string"}}
-                        for h, d in HEADERS.items()},
+                        for h, d in HEADERS.items() if h in used_headers},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "An opaque token from `POST /api/v1/auth/token`; "

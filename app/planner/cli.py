@@ -51,14 +51,20 @@ def check() -> None:
 def report(out: Path, **filters) -> None:
     """Write the interactive leafmap report (heatmap, choropleth, hotspots) to OUT."""
     from flask import current_app
+    from pydantic import ValidationError
 
     from app.planner import services
     from app.planner.report import build_report
+    from app.planner.schemas import StatsQuery
 
     args = {k: v for k, v in filters.items() if v}
     started = time.perf_counter()
-    with current_app.test_request_context("/planner/report.html", query_string=args):
-        req = services.parse_filters(db.session, True)
+    try:
+        query = StatsQuery.model_validate(args)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    with current_app.app_context():
+        req = services.stats_request(db.session, query, True)
         html = build_report(db.session, req, progress=lambda msg: click.echo(msg, err=True))
     out.write_text(html, encoding="utf-8")
     click.echo(f"report: {out} ({len(html) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")

@@ -1,4 +1,5 @@
-"""The planner's statistics: filters from the query string, aggregates from the rollups.
+"""The planner's statistics: filters from the parsed query (app/planner/schemas.py),
+aggregates from the rollups. No Flask request here: the views parse, these compute.
 
 Reads only. The SQL comes from geo/aggregations.py; rollups are kept exact by the database
 triggers of migration c5a7a7500003 (same transaction as every write, so the lag is zero).
@@ -11,24 +12,36 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
-from flask import request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.areas.services import category_index
-from app.contributions.models import KINDS
-from app.contributions.schemas import list_filters
+from app.contributions.models import STATUS_GROUPS
 from app.errors import FieldError, ValidationFailed
 from geo import aggregations as agg
-from geo.hexgrid import MAX_CELL_M, MIN_CELL_M, snap_level
+from geo.hexgrid import snap_level
+
+if TYPE_CHECKING:
+    from app.planner.schemas import StatsQuery
 
 PUBLIC_MIN_COUNT = 5  # the public never sees a count below this in a cell, area or group
 FRESHNESS = {"mode": "transactional", "lag_seconds": 0}
 MAX_HOTSPOT_DAYS = 92
+HOTSPOT_DEFAULT_DAYS = 30  # without `since`, the hotspots' window is this many days
+DEFAULT_CELL_M = 200
 # hotspots' query parameters: (lowest, highest, default); the public's min_points is at
 # least PUBLIC_MIN_COUNT
 EPS_M, MIN_POINTS, HOTSPOT_LIMIT = (20, 500, 100), (3, 1000, 10), (1, 200, 50)
+# the columns of the `format=csv` answers
+HEXBIN_COLUMNS = ["cell", "i", "j", "cell_m", "count"]
+AREA_COLUMNS = ["code", "name", "count", "density_km2", "share", "previous_count", "change",
+                "change_pct"]
+TIMESERIES_COLUMNS = ["period", "count"]
+RESOLUTION_COLUMNS = ["code", "label", "count", "ack_median_h", "ack_p90_h", "resolve_median_h",
+                      "resolve_p90_h", "share_resolved", "reopen_rate"]
 
 
 @dataclass
@@ -42,39 +55,41 @@ class Request:
         return 1 if self.staff else PUBLIC_MIN_COUNT
 
 
-def _paris_bound(name: str, value: datetime | None) -> datetime | None:
-    """A bare date (YYYY-MM-DD) means Paris midnight for statistics (the calendar planners use);
-    list_filters read it as UTC midnight."""
-    raw = request.args.get(name, "")
-    if value is None or len(raw) != 10:
+def paris_bound(value: datetime | date | None, *, end: bool = False) -> datetime | None:
+    """A filter bound as an instant: a bare date means Paris midnight for statistics (the
+    calendar planners use), the next one for `until` so that the day is included; a date-time
+    is itself (UTC when it had no offset)."""
+    if value is None or isinstance(value, datetime):
         return value
-    d = date.fromisoformat(raw) + (timedelta(days=1) if name == "until" else timedelta())
-    return agg.paris_midnight(d)
+    return agg.paris_midnight(value + timedelta(days=1) if end else value)
 
 
-def parse_filters(session: Session, staff: bool) -> Request:
-    """The shared filters of every /stats endpoint (list_filters' rules and errors)."""
-    kind = request.args.get("kind", "report")
-    if kind not in KINDS:
-        raise ValidationFailed([FieldError("kind", "invalid_value")])
-    lf = list_filters(kind, session)
-    codes = [c.strip() for c in request.args.get("category", "").split(",") if c.strip()]
+def stats_request(session: Session, query: StatsQuery, staff: bool) -> Request:
+    """The shared filters of every /stats endpoint, from their parsed query (app/planner/
+    schemas.py: codes, statuses and bounds are already checked there)."""
+    kind = query.kind
     index = category_index(session)
-    type_ids = None
-    if codes and all(index.by_code[c].parent_id is None for c in codes):
-        type_ids = [index.by_code[c].id for c in codes]
+    codes = query.category or None
+    category_ids = type_ids = None
+    if codes:
+        category_ids = [i for c in codes for i in index.subtree_ids(c, kind)]
+        if all(index.by_code[c].parent_id is None for c in codes):
+            type_ids = [index.by_code[c].id for c in codes]
+    statuses = None
+    if query.status:
+        groups = STATUS_GROUPS[kind]
+        statuses = [s for asked in query.status for s in groups.get(asked, (asked,))]
     f = agg.AggFilters(
-        kind=kind, category_ids=lf.category_ids, type_ids=type_ids, statuses=lf.statuses,
-        arrondissements=lf.arrondissements, quartiers=lf.quartiers, bbox=lf.bbox,
-        since=_paris_bound("since", lf.since), until=_paris_bound("until", lf.until),
+        kind=kind, category_ids=category_ids, type_ids=type_ids, statuses=statuses,
+        arrondissements=query.arrondissement or None, quartiers=query.quartier or None,
+        bbox=query.bbox, since=paris_bound(query.since), until=paris_bound(query.until, end=True),
     )
     if f.since and f.until and f.since >= f.until:
-        raise ValidationFailed([FieldError("until", "out_of_range",
-                                           {"min": f.since.isoformat(), "max": "…"})])
+        raise ValidationFailed([FieldError("until", "empty_period", {"min": f.since.isoformat()})])
     echo = {
         "kind": kind,
-        "category": codes or None,
-        "status": request.args.get("status", "").split(",") if request.args.get("status") else None,
+        "category": codes,
+        "status": list(query.status) if query.status else None,
         "since": f.since.isoformat() if f.since else None,
         "until": f.until.isoformat() if f.until else None,
         "arrondissement": f.arrondissements,
@@ -89,26 +104,6 @@ def _envelope(req: Request, source: str, **extra) -> dict:
             "public": not req.staff, **extra}
 
 
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(float(raw))
-    except (ValueError, OverflowError):
-        raise ValidationFailed([FieldError(name, "not_a_number")]) from None
-    if not lo <= value <= hi:
-        raise ValidationFailed([FieldError(name, "out_of_range", {"min": lo, "max": hi})])
-    return value
-
-
-def _choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str:
-    value = request.args.get(name) or default
-    if value not in choices:
-        raise ValidationFailed([FieldError(name, "required" if value is None else "invalid_value")])
-    return value
-
-
 def public_total(req: Request, total: int, suppressed: bool) -> int:
     """The public's total: rounded down to a multiple of 10 when small counts were left out,
     so that total minus the visible counts cannot reveal a hidden one."""
@@ -117,9 +112,9 @@ def public_total(req: Request, total: int, suppressed: bool) -> int:
 
 # ---- hexbins --------------------------------------------------------------------------------
 
-def hexbins(session: Session, req: Request) -> str:
-    """A GeoJSON FeatureCollection (text) of hexagons with their count."""
-    requested = _int_arg("cell_m", 200, MIN_CELL_M, MAX_CELL_M)
+def hexbins(session: Session, req: Request, requested: int = DEFAULT_CELL_M) -> str:
+    """A GeoJSON FeatureCollection (text) of hexagons with their count; `requested` is the
+    cell size asked for, snapped to the nearest stored level."""
     level = snap_level(requested)
     q = agg.hexbins(req.filters, level, req.min_count)
     row = session.execute(text(q.sql), q.params).one()
@@ -130,8 +125,9 @@ def hexbins(session: Session, req: Request) -> str:
             + ',"features":[' + (row.features or "") + "]}")
 
 
-def hexbin_rows(session: Session, req: Request) -> tuple[int, list[tuple[int, int]]]:
-    level = snap_level(_int_arg("cell_m", 200, MIN_CELL_M, MAX_CELL_M))
+def hexbin_rows(session: Session, req: Request,
+                requested: int = DEFAULT_CELL_M) -> tuple[int, list[tuple[int, int]]]:
+    level = snap_level(requested)
     q = agg.grouped_counts(req.filters, "cell", level=level)
     rows = session.execute(text(q.sql), q.params).all()
     return level, sorted((k, n) for k, n in rows if n >= req.min_count)
@@ -182,24 +178,36 @@ def timeseries(session: Session, req: Request, interval: str) -> dict:
 
 # ---- hotspots -------------------------------------------------------------------------------
 
-def hotspots(session: Session, req: Request) -> dict:
-    """DBSCAN clusters over at most MAX_HOTSPOT_DAYS (default: the last 30 days of data)."""
-    f = req.filters
-    eps = _int_arg("eps_m", EPS_M[2], EPS_M[0], EPS_M[1])
-    min_points = _int_arg("min_points", MIN_POINTS[2], MIN_POINTS[0] if req.staff else PUBLIC_MIN_COUNT,
-                          MIN_POINTS[1])
-    limit = _int_arg("limit", HOTSPOT_LIMIT[2], HOTSPOT_LIMIT[0], HOTSPOT_LIMIT[1])
+def window_too_long(f: agg.AggFilters) -> bool:
+    """More than MAX_HOTSPOT_DAYS between `since` and `until`: counted in Paris calendar days
+    when both are Paris midnights (a window across a clock change is not an hour too long or
+    short), else in elapsed time."""
+    since_day, until_day = f.since_day, f.until_day
+    if since_day is not None and until_day is not None:
+        return (until_day - since_day).days > MAX_HOTSPOT_DAYS
+    return f.until - f.since > timedelta(days=MAX_HOTSPOT_DAYS)
+
+
+def hotspots(session: Session, req: Request, eps_m: int = EPS_M[2],
+             min_points: int = MIN_POINTS[2], limit: int = HOTSPOT_LIMIT[2]) -> dict:
+    """DBSCAN clusters over at most MAX_HOTSPOT_DAYS (default: the last
+    HOTSPOT_DEFAULT_DAYS days of data). The public's `min_points` is at least
+    PUBLIC_MIN_COUNT, so that no cluster is smaller than a count it may see."""
+    f, errors = req.filters, []
+    if min_points < req.min_count:
+        errors.append(FieldError("min_points", "below_public_minimum", {"min": req.min_count}))
     if f.until is None:
         last = session.scalar(text("SELECT max(created_at) FROM planner_facts WHERE kind = :k"),
                               {"k": f.kind}) or datetime.now(UTC)
         f.until = agg.paris_midnight(last.astimezone(agg.PARIS).date() + timedelta(days=1))
     if f.since is None:
-        f.since = f.until - timedelta(days=30)
-    if f.until - f.since > timedelta(days=MAX_HOTSPOT_DAYS, hours=1):
-        raise ValidationFailed([FieldError("since", "out_of_range",
-                                           {"min": f"until − {MAX_HOTSPOT_DAYS} days", "max": "until"})])
+        f.since = f.until - timedelta(days=HOTSPOT_DEFAULT_DAYS)
+    if window_too_long(f):
+        errors.append(FieldError("since", "period_too_long", {"max": MAX_HOTSPOT_DAYS}))
+    if errors:
+        raise ValidationFailed(errors)
     req.echo.update(since=f.since.isoformat(), until=f.until.isoformat())
-    q = agg.hotspots(f, eps, min_points, limit)
+    q = agg.hotspots(f, eps_m, min_points, limit)
     index = category_index(session)
     features = []
     for rank, r in enumerate(session.execute(text(q.sql), q.params), start=1):
@@ -212,15 +220,14 @@ def hotspots(session: Session, req: Request) -> dict:
             link["category"] = ",".join(req.echo["category"])
         if f.statuses:
             link["status"] = ",".join(f.statuses)
-        from urllib.parse import urlencode
-
         features.append({
             "type": "Feature", "id": rank, "geometry": json.loads(r.geometry),
             "properties": {"rank": rank, "count": r.n, "top_categories": top,
                            "reports_url": f"/api/v1/{f.kind}s?{urlencode(link)}"},
         })
     return {"type": "FeatureCollection",
-            **_envelope(req, q.source, method="ST_ClusterDBSCAN", eps_m=eps, min_points=min_points),
+            **_envelope(req, q.source, method="ST_ClusterDBSCAN", eps_m=eps_m,
+                        min_points=min_points),
             "features": features}
 
 
@@ -304,8 +311,8 @@ def export_count(session: Session, req: Request) -> int:
 
 
 def hexbins_for_report(session: Session, req: Request) -> str:
-    """The 200 m hexagons of the report (cell_m from the query string, default 200)."""
-    return hexbins(session, req)
+    """The hexagons of the report (DEFAULT_CELL_M: the report's heatmap layer says 200 m)."""
+    return hexbins(session, req, DEFAULT_CELL_M)
 
 
 def hotspots_for_report(session: Session, req: Request) -> dict:

@@ -1,8 +1,6 @@
 """/api/v1/stats/* (public, small counts left out for non-staff), the /planner dashboard and
 its exports (planners and staff)."""
 
-from __future__ import annotations
-
 import json
 import time
 from functools import wraps
@@ -18,15 +16,34 @@ from flask import (
 )
 
 from app.accounts.auth import current_user
+from app.api.contract import CSV, GEOJSON, JSON, Reply, operation, parse_query
 from app.db import db
 from app.errors import Forbidden, NotFound
 from app.planner import services
+from app.planner.schemas import (
+    HOTSPOT_WINDOW,
+    STATS_CSV,
+    AreasQuery,
+    AreaStats,
+    HexbinCollection,
+    HexbinsQuery,
+    HotspotCollection,
+    HotspotsQuery,
+    ResolutionQuery,
+    ResolutionStats,
+    StatsQuery,
+    Timeseries,
+    TimeseriesQuery,
+)
 from app.web import services as web_services
-from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS
 
 bp = Blueprint("planner", __name__)
-GEOJSON = "application/geo+json"
-CSV = "text/csv; charset=utf-8"
+TAGS = ("Statistics",)
+HEADERS = ("Cache-Control", "Server-Timing", "Vary")
+PUBLIC = (f"Public: for callers who are not planners or staff, counts below "
+          f"{services.PUBLIC_MIN_COUNT} are left out (`public` is true); planners and staff see "
+          "everything. Every invalid parameter is reported in the same 422; the period "
+          "(`empty_period`, and for hotspots `period_too_long`) is checked once they are valid.")
 
 
 def is_staff() -> bool:
@@ -47,6 +64,30 @@ def requires_planner(view):
     return wrapper
 
 
+def described(summary: str, description: str):
+    """The view's docstring (the operation's summary and description) from text that reads
+    the domain's constants."""
+    def decorator(view):
+        view.__doc__ = f"{summary}\n\n{PUBLIC} {description}"
+        return view
+
+    return decorator
+
+
+def stats(rule: str, query, model, media: str, what: str, operation_id: str,
+          csv_columns: list[str] | None = None):
+    """One /api/v1/stats operation: public (the answer depends on who asks), JSON or GeoJSON,
+    and CSV with `format=csv` where `csv_columns` says which columns."""
+    description = what
+    if csv_columns:
+        description += (" With `format=csv`, a CSV attachment instead (columns: "
+                        f"{', '.join(csv_columns)}).")
+    return operation(bp, "GET", rule, query=query, tags=TAGS, auth="optional",
+                     operation_id=operation_id,
+                     replies={200: Reply(description, model, media, HEADERS,
+                                         variants=((CSV, STATS_CSV),) if csv_columns else ())})
+
+
 def _timed(response: Response, started: float) -> Response:
     response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     response.headers["Cache-Control"] = "private, max-age=0" if is_staff() else "public, max-age=60"
@@ -56,68 +97,82 @@ def _timed(response: Response, started: float) -> Response:
 
 
 def _csv(rows: list[dict], columns: list[str], name: str) -> Response:
-    return Response(services.to_csv(rows, columns), mimetype="text/csv",
+    return Response(services.to_csv(rows, columns), mimetype=CSV,
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-@bp.get("/api/v1/stats/hexbins")
-def hexbins():
-    """Hexagons (Lambert-93 grid, WGS84 output) with the count of matching contributions."""
+def _json(body: dict, media: str = JSON) -> Response:
+    return Response(json.dumps(body), mimetype=media)
+
+
+@stats("/api/v1/stats/hexbins", HexbinsQuery, HexbinCollection, GEOJSON, "The hexagons.",
+       "statsHexbins", services.HEXBIN_COLUMNS)
+@described("Counts per hexagon",
+           "Hexagons of a Lambert-93 grid (served in WGS84) with the number of matching "
+           "contributions; empty ones are not listed.")
+def hexbins(query: HexbinsQuery):
     started = time.perf_counter()
-    req = services.parse_filters(db.session, is_staff())
-    if request.args.get("format") == "csv":
-        level, rows = services.hexbin_rows(db.session, req)
+    req = services.stats_request(db.session, query, is_staff())
+    if query.format == "csv":
+        level, rows = services.hexbin_rows(db.session, req, query.cell_m)
         body = [{"cell": k, "i": k >> 20, "j": k & 1048575, "cell_m": level, "count": n} for k, n in rows]
-        return _timed(_csv(body, ["cell", "i", "j", "cell_m", "count"], "hexbins"), started)
-    return _timed(Response(services.hexbins(db.session, req), mimetype=GEOJSON), started)
+        return _timed(_csv(body, services.HEXBIN_COLUMNS, "hexbins"), started)
+    return _timed(Response(services.hexbins(db.session, req, query.cell_m), mimetype=GEOJSON),
+                  started)
 
 
-@bp.get("/api/v1/stats/areas")
-def areas():
-    """Count, density, share and change against the previous period per arrondissement/quartier."""
+@stats("/api/v1/stats/areas", AreasQuery, AreaStats, JSON, "The areas.", "statsAreas",
+       services.AREA_COLUMNS)
+@described("Counts per arrondissement or quartier",
+           "Count, density, share of the total and change against the previous period of the "
+           "same length, for every area.")
+def areas(query: AreasQuery):
     started = time.perf_counter()
-    level = services._choice("level", AREA_LEVELS, "arrondissement")
-    req = services.parse_filters(db.session, is_staff())
-    body = services.areas(db.session, req, level)
-    if request.args.get("format") == "csv":
-        cols = ["code", "name", "count", "density_km2", "share", "previous_count", "change", "change_pct"]
-        return _timed(_csv(body["areas"], cols, f"areas-{level}"), started)
-    return _timed(Response(json.dumps(body), mimetype="application/json"), started)
+    req = services.stats_request(db.session, query, is_staff())
+    body = services.areas(db.session, req, query.level)
+    if query.format == "csv":
+        return _timed(_csv(body["areas"], services.AREA_COLUMNS, f"areas-{query.level}"), started)
+    return _timed(_json(body), started)
 
 
-@bp.get("/api/v1/stats/timeseries")
-def timeseries():
-    """Counts per day, ISO week or month of the Europe/Paris calendar."""
+@stats("/api/v1/stats/timeseries", TimeseriesQuery, Timeseries, JSON, "The series.",
+       "statsTimeseries", services.TIMESERIES_COLUMNS)
+@described("Counts over time", "Counts per day, ISO week or month of the Europe/Paris calendar.")
+def timeseries(query: TimeseriesQuery):
     started = time.perf_counter()
-    interval = services._choice("interval", INTERVALS, "week")
-    req = services.parse_filters(db.session, is_staff())
-    body = services.timeseries(db.session, req, interval)
-    if request.args.get("format") == "csv":
-        return _timed(_csv(body["series"], ["period", "count"], f"timeseries-{interval}"), started)
-    return _timed(Response(json.dumps(body), mimetype="application/json"), started)
+    req = services.stats_request(db.session, query, is_staff())
+    body = services.timeseries(db.session, req, query.interval)
+    if query.format == "csv":
+        return _timed(_csv(body["series"], services.TIMESERIES_COLUMNS,
+                           f"timeseries-{query.interval}"), started)
+    return _timed(_json(body), started)
 
 
-@bp.get("/api/v1/stats/hotspots")
-def hotspots():
-    """Density clusters (DBSCAN in metres) with hull, count, top categories, reports link."""
+@stats("/api/v1/stats/hotspots", HotspotsQuery, HotspotCollection, GEOJSON, "The hotspots.",
+       "statsHotspots")
+@described("Density hotspots",
+           f"Clusters found by DBSCAN (in metres, Lambert-93) {HOTSPOT_WINDOW}. The `filters` "
+           "echo gives the period used. No CSV.")
+def hotspots(query: HotspotsQuery):
     started = time.perf_counter()
-    req = services.parse_filters(db.session, is_staff())
-    body = services.hotspots(db.session, req)
-    return _timed(Response(json.dumps(body), mimetype=GEOJSON), started)
+    req = services.stats_request(db.session, query, is_staff())
+    body = services.hotspots(db.session, req, query.eps_m, query.min_points, query.limit)
+    return _timed(_json(body, GEOJSON), started)
 
 
-@bp.get("/api/v1/stats/resolution")
-def resolution():
-    """Median and p90 time to acknowledge and to resolve, share resolved, reopen rate."""
+@stats("/api/v1/stats/resolution", ResolutionQuery, ResolutionStats, JSON, "The groups.",
+       "statsResolution", services.RESOLUTION_COLUMNS)
+@described("Time to acknowledge and to resolve",
+           "Per group: median and 90th percentile of the hours to acknowledge and to resolve, "
+           "share resolved, reopen rate.")
+def resolution(query: ResolutionQuery):
     started = time.perf_counter()
-    group_by = services._choice("group_by", GROUPS, "arrondissement")
-    req = services.parse_filters(db.session, is_staff())
-    body = services.resolution(db.session, req, group_by)
-    if request.args.get("format") == "csv":
-        cols = ["code", "label", "count", "ack_median_h", "ack_p90_h", "resolve_median_h",
-                "resolve_p90_h", "share_resolved", "reopen_rate"]
-        return _timed(_csv(body["groups"], cols, f"resolution-{group_by}"), started)
-    return _timed(Response(json.dumps(body), mimetype="application/json"), started)
+    req = services.stats_request(db.session, query, is_staff())
+    body = services.resolution(db.session, req, query.group_by)
+    if query.format == "csv":
+        return _timed(_csv(body["groups"], services.RESOLUTION_COLUMNS,
+                           f"resolution-{query.group_by}"), started)
+    return _timed(_json(body), started)
 
 
 # ---- dashboard and exports ------------------------------------------------------------------
@@ -147,7 +202,7 @@ def export_contributions(fmt: str):
     number of rows so the page can show progress."""
     if fmt not in ("csv", "geojson"):
         raise NotFound()
-    req = services.parse_filters(db.session, True)
+    req = services.stats_request(db.session, parse_query(StatsQuery), True)
     total = services.export_count(db.session, req)
     rows = services.export_rows(db.session, req)
     if fmt == "csv":
@@ -184,7 +239,7 @@ def report():
     """An interactive HTML report of the current filters, built with leafmap."""
     from app.planner.report import build_report
 
-    req = services.parse_filters(db.session, True)
+    req = services.stats_request(db.session, parse_query(StatsQuery), True)
     html = build_report(db.session, req)
     return Response(html, mimetype="text/html", headers={
         "Content-Disposition": 'attachment; filename="cartagora-report.html"'})

@@ -1,13 +1,16 @@
 """The five /api/v1/stats endpoints on hand-made reports whose answers are known."""
 
 import csv
+import inspect
 import io
 import json
+import time
 
 import pytest
 from pyproj import Transformer
 from sqlalchemy import text
 
+from app.planner import services
 from geo import aggregations as agg
 from geo.hexgrid import centre, hex_ij
 
@@ -161,10 +164,29 @@ def test_filters_are_echoed_and_errors_are_problems(planner, client):
                        ("/api/v1/stats/resolution?group_by=author", "group_by"),
                        ("/api/v1/stats/areas?since=yesterday", "since"),
                        ("/api/v1/stats/hexbins?kind=poll", "kind"),
-                       ("/api/v1/stats/hotspots?since=2024-01-01&until=2024-12-31", "since")]:
+                       ("/api/v1/stats/hotspots?since=2024-01-01&until=2024-12-31", "since"),
+                       ("/api/v1/stats/hexbins?category=graffitis,nope", "category"),
+                       ("/api/v1/stats/hexbins?kind=proposal&category=graffitis", "category"),
+                       ("/api/v1/stats/areas?kind=proposal&status=open", "status"),
+                       ("/api/v1/stats/areas?status=new,lost", "status"),
+                       ("/api/v1/stats/areas?arrondissement=3,21", "arrondissement"),
+                       ("/api/v1/stats/areas?quartier=0", "quartier"),
+                       ("/api/v1/stats/areas?bbox=2.4,48.8,2.3,48.9", "bbox"),
+                       ("/api/v1/stats/areas?since=2024-02-01&until=2024-01-31", "until"),
+                       ("/api/v1/stats/hexbins?cell_m=2km", "cell_m"),
+                       ("/api/v1/stats/hotspots?eps_m=10", "eps_m"),
+                       ("/api/v1/stats/hotspots?min_points=4", "min_points"),  # public: 5
+                       ("/api/v1/stats/hotspots?limit=0", "limit"),
+                       ("/api/v1/stats/areas?colour=red", "colour")]:
         r = client.get(url)
         assert r.status_code == 422 and r.content_type == "application/problem+json", url
-        assert r.json["errors"][0]["field"] == field
+        assert r.json["errors"][0]["field"] == field, (url, r.json)
+    codes = {e["field"]: e["code"] for e in client.get(
+        "/api/v1/stats/hexbins?category=nope&status=lost&arrondissement=x&since=2024-13-01"
+        "&colour=red").json["errors"]}
+    assert codes == {"category": "unknown_category", "status": "invalid_status",
+                     "arrondissement": "not_a_number", "since": "invalid_date",
+                     "colour": "unknown_field"}  # every invalid filter in one 422
 
 
 def test_dashboard_and_exports_are_for_planners(client, make_user, planner, insert_reports):
@@ -183,3 +205,113 @@ def test_dashboard_and_exports_are_for_planners(client, make_user, planner, inse
     assert len(fc["features"]) == 3 and fc["features"][0]["geometry"]["type"] == "Point"
     r = planner.get(f"/api/v1/stats/areas?{WINDOW}&format=csv")
     assert r.text.splitlines()[0] == "code,name,count,density_km2,share,previous_count,change,change_pct"
+
+
+def problem_fields(response) -> dict:
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    return {e["field"]: e["code"] for e in response.json["errors"]}
+
+
+def test_dates_outside_the_supported_range_are_422_not_500(client):
+    r = client.get("/api/v1/stats/timeseries?since=0001-01-01")
+    assert problem_fields(r) == {"since": "out_of_range"}
+    assert "2000-01-01" in r.json["errors"][0]["detail"]
+    # a huge day series is refused before anything is counted
+    started = time.perf_counter()
+    r = client.get("/api/v1/stats/timeseries?since=0001-01-01&until=9999-12-30&interval=day")
+    assert problem_fields(r) == {"since": "out_of_range", "until": "out_of_range"}
+    assert time.perf_counter() - started < 1
+    for stat in ("hexbins", "areas", "hotspots", "resolution"):
+        assert problem_fields(client.get(f"/api/v1/stats/{stat}?until=2101-01-01")) == {
+            "until": "out_of_range"}
+    # the bounds themselves are fine
+    assert client.get("/api/v1/stats/timeseries?since=2000-01-01&until=2000-01-02"
+                      "&interval=day").status_code == 200
+
+
+def test_lang_and_format_are_checked_not_ignored(client, planner):
+    assert problem_fields(client.get("/api/v1/stats/areas?lang=AAA")) == {"lang": "invalid_value"}
+    for stat in ("hexbins", "areas", "timeseries", "resolution"):
+        for value in ("", "xml", "CSV"):
+            r = client.get(f"/api/v1/stats/{stat}?format={value}")
+            assert problem_fields(r) == {"format": "invalid_value"}, (stat, value)
+        r = planner.get(f"/api/v1/stats/{stat}?format=csv")
+        assert r.status_code == 200 and r.mimetype == "text/csv"
+        assert r.headers["Content-Disposition"].startswith("attachment;")
+    # hotspots have no CSV: `format` is not one of their parameters
+    assert problem_fields(client.get("/api/v1/stats/hotspots?format=csv")) == {
+        "format": "unknown_field"}
+    # English messages
+    r = client.get("/api/v1/stats/areas?level=region&lang=en")
+    assert r.json["errors"][0]["detail"] == "Invalid value."
+
+
+@pytest.mark.parametrize(("window", "ok"), [
+    ("since=2030-01-01&until=2030-04-02", True),  # 92 Paris days (spring clock change inside)
+    ("since=2030-01-01&until=2030-04-03", False),
+    ("since=2030-09-01&until=2030-12-01", True),  # 92 Paris days (autumn clock change inside)
+    ("since=2030-09-01&until=2030-12-02", False),
+    ("since=2030-06-01T00:00:00Z&until=2030-09-01T00:00:00Z", True),  # 92 × 24 h
+    ("since=2030-06-01T00:00:00Z&until=2030-09-02T00:00:00Z", False),
+    ("since=2030-06-01T00:00:00Z&until=2030-09-01T00:00:01Z", False),
+])
+def test_hotspot_window_of_exactly_the_maximum(planner, window, ok):
+    assert services.MAX_HOTSPOT_DAYS == 92  # the windows above are written for it
+    r = planner.get(f"/api/v1/stats/hotspots?{window}")
+    if ok:
+        assert r.status_code == 200, r.json
+        assert r.json["filters"]["since"][:10] == window[6:16]  # the period used is echoed
+    else:
+        assert problem_fields(r) == {"since": "period_too_long"}
+
+
+def test_hotspots_default_window_and_public_min_points(planner, client, insert_reports):
+    insert_reports({"lon": 2.35, "lat": 48.86, "created_at": "2099-06-12T10:00:00Z"})
+    body = planner.get("/api/v1/stats/hotspots?min_points=3").json
+    # without bounds: the 30 days up to the end of the latest contribution's Paris day
+    assert body["filters"]["until"] == "2099-06-13T00:00:00+02:00"
+    assert body["filters"]["since"] == "2099-05-14T00:00:00+02:00"
+    assert body["min_points"] == 3 and body["eps_m"] == services.EPS_M[2]
+    # the public never sees a cluster smaller than a count it may see
+    r = client.get(f"/api/v1/stats/hotspots?min_points={services.PUBLIC_MIN_COUNT - 1}")
+    assert problem_fields(r) == {"min_points": "below_public_minimum"}
+    assert client.get(f"/api/v1/stats/hotspots?min_points={services.PUBLIC_MIN_COUNT}").status_code == 200
+
+
+def test_bare_dates_are_paris_days_and_filters_are_echoed(planner):
+    body = planner.get("/api/v1/stats/areas?since=2030-07-01&until=2030-07-31&status=closed,new"
+                       "&bbox=2.30,48.80,2.40,48.90&quartier=1,2").json
+    assert body["filters"] == {
+        "kind": "report", "category": None, "status": ["closed", "new"],
+        "since": "2030-07-01T00:00:00+02:00", "until": "2030-08-01T00:00:00+02:00",
+        "arrondissement": None, "quartier": [1, 2], "bbox": [2.3, 48.8, 2.4, 48.9]}
+    body = planner.get("/api/v1/stats/areas?since=2030-07-01T10:00:00&category=").json
+    assert body["filters"]["since"] == "2030-07-01T10:00:00+00:00"  # no offset: UTC
+    assert body["filters"]["category"] is None  # an empty list filters nothing
+    # the same day as both bounds is that whole day
+    series = planner.get("/api/v1/stats/timeseries?since=2030-07-01&until=2030-07-01"
+                         "&interval=day").json["series"]
+    assert [p["period"] for p in series] == ["2030-07-01"]
+    r = planner.get("/api/v1/stats/areas?since=2030-07-01T10:00:00Z&until=2030-07-01T12:00:00%2B02:00")
+    assert problem_fields(r) == {"until": "empty_period"}  # an empty period
+
+
+def test_exports_parse_the_same_filters(planner, insert_reports):
+    insert_reports(*[{"lon": 2.35, "lat": 48.86, "created_at": "2030-06-03T10:00:00Z",
+                      "status": status} for status in ("new", "resolved")])
+    r = planner.get(f"/planner/export/contributions.csv?{WINDOW}&status=closed")
+    assert r.status_code == 200 and r.headers["X-Total-Count"] == "1"
+    for url in ("/planner/export/contributions.csv?since=0001-01-01",
+                "/planner/export/contributions.geojson?category=nope",
+                "/planner/export/contributions.csv?cell_m=200",
+                "/planner/report.html?status=lost"):
+        r = planner.get(url)
+        assert r.status_code == 422, url
+    assert problem_fields(planner.get("/planner/report.html?since=2030-02-01&until=2030-01-01")) == {
+        "until": "empty_period"}
+
+
+def test_statistics_services_do_not_read_the_request():
+    source = inspect.getsource(services)
+    assert "flask" not in source and "request.args" not in source
+    assert "flask" not in inspect.getsource(agg)
