@@ -30,12 +30,14 @@ EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "12"))
 # What a JSON Schema cannot say, so a schema-valid request may still be refused with a 422 of
 # one of these codes: Paris is not a rectangle (outside_paris, coordinates_swapped), a polygon
 # may cross itself, a planned date may be past or a day not exist (2024-02-30), a body may
-# name a report that does not exist, a status may belong to the other kind, a bbox's west may
+# name a report that does not exist, a status or a category may belong to the other kind, a bbox's west may
 # be east of its east, a cursor is only valid when the server made it, a period may be empty
-# or too long for hotspots, the public may not ask for counts under 5.
+# or too long for hotspots, the public may not ask for counts under 5, sorting by distance
+# needs a position.
 DOMAIN_CODES = top_level_codes() | {
     "date_in_past", "invalid_date", "unknown_report", "invalid_status", "invalid_bbox",
-    "invalid_cursor", "empty_period", "period_too_long", "below_public_minimum",
+    "invalid_cursor", "unknown_category", "needs_position", "empty_period", "period_too_long", "below_public_minimum",
+    "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
 }
 CALLERS = ("anonymous", "resident", "admin")
 

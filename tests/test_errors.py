@@ -167,11 +167,13 @@ def test_every_invalid_filter_is_reported_at_once(client):
 
 
 def test_empty_filters(client):
-    """An empty list or text filter filters nothing; an empty date, box or number is invalid."""
-    r = client.get("/api/v1/reports?q=&category=&status=&arrondissement=&limit=5")
+    """An empty text filter filters nothing; an empty list, date, box or number is invalid
+    (`required`: `?status=` could mean no status or one empty one; leave it out)."""
+    r = client.get("/api/v1/reports?q=&limit=5")
     assert r.status_code == 200 and r.json["numberReturned"] == 5
     for name, code in [("since", "invalid_date"), ("bbox", "invalid_bbox"),
-                       ("limit", "not_a_number")]:
+                       ("limit", "not_a_number"), ("category", "required"),
+                       ("status", "required"), ("arrondissement", "required")]:
         problem = assert_problem(client.get(f"/api/v1/reports?{name}="), 422, "validation_failed")
         assert [(e["field"], e["code"]) for e in problem["errors"]] == [(name, code)]
 

@@ -246,4 +246,5 @@ def test_map_filters_of_both_kinds_route_to_their_kind(client, session, proposal
     twice, _ = clusters(client, zoom=12, kind="proposal,proposal", bbox=AROUND)
     assert twice["total"] == 4
     empty = client.get("/api/v1/map/items?kind=&category=&status=&limit=1").get_json()
-    assert empty["numberReturned"] == 1
+    assert {e["field"]: e["code"] for e in empty["errors"]} == {
+        "kind": "required", "category": "required", "status": "required"}

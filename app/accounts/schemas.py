@@ -33,7 +33,8 @@ def _strong(value: str) -> str:
 class RegisterInput(Body):
     email: Email
     password: Annotated[Text(MAX_PASSWORD, strip=False), AfterValidator(_strong),
-                        Field(description=f"At least {MIN_PASSWORD} characters.")]
+                        Field(description=f"At least {MIN_PASSWORD} characters.",
+                              json_schema_extra={"minLength": MIN_PASSWORD})]
     display_name: Text(DISPLAY_NAME_MAX, min_length=1)
 
 

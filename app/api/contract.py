@@ -201,9 +201,14 @@ class UnsupportedMediaType(AppError):
     status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
 
 
-def parse_query(model: type[ApiQuery]) -> ApiQuery:
+def parse_query(model: type[ApiQuery], *, blanks_absent: bool = False) -> ApiQuery:
+    """The query string as `model`. `blanks_absent`: a page's GET form sends its unused
+    fields empty; they count as absent (the API itself refuses `?status=`)."""
+    args = request.args.to_dict()
+    if blanks_absent:
+        args = {name: value for name, value in args.items() if value != ""}
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(args)
     except ValidationError as exc:
         raise validation_failed(exc, query=True) from None
 

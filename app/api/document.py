@@ -24,8 +24,14 @@ from app.api.contract import (
     Reply,
     contract_of,
 )
-from app.api.types import COLUMN_ID_MAX, ID_MAX, category_component
-from app.areas.services import category_index
+from app.api.types import (
+    ANY_CATEGORY_COMPONENT,
+    COLUMN_ID_MAX,
+    ID_MAX,
+    SERVICE_COMPONENT,
+    category_component,
+)
+from app.areas.services import category_index, service_codes
 from app.contributions.models import KINDS, REPORT_STATUSES
 from app.errors import HTTP_TITLES, PROBLEM_TYPE
 from app.messages import message
@@ -228,7 +234,8 @@ def request_body(op: Operation, schemas: Schemas) -> dict:
         props = {op.multipart.part: body_ref}
         encoding = {op.multipart.part: {"contentType": JSON}}
         for name, (doc, most) in op.multipart.files.items():
-            file_schema = {"type": "string", "format": "binary"}
+            # OpenAPI 3.1 describes a file by its media type (`format: binary` is 3.0's way)
+            file_schema = {"type": "string", "contentMediaType": "application/octet-stream"}
             props[name] = ({"type": "array", "items": file_schema, "maxItems": most,
                             "description": doc} if most > 1 else {**file_schema, "description": doc})
             encoding[name] = {"contentType": "image/jpeg, image/png, image/webp"}
@@ -335,6 +342,12 @@ def build(app: Flask) -> dict:
             continue
         paths.setdefault(path_template(rule.rule), {})[op.method.lower()] = \
             operation_object(rule, op, schemas)
+    schemas.components[ANY_CATEGORY_COMPONENT] = {  # AnyCategoryCode
+        "anyOf": [{"$ref": REF.format(model=category_component(k))} for k in KINDS],
+        "description": "A category code of either kind."}
+    schemas.components[SERVICE_COMPONENT] = {  # the enum of ServiceCode
+        "type": "string", "enum": sorted(service_codes()),
+        "description": "A service: the team a report category belongs to."}
     for kind in KINDS:  # the enums of CategoryCode(kind), from the database
         codes = sorted(c.code for c in category_index().by_code.values() if c.kind == kind)
         schemas.components[category_component(kind)] = {

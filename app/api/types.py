@@ -42,16 +42,36 @@ def clean_text(value: str) -> str:
     return value
 
 
+# ECMAScript's \s, the white space of JSON Schema's patterns (Python's str.strip() also takes
+# \x1c-\x1f, which a client following the document would count as text)
+BLANKS = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+         "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = "[^" + BLANKS.replace("\t", "\\t").replace("\n", "\\n").replace("\v", "\\v") \
+    .replace("\f", "\\f").replace("\r", "\\r") + "]"
+
+
 def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    return value.strip(BLANKS) if isinstance(value, str) else value
 
 
 def Text(max_length: int, *, min_length: int = 0, strip: bool = True, **field: Any):
     """A string of at most `max_length` characters (after stripping surrounding blanks),
     without NUL bytes or lone surrogates. A blank required text is `required`."""
     validators = [BeforeValidator(_strip)] if strip else []
+    if strip and min_length:  # the document says what stripping means: some non-blank text
+        validators.append(_NotBlankInDocument())
     return Annotated[str, *validators, Field(min_length=min_length, max_length=max_length, **field),
                      AfterValidator(clean_text)]
+
+
+class _NotBlankInDocument:
+    """Adds `pattern: NOT_BLANK` to a text's JSON Schema (documentation only: the validator
+    strips, then counts)."""
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema.setdefault("pattern", NOT_BLANK)
+        return schema
 
 
 Id = Annotated[int, Field(ge=1, le=ID_MAX, json_schema_extra={"format": "int64"}, strict=False)]
@@ -71,10 +91,12 @@ def _split(value: Any) -> Any:
 
 
 def CommaList(item: Any, *, max_items: int = 100, **field: Any):
-    """`a,b,c` in a query string (OpenAPI `style: form, explode: false`)."""
+    """`a,b,c` in a query string (OpenAPI `style: form, explode: false`). An empty value is
+    `required` (leave the parameter out instead): `?status=` cannot say whether it
+    means no status or one empty one."""
     return Annotated[list[item], BeforeValidator(_split),
-                     Field(max_length=max_items, json_schema_extra={"style": "form", "explode": False},
-                           **field)]
+                     Field(min_length=1, max_length=max_items,
+                           json_schema_extra={"style": "form", "explode": False}, **field)]
 
 
 # ---- bbox -----------------------------------------------------------------------------------
@@ -300,3 +322,50 @@ def CategoryCode(kind: str):
     documented as the enum of the codes the database holds, so a client, and schemathesis,
     knows every valid value."""
     return CATEGORY_TYPES[kind]
+
+
+def _any_category(code: Any) -> str:
+    from app.areas.services import category_index
+
+    if not isinstance(code, str) or category_index().by_code.get(code) is None:
+        fail("unknown_category")
+    return code
+
+
+# a code of either kind (the map and the statistics, where `kind` says which applies)
+# a named type, like CategoryCode: app/api/document.py fills components/schemas/CategoryCode
+# with either kind's enum (pydantic cannot hold a bare $ref to a component it does not know)
+ANY_CATEGORY_COMPONENT = "CategoryCode"
+AnyCategoryCode = TypeAliasType(ANY_CATEGORY_COMPONENT, Annotated[
+    str, BeforeValidator(_required_if_blank), PlainValidator(_any_category),
+    WithJsonSchema({"type": "string"})])
+
+
+def _service(code: Any) -> str:
+    from app.areas.services import service_codes
+
+    if not isinstance(code, str) or code not in service_codes():
+        fail("invalid_value")
+    return code
+
+
+SERVICE_COMPONENT = "ServiceCode"
+# the team a report category belongs to; documented as the enum of the database's services
+# (components/schemas/ServiceCode, filled by app/api/document.py)
+ServiceCode = TypeAliasType(SERVICE_COMPONENT, Annotated[
+    str, PlainValidator(_service), WithJsonSchema({"type": "string"})])
+
+
+def _near_paris() -> tuple[float, float, float, float]:
+    from geo.areas import paris_bbox
+
+    w, s, e, n = paris_bbox()
+    return w - NEAR_PARIS_DEG, s - NEAR_PARIS_DEG, e + NEAR_PARIS_DEG, n + NEAR_PARIS_DEG
+
+
+# where an agent or a resident may stand when sorting by distance: within about a degree of
+# Paris (Lambert-93, the metric CRS of the distances, is only defined over France)
+NEAR_PARIS_DEG = 1.0
+_W, _S, _E, _N = _near_paris()
+NearParisLongitude = Annotated[float, Field(ge=_W, le=_E, allow_inf_nan=False)]
+NearParisLatitude = Annotated[float, Field(ge=_S, le=_N, allow_inf_nan=False)]

@@ -174,6 +174,7 @@ class CategoryIndex:
 
 
 _index: CategoryIndex | None = None
+_services: frozenset[str] | None = None
 
 
 def category_index(session: Session | None = None) -> CategoryIndex:
@@ -202,9 +203,21 @@ def category_index(session: Session | None = None) -> CategoryIndex:
     return _index
 
 
+def service_codes(session: Session | None = None) -> frozenset[str]:
+    """Every service's code, read once per process (load_categories resets it)."""
+    global _services
+    if _services is None:
+        if session is None:
+            from app.db import db
+
+            session = db.session
+        _services = frozenset(session.scalars(select(Service.code)))
+    return _services
+
+
 def reset_category_index() -> None:
-    global _index
-    _index = None
+    global _index, _services
+    _index = _services = None
 
 
 def load_addresses(session: Session, path: Path = ADDRESSES_FILE) -> int:

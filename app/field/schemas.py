@@ -6,21 +6,28 @@ a service code, the original of a duplicate, an agent's scope) is checked after 
 """
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.api.contract import ApiQuery, Body, Model
-from app.api.types import Choice, CommaList, Day, Id, Latitude, Longitude, Text, fail
-from app.areas.models import Category, Service
+from app.api.types import (
+    CategoryCode,
+    Choice,
+    CommaList,
+    Day,
+    Id,
+    NearParisLatitude,
+    NearParisLongitude,
+    ServiceCode,
+    Text,
+    fail,
+)
 from app.contributions.models import REPORT_CLOSED, REPORT_OPEN, REPORT_STATUSES, STATUS_GROUPS
 from app.contributions.schemas import ARRONDISSEMENTS, ContributionProperties, PointGeometry
 from app.field import workflow
 from app.field.queries import OLDER_THAN_MAX, QUEUE_LIMIT, SORTS, QueueFilters
 from app.field.services import TransitionRequest
-
-CATEGORY_CODE_MAX = Category.__table__.c.code.type.length
-SERVICE_CODE_MAX = Service.__table__.c.code.type.length
 
 Arrondissement = Annotated[int, Field(ge=ARRONDISSEMENTS[0], le=ARRONDISSEMENTS[1])]
 ReportStatus = Literal[REPORT_STATUSES]  # type: ignore[valid-type]
@@ -39,23 +46,22 @@ def transition_table() -> str:
                      for start, targets in workflow.TRANSITIONS.items())
 
 
-def _blank(value: Any) -> Any:
-    """An empty query parameter (a page's form leaves them so) is an absent one."""
-    return None if value == "" else value
-
-
-Blank = BeforeValidator(_blank)
 
 
 # ---- bodies ---------------------------------------------------------------------------------
 
+def needs(required_for: dict[str, str]) -> dict:
+    """JSON Schema conditionals: a target `to` needs its member, not null."""
+    return {"allOf": [
+        {"if": {"properties": {"to": {"const": target}}, "required": ["to"]},
+         "then": {"required": [member], "properties": {member: {"not": {"type": "null"}}}}}
+        for target, member in required_for.items()]}
+
+
 class TransitionInput(Body):
     """A status change. Members a target does not use are stored as given."""
 
-    model_config = ConfigDict(json_schema_extra={"allOf": [
-        {"if": {"properties": {"to": {"const": target}}, "required": ["to"]},
-         "then": {"required": [member]}}
-        for target, member in workflow.REQUIRED_FOR.items()]})
+    model_config = ConfigDict(json_schema_extra=needs(workflow.REQUIRED_FOR))
 
     to: Annotated[Choice(REPORT_STATUSES, code="invalid_status"), Field(
         description=f"The new status (else `invalid_status`). Allowed from each status: "
@@ -107,6 +113,9 @@ class FeedbackInput(Body):
 class BatchInput(Body):
     """The same change for several reports."""
 
+    model_config = ConfigDict(json_schema_extra=needs(
+        {t: m for t, m in workflow.REQUIRED_FOR.items() if t in workflow.BATCH_TARGETS}))
+
     ids: list[Id] = Field(min_length=1, max_length=workflow.BATCH_MAX,
                           description="Report ids; repeats count once.")
     to: Literal[workflow.BATCH_TARGETS]  # type: ignore[valid-type]
@@ -123,7 +132,7 @@ class BatchInput(Body):
 class AgentScope(Body):
     """Reports of this service in this arrondissement."""
 
-    service: Text(SERVICE_CODE_MAX, min_length=1) | None = Field(
+    service: ServiceCode | None = Field(
         None, description="A service code (else `invalid_value`); null (or absent): every "
                           "service.")
     arrondissement: Arrondissement | None = Field(
@@ -147,27 +156,29 @@ class QueueQuery(ApiQuery):
         ["open"], description=f"Statuses (else `invalid_status`); `open` (the default) stands "
                               f"for {_codes(REPORT_OPEN)} and `closed` for "
                               f"{_codes(REPORT_CLOSED)}.")
-    category: Annotated[Text(CATEGORY_CODE_MAX) | None, Blank] = Field(
+    category: CategoryCode("report") | None = Field(
         None, description="A report category code, with its sub-categories (else "
                           "`unknown_category`).")
-    arrondissement: CommaList(Arrondissement, max_items=ARRONDISSEMENTS[1]) = Field(
-        [], description="Arrondissement numbers.")
-    priority: Annotated[Priority | None, Blank] = Field(
+    arrondissement: CommaList(Arrondissement, max_items=ARRONDISSEMENTS[1]) | None = Field(
+        None, description="Arrondissement numbers.")
+    priority: Priority | None = Field(
         None, description="Only reports of this priority.")
-    older_than_days: Annotated[Annotated[int, Field(ge=0, le=OLDER_THAN_MAX)] | None, Blank] = Field(
+    older_than_days: Annotated[int, Field(ge=0, le=OLDER_THAN_MAX)] | None = Field(
         None, description="Only reports made more than this many days ago.")
-    assigned: Annotated[Literal["me"] | None, Blank] = Field(
+    assigned: Literal["me"] | None = Field(
         None, description="`me`: only the reports assigned to me.")
     sort: Choice(SORTS) = Field(
         "priority", description=f"The order: {_codes(SORTS)}. `priority` puts dangerous "
                                 "reports first, then the oldest; `me_too` the most \"me too\" "
                                 "votes first; `nearest` needs `lon` and `lat`.")
-    lon: Annotated[Longitude | None, Blank] = Field(
+    lon: NearParisLongitude | None = Field(
         None, validate_default=True,
-        description="Longitude, WGS84 degrees: required with `sort=nearest`, ignored otherwise.")
-    lat: Annotated[Latitude | None, Blank] = Field(
+        description="Longitude, WGS84 degrees, within a degree of Paris: required with "
+                    "`sort=nearest`, ignored otherwise.")
+    lat: NearParisLatitude | None = Field(
         None, validate_default=True,
-        description="Latitude, WGS84 degrees: required with `sort=nearest`, ignored otherwise.")
+        description="Latitude, WGS84 degrees, within a degree of Paris: required with "
+                    "`sort=nearest`, ignored otherwise.")
     limit: int = Field(QUEUE_LIMIT[2], ge=QUEUE_LIMIT[0], le=QUEUE_LIMIT[1],
                        description="At most this many reports.")
 
@@ -175,7 +186,7 @@ class QueueQuery(ApiQuery):
     @classmethod
     def _needed_to_sort_by_distance(cls, value: float | None, info: ValidationInfo):
         if value is None and info.data.get("sort") == "nearest":
-            fail("required")
+            fail("needs_position")
         return value
 
     def filters(self, *, user_id: int, supervisor: bool,
@@ -187,7 +198,7 @@ class QueueQuery(ApiQuery):
         nearest = self.sort == "nearest"
         return QueueFilters(
             user_id=user_id, supervisor=supervisor, statuses=list(dict.fromkeys(statuses)),
-            category_ids=category_ids, arrondissements=list(self.arrondissement) or None,
+            category_ids=category_ids, arrondissements=list(self.arrondissement or []) or None,
             priority=self.priority, older_than_days=self.older_than_days,
             assigned_to_me=self.assigned == "me", sort=self.sort, limit=self.limit,
             lon=self.lon if nearest else None, lat=self.lat if nearest else None)

@@ -194,7 +194,8 @@ for _kind, _plural in PLURAL.items():
 def queue_filters(user: User, query: QueueQuery | None = None) -> queries.QueueFilters:
     """The queue's filters for `user`, from `query` (else this request's query string: the
     agents' pages share the API's filters)."""
-    query = query if query is not None else parse_query(QueueQuery)
+    if query is None:  # the agents' page: its GET form leaves unused filters empty
+        query = parse_query(QueueQuery, blanks_absent=True)
     category_ids = None
     if query.category:
         category_ids = category_index(db.session).subtree_ids(query.category, "report")

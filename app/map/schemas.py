@@ -7,12 +7,12 @@ filter leaves out entirely (only report categories chosen, say) drops out of the
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic import Field
 
 from app.api.contract import Model
-from app.api.types import Choice, CommaList, fail
+from app.api.types import AnyCategoryCode, Choice, CommaList
 from app.areas.services import category_index
 from app.contributions.models import KINDS, STATUS_GROUPS, STATUSES
 from app.contributions.queries import ListFilters
@@ -36,16 +36,7 @@ STATUS_WORDS = tuple(dict.fromkeys(
     [s for kind in KINDS for s in (*STATUSES[kind], *STATUS_GROUPS[kind])]))
 
 
-def _any_category(code: Any) -> str:
-    if not isinstance(code, str) or category_index().by_code.get(code.strip()) is None:
-        fail("unknown_category")
-    return code.strip()
-
-
-# either kind's codes: a plain string in the document (each kind's enum is its own
-# components/schemas/<Kind>CategoryCode)
-AnyCategory = Annotated[str, PlainValidator(_any_category), WithJsonSchema({
-    "type": "string", "description": "A category code of either kind (`GET /api/v1/categories`)."})]
+AnyCategory = AnyCategoryCode  # either kind's codes (the enums of both kinds)
 
 
 class MapFilterQuery(FilterQuery):

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.api.contract import ApiQuery, Model
-from app.api.types import BBox, Choice, CommaList, Moment, fail
+from app.api.types import AnyCategoryCode, BBox, Choice, CommaList, Moment, fail
 from app.areas.schemas import LocalizedText
 from app.contributions.models import KINDS, STATUS_GROUPS, STATUSES
 from app.planner.services import (
@@ -53,7 +53,7 @@ class StatsQuery(ApiQuery):
     """The filters every statistic shares (and the dashboard's exports)."""
 
     kind: Literal[KINDS] = Field("report", description="Which contributions are counted.")
-    category: CommaList(str) | None = Field(
+    category: CommaList(AnyCategoryCode) | None = Field(
         None, description="Category codes of the `kind` (with their sub-categories); others are "
                           "`unknown_category`.")
     status: CommaList(Choice(STATUS_VALUES, code="invalid_status")) | None = Field(

@@ -121,10 +121,10 @@ def test_admin_sets_scopes(make_user, make_report, client):
     r = client.post(f"/api/v1/reports/{report['id']}/transitions", json={"to": "acknowledged"},
                     headers={"Authorization": f"Bearer {token['access_token']}"})
     assert r.status_code == 201
-    # the declared shape first (an arrondissement is 1–20), then the codes the database knows
+    # every error at once: an unknown service (the document's enum) and an arrondissement
     bad = admin.put(url, json={"scopes": [{"service": "nope", "arrondissement": 25}]})
     assert [(e["field"], e["code"]) for e in bad.json["errors"]] == [
-        ("scopes[0].arrondissement", "out_of_range")]
+        ("scopes[0].service", "invalid_value"), ("scopes[0].arrondissement", "out_of_range")]
     bad = admin.put(url, json={"scopes": [{"arrondissement": 4}, {"service": "nope"}]})
     assert [(e["field"], e["code"]) for e in bad.json["errors"]] == [
         ("scopes[1].service", "invalid_value")]

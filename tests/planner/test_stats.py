@@ -285,9 +285,12 @@ def test_bare_dates_are_paris_days_and_filters_are_echoed(planner):
         "kind": "report", "category": None, "status": ["closed", "new"],
         "since": "2030-07-01T00:00:00+02:00", "until": "2030-08-01T00:00:00+02:00",
         "arrondissement": None, "quartier": [1, 2], "bbox": [2.3, 48.8, 2.4, 48.9]}
-    body = planner.get("/api/v1/stats/areas?since=2030-07-01T10:00:00&category=").json
+    body = planner.get("/api/v1/stats/areas?since=2030-07-01T10:00:00").json
     assert body["filters"]["since"] == "2030-07-01T10:00:00+00:00"  # no offset: UTC
-    assert body["filters"]["category"] is None  # an empty list filters nothing
+    assert body["filters"]["category"] is None
+    # an empty list is refused: leave the parameter out
+    r = planner.get("/api/v1/stats/areas?category=")
+    assert r.status_code == 422 and r.json["errors"][0]["code"] == "required"
     # the same day as both bounds is that whole day
     series = planner.get("/api/v1/stats/timeseries?since=2030-07-01&until=2030-07-01"
                          "&interval=day").json["series"]
