@@ -29,10 +29,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.contributions.media import register_media_cleanup
     from app.contributions.views import bp as contributions_bp
     from app.engagement.views import bp as engagement_bp
-    from app.field.pages import bp as agent_pages_bp
     from app.field.views import bp as field_bp
     from app.map.views import bp as map_bp
     from app.web import init_web
+    from app.web.agent import bp as agent_pages_bp
     from app.web.views import bp as web_bp
 
     for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp,

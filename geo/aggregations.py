@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from geo.filters import contributions_where
 from geo.hexgrid import LEVELS, edge
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -258,29 +259,9 @@ def hexbins_naive(f: AggFilters, level: int) -> Query:
 
 def raw_where(f: AggFilters) -> tuple[str, dict]:
     """The same filters on contributions alone (naive baselines), type from the categories."""
-    clauses = ["c.kind = :kind", "NOT c.hidden", "c.withdrawn_at IS NULL"]
-    params: dict = {"kind": f.kind}
-    if f.bbox:
-        clauses.append("ST_Intersects(c.geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
-        params.update(zip("wsen", f.bbox, strict=True))
-    if f.category_ids is not None:
-        clauses.append("c.category_id = ANY(:category_ids)")
-        params["category_ids"] = f.category_ids
-    if f.statuses:
-        clauses.append("c.status = ANY(:statuses)")
-        params["statuses"] = f.statuses
-    if f.arrondissements:
-        clauses.append("c.arrondissement_id = ANY(:arrondissements)")
-        params["arrondissements"] = f.arrondissements
-    if f.quartiers:
-        clauses.append("c.quartier_id = ANY(:quartiers)")
-        params["quartiers"] = f.quartiers
-    if f.since:
-        clauses.append("c.created_at >= :since")
-        params["since"] = f.since
-    if f.until:
-        clauses.append("c.created_at < :until")
-        params["until"] = f.until
+    clauses, params = contributions_where(
+        f.kind, bbox=f.bbox, category_ids=f.category_ids, statuses=f.statuses,
+        arrondissements=f.arrondissements, quartiers=f.quartiers, since=f.since, until=f.until)
     return " AND ".join(clauses), params
 
 

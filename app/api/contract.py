@@ -158,6 +158,16 @@ def operation(bp: Blueprint, method: str, rule: str, *, replies: dict[int, Reply
     return decorator
 
 
+def describe(doc: str):
+    """Give a view made per kind its docstring (its summary and description in the document)."""
+
+    def decorator(view):
+        view.__doc__ = doc
+        return view
+
+    return decorator
+
+
 def contract_of(view: Callable) -> Operation | None:
     return getattr(view, "__contract__", None)
 

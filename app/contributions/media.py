@@ -1,9 +1,17 @@
 """Photos and rows commit together: files written by a request that did not commit are removed."""
 
+from pathlib import Path
+
 from flask import Flask, current_app, g
 from sqlalchemy import text
 
 from app.db import db
+
+
+def remove_unless_committed(paths: list[Path]) -> None:
+    """Files written for this request go if its transaction does not commit."""
+    if paths:
+        g.setdefault("new_media_files", []).extend(paths)
 
 
 def register_media_cleanup(app: Flask) -> None:

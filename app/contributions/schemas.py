@@ -47,6 +47,7 @@ from app.contributions.services import ADDRESS_MAX, DESCRIPTION_MAX, TITLE_MAX, 
 from geo.validation import ALLOWED_TYPES, MAX_VERTICES
 
 PLURAL = {"report": "reports", "proposal": "proposals"}
+TAGS = {"report": ("Reports",), "proposal": ("Proposals",)}  # their tags in the document
 LIST_LIMIT = (1, 1000, 100)  # lowest, highest, default page size
 MAX_LIMIT = LIST_LIMIT[1]
 Q_MAX, SOURCE_ID_MAX = 200, 100

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.accounts.models import User
 from app.contributions import photos as photo_files
 from app.contributions.models import INITIAL_STATUS, Contribution, Photo
-from app.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from app.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 
 # the limits of a contribution's text (app.contributions.schemas declares them to clients)
 TITLE_MIN, TITLE_MAX, DESCRIPTION_MAX = 3, 140, 5000
@@ -106,6 +106,15 @@ def withdraw(session: Session, contribution: Contribution, user: User) -> None:
     contribution.withdrawn_at = datetime.now(UTC)
     contribution.updated_at = contribution.withdrawn_at
     session.flush()
+
+
+def visible_or_404(session: Session, kind: str, contribution_id: int, *,
+                   withdrawn: bool = False) -> Contribution:
+    """The contribution a view works on, or a 404 problem (`contribution_not_found`)."""
+    contribution = get_visible(session, kind, contribution_id, withdrawn=withdrawn)
+    if contribution is None:
+        raise NotFound("contribution_not_found")
+    return contribution
 
 
 def get_visible(

@@ -1,16 +1,16 @@
 """/api/v1/reports and /api/v1/proposals: list, create, read, edit, withdraw; nearby; photos."""
 
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, g, request, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
 
 from app.accounts.auth import current_user
-from app.api.contract import GEOJSON, JPEG, Multipart, Reply, operation
+from app.api.contract import GEOJSON, JPEG, Multipart, Reply, describe, operation
 from app.areas.services import category_index
 from app.config import Config
 from app.contributions import queries, services
+from app.contributions.media import remove_unless_committed
 from app.contributions.models import KINDS, REPORT_OPEN
 from app.contributions.photos import ALLOWED_FORMATS
 from app.contributions.photos import paths as photo_paths
@@ -19,12 +19,14 @@ from app.contributions.schemas import (
     FEATURE_PATCHES,
     LIST_QUERIES,
     PLURAL,
+    TAGS,
     ContributionDetail,
     ContributionPage,
     NearbyCollection,
     NearbyQuery,
     filters_of,
 )
+from app.contributions.services import visible_or_404
 from app.db import db
 from app.errors import NotFound
 from app.messages import current_language
@@ -32,7 +34,6 @@ from geo.areas import paris_bbox
 
 bp = Blueprint("contributions", __name__)
 
-TAGS = {"report": ("Reports",), "proposal": ("Proposals",)}
 PHOTO_TYPES = ", ".join(f"image/{f.lower()}" for f in sorted(ALLOWED_FORMATS))
 PHOTOS = Multipart("feature", {"photos": (
     f"{PHOTO_TYPES}, at most {Config.PHOTO_MAX_BYTES // 2**20} MB each and "
@@ -48,22 +49,9 @@ MEDIA_NAME = ("`<sha256>.jpg` (the photo) or `<sha256>.thumb.jpg` (its thumbnail
               "of the stored JPEG, in lower-case hex.")
 
 
-def load_or_404(kind: str, contribution_id: int, *, withdrawn: bool = False):
-    contribution = services.get_visible(db.session, kind, contribution_id, withdrawn=withdrawn)
-    if contribution is None:
-        raise NotFound("contribution_not_found")
-    return contribution
-
-
-def remove_unless_committed(paths: list[Path]) -> None:
-    """Files written for this request go if its transaction does not commit (media.py)."""
-    if paths:
-        g.setdefault("new_media_files", []).extend(paths)
-
-
 def feature_response(kind: str, contribution_id: int, status: int = 200) -> Response:
     body = queries.feature_text(db.session, contribution_id, current_language())
-    contribution = load_or_404(kind, contribution_id)
+    contribution = visible_or_404(db.session, kind, contribution_id)
     media = [
         {
             "url": url_for("contributions.photo", name=f"{p.sha256}.jpg"),
@@ -80,16 +68,6 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     if status == 201:
         response.headers["Location"] = url_for(f"contributions.{kind}_read", contribution_id=contribution_id)
     return response
-
-
-def describe(doc: str):
-    """Give a view made per kind its docstring (its summary and description in the document)."""
-
-    def decorator(view):
-        view.__doc__ = doc
-        return view
-
-    return decorator
 
 
 def register(kind: str) -> None:
@@ -137,7 +115,7 @@ def register(kind: str) -> None:
     @db.read_only
     @describe(f"Read a {kind}.")
     def read_view(contribution_id: int):
-        load_or_404(kind, contribution_id)
+        visible_or_404(db.session, kind, contribution_id)
         return feature_response(kind, contribution_id)
 
     @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS, auth="required",
@@ -146,7 +124,7 @@ def register(kind: str) -> None:
     @describe(f"Edit a {kind}.\n\nThe author, or a moderator, agent or planner. Only what the "
               "body names changes; photos sent with multipart are added.")
     def update_view(contribution_id: int, body, uploads=None):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         services.update(db.session, contribution, current_user(), body.values())
         photos = (uploads or {}).get("photos", [])
         if photos:
@@ -165,7 +143,7 @@ def register(kind: str) -> None:
     @describe(f"Withdraw a {kind}.\n\nIt leaves the map and the lists (then reads as 404); "
               "nothing is deleted. The author, or a moderator, agent or planner. Idempotent.")
     def delete_view(contribution_id: int):
-        contribution = load_or_404(kind, contribution_id, withdrawn=True)
+        contribution = visible_or_404(db.session, kind, contribution_id, withdrawn=True)
         services.withdraw(db.session, contribution, current_user())
         return "", 204
 

@@ -7,11 +7,11 @@ from flask import Blueprint, request, url_for
 from pydantic import Field, PlainValidator, WithJsonSchema, create_model
 
 from app.accounts.auth import current_user
-from app.api.contract import ApiQuery, Body, Model, Reply, operation
+from app.api.contract import ApiQuery, Body, Model, Reply, describe, operation
 from app.api.types import COLUMN_ID_MAX, Text, fail
 from app.contributions.models import KINDS
-from app.contributions.schemas import PLURAL, VoteCounts
-from app.contributions.views import TAGS, describe, load_or_404
+from app.contributions.schemas import PLURAL, TAGS, VoteCounts
+from app.contributions.services import visible_or_404
 from app.db import db
 from app.engagement import services
 from app.engagement.services import COMMENT_LIMIT, COMMENT_MAX, VOTE_VALUES
@@ -90,7 +90,7 @@ def register(kind: str) -> None:
                replies={200: tally})
     @describe(f"Vote on a {kind}.\n\nOne vote per person, set idempotently: {values}.")
     def put_vote(contribution_id: int, body):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         return services.vote(db.session, contribution, current_user(), body.value)
 
     @operation(bp, "DELETE", f"{base}/vote", auth="required", tags=tags,
@@ -98,7 +98,7 @@ def register(kind: str) -> None:
                problems=NOT_FOUND, replies={200: tally})
     @describe(f"Withdraw my vote on a {kind}.\n\nIdempotent.")
     def delete_vote(contribution_id: int):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         return services.unvote(db.session, contribution, current_user())
 
     @operation(bp, "GET", f"{base}/comments", query=CommentsQuery, tags=tags,
@@ -106,7 +106,7 @@ def register(kind: str) -> None:
                problems=NOT_FOUND, replies={200: Reply("A page of comments.", CommentPage)})
     @describe(f"List the comments on a {kind}.\n\nOldest first, as plain text.")
     def list_comments(contribution_id: int, query: CommentsQuery):
-        load_or_404(kind, contribution_id)
+        visible_or_404(db.session, kind, contribution_id)
         limit = query.limit
         rows = services.list_comments(db.session, contribution_id, query.after, limit)
         body = {"comments": [services.comment_json(c) for c in rows[:limit]], "links": []}
@@ -121,7 +121,7 @@ def register(kind: str) -> None:
                problems=NOT_FOUND, replies={201: Reply("Created.", CommentOut)})
     @describe(f"Comment on a {kind}.")
     def post_comment(contribution_id: int, body: CommentInput):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         comment = services.add_comment(db.session, contribution, current_user(), body.body)
         return services.comment_json(comment), 201
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.areas.services import category_index
 from app.contributions.queries import FEATURE_COLUMNS, feature
+from geo.filters import contributions_where
 
 QUEUE_EXTRA = ("'priority', c.priority, 'assigned_to', c.assigned_to_id, "
                "'service', (SELECT code FROM services WHERE id = c.service_id), "
@@ -44,18 +45,15 @@ class QueueFilters:
     limit: int = QUEUE_LIMIT[2]
 
     def where(self) -> tuple[str, dict]:
-        clauses = ["c.kind = 'report'", "c.withdrawn_at IS NULL", "NOT c.hidden"]
-        p: dict = {"user_id": self.user_id}
+        """The queue's clauses: the shared contribution filters (statuses apart: the counts
+        per status are taken over every status), then the agent's scope and the queue's own."""
+        clauses, p = contributions_where("report", category_ids=self.category_ids,
+                                         arrondissements=self.arrondissements)
+        p["user_id"] = self.user_id
         if not self.supervisor:
             clauses.append("""EXISTS (SELECT 1 FROM agent_scopes s WHERE s.user_id = :user_id
                 AND (s.service_id IS NULL OR s.service_id = c.service_id)
                 AND (s.arrondissement_id IS NULL OR s.arrondissement_id = c.arrondissement_id))""")
-        if self.category_ids is not None:
-            clauses.append("c.category_id = ANY(:category_ids)")
-            p["category_ids"] = self.category_ids
-        if self.arrondissements:
-            clauses.append("c.arrondissement_id = ANY(:arrondissements)")
-            p["arrondissements"] = self.arrondissements
         if self.priority:
             clauses.append("c.priority = :priority")
             p["priority"] = self.priority

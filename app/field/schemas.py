@@ -23,6 +23,7 @@ from app.api.types import (
     Text,
     fail,
 )
+from app.areas.services import category_index
 from app.contributions.models import REPORT_CLOSED, REPORT_OPEN, REPORT_STATUSES, STATUS_GROUPS
 from app.contributions.schemas import ARRONDISSEMENTS, ContributionProperties, PointGeometry
 from app.field import workflow
@@ -189,9 +190,16 @@ class QueueQuery(ApiQuery):
             fail("needs_position")
         return value
 
+    def filters_for(self, user) -> QueueFilters:
+        """The filters of `user`'s queue (the API and the agents' page share them)."""
+        category_ids = (category_index().subtree_ids(self.category, "report")
+                        if self.category else None)  # a known code: CategoryCode checked it
+        return self.filters(user_id=user.id, supervisor=user.has_role("supervisor"),
+                            category_ids=category_ids)
+
     def filters(self, *, user_id: int, supervisor: bool,
                 category_ids: list[int] | None) -> QueueFilters:
-        """The query's plain values (`category` resolved to ids by the caller)."""
+        """The query's plain values, `category` resolved to `category_ids`."""
         statuses: list[str] = []
         for s in self.status or ["open"]:
             statuses += STATUS_GROUPS["report"].get(s, (s,))

@@ -6,18 +6,18 @@ models of app/field/schemas.py."""
 
 import json
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import FileStorage
 
 from app.accounts.auth import current_user
 from app.accounts.models import User
-from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation, parse_query
+from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation
 from app.api.types import exists_in_columns
 from app.areas.models import Service
-from app.areas.services import category_index
 from app.contributions import photos as photo_files
+from app.contributions.media import remove_unless_committed
 from app.contributions.schemas import ARRONDISSEMENTS, PLURAL
-from app.contributions.views import load_or_404
+from app.contributions.services import visible_or_404
 from app.db import db
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.field import feeds, queries, services, workflow
@@ -66,7 +66,7 @@ def store_photo(upload: FileStorage) -> str:
                                     cfg["PHOTO_MAX_BYTES"])
     except photo_files.PhotoRejected as exc:
         raise ValidationFailed([FieldError("photo", exc.code)]) from None
-    g.setdefault("new_media_files", []).extend(photo_files.store(cfg["MEDIA_DIR"], photo))
+    remove_unless_committed(photo_files.store(cfg["MEDIA_DIR"], photo))
     return photo.sha256
 
 
@@ -74,7 +74,7 @@ def load_report(report_id: int):
     """A visible report by an id from a body: one no column can hold is as unknown as any."""
     if not exists_in_columns(report_id):
         raise NotFound("contribution_not_found")
-    return load_or_404("report", report_id)
+    return visible_or_404(db.session, "report", report_id)
 
 
 # ---- one report ---------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def post_transition(contribution_id: int, body: TransitionInput, uploads: dict[s
     `invalid_status` (`to`), `invalid_value`, `invalid_date` and `date_in_past`
     (`planned_for`), `unknown_report` (`duplicate_of`), `too_long`, `not_a_string`,
     `not_a_number`, `unknown_field`."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     user = current_user()
     services.ensure_in_scope(db.session, user, report)  # before storing any photo
     photos = uploads.get("photo") or []
@@ -113,7 +113,7 @@ def get_history(contribution_id: int):
     """A report's status history
 
     Public. Signed-in staff also get the internal notes and who acted."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     user = current_user()
     return {"id": report.id, "status": report.status,
             "history": services.history(db.session, report, staff=bool(user and user.is_staff))}
@@ -126,7 +126,7 @@ def put_priority(contribution_id: int, body: PriorityInput):
     """Set a report's priority
 
     Agents on reports in their scope, supervisors and admins."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     services.set_priority(db.session, report, current_user(), body.priority)
     return {"id": report.id, "priority": report.priority}
 
@@ -138,7 +138,7 @@ def put_assignment(contribution_id: int, body: AssignmentInput):
     """Assign a report to an agent
 
     Supervisors and admins."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     services.assign(db.session, report, current_user(), body.agent_id)
     return {"id": report.id, "assigned_to": report.assigned_to_id}
 
@@ -156,7 +156,7 @@ def post_feedback(contribution_id: int, body: FeedbackInput):
 
     The reporter or a follower, on a resolved report, within the reopening window. `fixed` is
     recorded; `still_there` reopens the report."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     services.feedback(db.session, report, current_user(), body.value)
     return {"id": report.id, "status": report.status, "reopen_count": report.reopen_count}, 201
 
@@ -167,12 +167,12 @@ def _declare_follows(kind: str, plural: str) -> None:
     reply = {200: Reply("Whether I follow it, and how many do.", FollowState)}
 
     def put_follow(contribution_id: int):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         return {"following": True,
                 "followers_count": services.follow(db.session, contribution, current_user(), True)}
 
     def delete_follow(contribution_id: int):
-        contribution = load_or_404(kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id)
         return {"following": False,
                 "followers_count": services.follow(db.session, contribution, current_user(), False)}
 
@@ -191,20 +191,6 @@ for _kind, _plural in PLURAL.items():
 
 # ---- the agents' queue and batches ----------------------------------------------------------
 
-def queue_filters(user: User, query: QueueQuery | None = None) -> queries.QueueFilters:
-    """The queue's filters for `user`, from `query` (else this request's query string: the
-    agents' pages share the API's filters)."""
-    if query is None:  # the agents' page: its GET form leaves unused filters empty
-        query = parse_query(QueueQuery, blanks_absent=True)
-    category_ids = None
-    if query.category:
-        category_ids = category_index(db.session).subtree_ids(query.category, "report")
-        if category_ids is None:
-            raise ValidationFailed([FieldError("category", "unknown_category")])
-    return query.filters(user_id=user.id, supervisor=user.has_role("supervisor"),
-                         category_ids=category_ids)
-
-
 @operation(bp, "GET", "/api/v1/agent/queue", query=QueueQuery, tags=FIELD, auth=STAFF,
            operation_id="agentQueue",
            replies={200: Reply("The reports, with counts per status.", AgentQueue, GEOJSON)})
@@ -213,7 +199,7 @@ def agent_queue(query: QueueQuery):
 
     Agents and supervisors: the reports in my scope (a supervisor's is everything), open ones
     by default, dangerous first."""
-    filters = queue_filters(current_user(), query)
+    filters = query.filters_for(current_user())
     features, counts = queries.queue(db.session, filters, current_language())
     body = ('{"type":"FeatureCollection","counts":' + json.dumps(counts)
             + ',"features":[' + features + "]}")
@@ -277,7 +263,7 @@ def report_feed(contribution_id: int):
     """A report's status changes (Atom)
 
     Its last 100 public status changes."""
-    report = load_or_404("report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id)
     return Response(feeds.report_feed(db.session, report, request.url_root), mimetype=ATOM)
 
 

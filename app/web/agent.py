@@ -2,7 +2,8 @@
 (one report: location, photos, staff history, duplicates nearby, priority, transitions).
 
 The pages only read; every change goes through the JSON API (app/field/views.py) from the
-pages' scripts, with the session cookie and the CSRF header."""
+pages' scripts, with the session cookie and the CSRF header. Pages live in app/web, which
+depends on app/field, never the other way round."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
 
 from app.accounts.auth import current_user
+from app.api.contract import parse_query
 from app.contributions.models import STATUSES
 from app.db import db
 from app.field import queries, services, workflow
-from app.field.views import queue_filters
+from app.field.schemas import QueueQuery
 from app.web import services as web_services
 from app.web.i18n import current_lang
 
@@ -58,7 +60,8 @@ def choices() -> dict:
 def queue_page():
     """The queue: filters and sorts in the query string (the API's), the list server-side."""
     user, lang = current_user(), current_lang()
-    filters = queue_filters(user)
+    # the API's filters; the page's GET form leaves unused ones empty
+    filters = parse_query(QueueQuery, blanks_absent=True).filters_for(user)
     features, counts = queries.queue(db.session, filters, lang)
     items = json.loads("[" + features + "]")
     map_config = {

@@ -1,0 +1,70 @@
+"""The one WHERE builder of contribution filters on `contributions c`: the lists, the map, the
+agents' queue and the planner's naive baselines all say "these contributions" through it.
+
+Pure SQL text and parameters (SQLAlchemy `text()` style `:name`), no session: geo/ builds,
+app/ runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+
+def like_pattern(words: str) -> str:
+    """An ILIKE pattern matching `words` anywhere, its own % and _ taken literally."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contributions_where(
+    kind: str,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    category_ids: Sequence[int] | None = None,
+    statuses: Sequence[str] | None = None,
+    arrondissements: Sequence[int] | None = None,
+    quartiers: Sequence[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    source_id: str | None = None,
+    cursor: tuple[datetime, int] | None = None,
+) -> tuple[list[str], dict]:
+    """(clauses to AND, parameters) for the visible contributions of `kind` matching every
+    filter given. `category_ids` is an exact list (an empty one matches nothing); the others
+    filter only when non-empty. `until` is exclusive; `cursor` is keyset pagination on
+    (created_at, id), newest first."""
+    clauses = ["c.kind = :kind", "NOT c.hidden", "c.withdrawn_at IS NULL"]
+    p: dict = {"kind": kind}
+    if bbox:
+        # reports are points: the index's box test is the exact test (and ~1 ms cheaper per
+        # 500-feature page than ST_Intersects' recheck)
+        op = "c.geom && {}" if kind == "report" else "ST_Intersects(c.geom, {})"
+        clauses.append(op.format("ST_MakeEnvelope(:w, :s, :e, :n, 4326)"))
+        p.update(zip("wsen", bbox, strict=True))
+    if category_ids is not None:
+        clauses.append("c.category_id = ANY(:category_ids)")
+        p["category_ids"] = list(category_ids)
+    for column, name, values in (("status", "statuses", statuses),
+                                 ("arrondissement_id", "arrondissements", arrondissements),
+                                 ("quartier_id", "quartiers", quartiers)):
+        if values:
+            clauses.append(f"c.{column} = ANY(:{name})")
+            p[name] = list(values)
+    if since:
+        clauses.append("c.created_at >= :since")
+        p["since"] = since
+    if until:
+        clauses.append("c.created_at < :until")
+        p["until"] = until
+    if q:
+        clauses.append("(c.title ILIKE :q_like OR c.description ILIKE :q_like)")
+        p["q_like"] = like_pattern(q)
+    if source_id:
+        clauses.append("c.source_id = :source_id")
+        p["source_id"] = source_id
+    if cursor:
+        clauses.append("(c.created_at, c.id) < (:cursor_at, :cursor_id)")
+        p["cursor_at"], p["cursor_id"] = cursor
+    return clauses, p
