@@ -58,6 +58,7 @@ MESSAGES = {
     "empty_period": _lp("problem", "The period is empty: the end must be after the start ({min})."),
     "period_too_long": _lp("problem", "At most {max} days between since and until."),
     "below_public_minimum": _lp("problem", "At least {min}: smaller counts are for planners only."),
+    "unknown_agent": _lp("problem", "No agent has this id."),
     "needs_position": _lp("problem", "Sorting by distance needs lon and lat."),
     "too_many_items": _lp("problem", "At most {max} items."),
     "too_few_items": _lp("problem", "At least {min} items."),

@@ -60,7 +60,8 @@ def needs(required_for: dict[str, str]) -> dict:
 
 
 class TransitionInput(Body):
-    """A status change. Members a target does not use are stored as given."""
+    """A status change. Members a target does not use are ignored (a `duplicate_of` sent with
+    `acknowledged` is not kept)."""
 
     model_config = ConfigDict(json_schema_extra=needs(workflow.REQUIRED_FOR))
 

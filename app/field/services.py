@@ -121,11 +121,15 @@ def _apply(session: Session, report: Contribution, actor: User | None, req: Tran
            *, reopen: bool = False) -> StatusEvent:
     now = datetime.now(UTC)
     before = report.status
+    # a target's own member (a planned date for `scheduled`…) is kept for that target only: a
+    # `duplicate_of` sent with `acknowledged` names nothing and must not reach the history
+    own = {member: getattr(req, member) if workflow.REQUIRED_FOR.get(req.to) == member else None
+           for member in workflow.REQUIRED_FOR.values()}
     event = StatusEvent(
         contribution_id=report.id, actor_id=actor.id if actor else None, from_status=before,
         to_status=req.to, public_note=req.public_note, internal_note=req.internal_note,
-        planned_for=req.planned_for, reason=req.reason, resolution=req.resolution,
-        duplicate_of_id=req.duplicate_of, transferred_to=req.transferred_to,
+        planned_for=own["planned_for"], reason=own["reason"], resolution=own["resolution"],
+        duplicate_of_id=own["duplicate_of"], transferred_to=own["transferred_to"],
         photo_sha256=req.photo_sha256,
     )
     report.status = req.to
@@ -204,7 +208,7 @@ def assign(session: Session, report: Contribution, actor: User, agent_id: int | 
     if agent_id is not None:
         agent = session.get(User, agent_id) if exists_in_columns(agent_id) else None
         if agent is None or not agent.has_role("agent"):
-            raise ValidationFailed([FieldError("agent_id", "invalid_value")])
+            raise ValidationFailed([FieldError("agent_id", "unknown_agent")])
         if not in_scope(session, agent, report):
             raise ValidationFailed([FieldError("agent_id", "out_of_scope")])
     report.assigned_to_id = agent_id

@@ -137,7 +137,8 @@ def put_priority(contribution_id: int, body: PriorityInput):
 def put_assignment(contribution_id: int, body: AssignmentInput):
     """Assign a report to an agent
 
-    Supervisors and admins."""
+    Supervisors and admins. `agent_id` null unassigns; an id that is not an agent's is
+    `unknown_agent`, an agent whose scope does not cover the report `out_of_scope`."""
     report = visible_or_404(db.session, "report", contribution_id)
     services.assign(db.session, report, current_user(), body.agent_id)
     return {"id": report.id, "assigned_to": report.assigned_to_id}
