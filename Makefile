@@ -1,8 +1,8 @@
 # Cartagora — the two set-up commands are `make run` and `make test`.
 SHELL := /bin/bash
 FLASK := .venv/bin/flask
-SHARED_DATA ?= ../shared/data
-DEMO_REPORTS ?= $(SHARED_DATA)/dans-ma-rue_sample_2023-2024.csv
+# the shared DansMaRue extract, shipped compressed (Ville de Paris, ODbL)
+DEMO_REPORTS ?= data/dans-ma-rue_sample_2023-2024.csv.gz
 HOST ?= 127.0.0.1
 PORT ?= 5000
 

@@ -125,13 +125,13 @@ def users_create(email: str, password: str, roles: tuple[str, ...], display_name
 @click.option("--show-rejected", default=20, show_default=True, help="Rejected rows to list.")
 @click.option("--quiet-if-loaded", is_flag=True, help="Say one line if nothing new was imported.")
 def import_dansmarue(path: Path, show_rejected: int, quiet_if_loaded: bool) -> None:
-    """Import a DansMaRue export (CSV, comma or semicolon) as reports."""
+    """Import a DansMaRue export (CSV, comma or semicolon, or the same gzipped) as reports."""
     from app.importers import dansmarue
 
     started = time.perf_counter()
-    with open(path, "rb") as raw:
-        total = sum(1 for _ in raw) - 1
-    with open(path, encoding="utf-8-sig", newline="") as f, click.progressbar(
+    with dansmarue.open_csv(path) as lines:
+        total = sum(1 for _ in lines) - 1
+    with dansmarue.open_csv(path) as f, click.progressbar(
         length=total, label=f"reading {path.name}", file=sys.stderr
     ) as bar:
         summary = dansmarue.run(db.session, f, progress=bar.update)

@@ -90,20 +90,20 @@ def test_unknown_sub_type_falls_back_to_its_type(session):
     assert code == "graffitis"
 
 
-@pytest.mark.skipif(not DANSMARUE.exists(), reason="shared extract not present")
+@pytest.mark.skipif(not DANSMARUE.exists(), reason="extract not present")
 def test_the_extract_was_imported_and_a_rerun_imports_nothing(app, session):
     output = app.config["IMPORT_OUTPUT"]
     assert "rows read:             39515" in output and "imported:              39515" in output
-    with open(DANSMARUE, encoding="utf-8") as f:
+    with dansmarue.open_csv(DANSMARUE) as f:
         summary = dansmarue.run(session, f)
     assert (summary.read, summary.imported, summary.duplicates, len(summary.rejected)) == (
         39515, 0, 39515, 0)
 
 
-@pytest.mark.skipif(not DANSMARUE.exists(), reason="shared extract not present")
+@pytest.mark.skipif(not DANSMARUE.exists(), reason="extract not present")
 def test_arrondissements_agree_with_the_official_ones(session, capsys):
     official = {}
-    with open(DANSMARUE, encoding="utf-8") as f:
+    with dansmarue.open_csv(DANSMARUE) as f:
         for row in csv.DictReader(f):
             official[row["id_dmr"]] = (int(row["arrondissement"]), row["adresse"],
                                        float(row["lon"]), float(row["lat"]))

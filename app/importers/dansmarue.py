@@ -139,6 +139,15 @@ def clean_label(label: str) -> str:
 BATCH = 5000
 
 
+def open_csv(path):
+    """A DansMaRue export as text, gzip-compressed (`.gz`, as shipped in data/) or not."""
+    import gzip
+
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
 def run(session: Session, stream: io.TextIOBase, progress=None) -> ImportSummary:
     """Parse, validate and bulk-load one export. `progress(n)` is called as rows are read.
 
