@@ -278,6 +278,8 @@ def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStor
             raise ValidationFailed([FieldError(op.multipart.part, "required")])
         data = load_json(raw, f"the {op.multipart.part} part")
         for name in op.multipart.files:
+            if name in form:  # a plain field where a file is declared: not silently dropped
+                raise ValidationFailed([FieldError(name, "invalid_value")])
             files = [f for f in request.files.getlist(name) if f.filename]
             uploads[name] = files
     elif mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json")):

@@ -46,8 +46,12 @@ def clean_text(value: str) -> str:
 # \x1c-\x1f, which a client following the document would count as text)
 BLANKS = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
          "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-NOT_BLANK = "[^" + BLANKS.replace("\t", "\\t").replace("\n", "\\n").replace("\v", "\\v") \
-    .replace("\f", "\\f").replace("\r", "\\r") + "]"
+_BLANK_CLASS = BLANKS.replace("\t", "\\t").replace("\n", "\\n").replace("\v", "\\v") \
+    .replace("\f", "\\f").replace("\r", "\\r")
+# what the document says of a text: no NUL byte anywhere (PostgreSQL cannot store it), and,
+# where text is required, one character that is not white space
+NO_NUL = "^[^\\x00]*$"
+SOME_TEXT = "^[^\\x00]*[^\\x00" + _BLANK_CLASS + "][^\\x00]*$"
 
 
 def _strip(value: Any) -> Any:
@@ -58,19 +62,22 @@ def Text(max_length: int, *, min_length: int = 0, strip: bool = True, **field: A
     """A string of at most `max_length` characters (after stripping surrounding blanks),
     without NUL bytes or lone surrogates. A blank required text is `required`."""
     validators = [BeforeValidator(_strip)] if strip else []
-    if strip and min_length:  # the document says what stripping means: some non-blank text
-        validators.append(_NotBlankInDocument())
+    # the document says what the validators do: no NUL byte; after stripping, some text
+    validators.append(_TextInDocument(SOME_TEXT if strip and min_length else NO_NUL))
     return Annotated[str, *validators, Field(min_length=min_length, max_length=max_length, **field),
                      AfterValidator(clean_text)]
 
 
-class _NotBlankInDocument:
-    """Adds `pattern: NOT_BLANK` to a text's JSON Schema (documentation only: the validator
-    strips, then counts)."""
+class _TextInDocument:
+    """Adds a `pattern` to a text's JSON Schema (documentation only: the validators strip,
+    count and refuse NUL bytes themselves)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
 
     def __get_pydantic_json_schema__(self, core_schema, handler):
         schema = handler(core_schema)
-        schema.setdefault("pattern", NOT_BLANK)
+        schema.setdefault("pattern", self.pattern)
         return schema
 
 
