@@ -9,7 +9,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.messages import message
-from geo.errors import GeometryError
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +88,6 @@ class ValidationFailed(AppError):
 
     def __init__(self, errors: list[FieldError], code: str | None = None, params=None) -> None:
         super().__init__(code, params, errors=errors)
-
-
-def geometry_problem(exc: GeometryError, field: str = "geometry") -> ValidationFailed:
-    """A geometry failure as a 422 whose top-level code is the geometry's own code."""
-    fe = FieldError(field, exc.code, exc.params)
-    err = ValidationFailed([fe], code=exc.code)
-    err.detail_override = fe.to_dict()["detail"]
-    return err
 
 
 HTTP_TITLES = {

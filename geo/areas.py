@@ -34,3 +34,9 @@ def paris_bbox(path: Path = ARRONDISSEMENTS_FILE) -> tuple[float, float, float, 
     w, s, e, n = paris_boundary(path).bounds
     return (math.floor(w * 1e4) / 1e4, math.floor(s * 1e4) / 1e4,
             math.ceil(e * 1e4) / 1e4, math.ceil(n * 1e4) / 1e4)
+
+
+def near_paris(lon: float, lat: float, margin_deg: float) -> bool:
+    """True within `margin_deg` degrees of the city's bounding box."""
+    w, s, e, n = paris_bbox()
+    return w - margin_deg <= lon <= e + margin_deg and s - margin_deg <= lat <= n + margin_deg

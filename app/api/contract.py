@@ -109,7 +109,6 @@ class Operation:
     auth: str | tuple[str, ...] | None = None
     operation_id: str | None = None
     path_doc: dict[str, str] = field(default_factory=dict)
-    body_required: bool = True
 
     @property
     def summary(self) -> str:
@@ -127,7 +126,7 @@ def operation(bp: Blueprint, method: str, rule: str, *, replies: dict[int, Reply
               errors: tuple[int, ...] = (), problems: dict[int, str] | None = None,
               auth: str | tuple[str, ...] | None = None, endpoint: str | None = None,
               defaults: dict | None = None, operation_id: str | None = None,
-              path_doc: dict[str, str] | None = None, body_required: bool = True):
+              path_doc: dict[str, str] | None = None):
     """Declare and register one endpoint on `bp`. `auth`: None (public), "optional" (the
     answer depends on who asks), "required", or a tuple of roles (any of them).
     `errors` adds documented problem statuses beyond those the declaration implies;
@@ -135,8 +134,7 @@ def operation(bp: Blueprint, method: str, rule: str, *, replies: dict[int, Reply
 
     def decorator(view: Callable) -> Callable:
         op = Operation(method.upper(), rule, view, tuple(tags), replies, query, body, multipart,
-                       tuple(errors), problems or {}, auth, operation_id, path_doc or {},
-                       body_required)
+                       tuple(errors), problems or {}, auth, operation_id, path_doc or {})
 
         @functools.wraps(view)
         def wrapper(**kwargs):
@@ -268,7 +266,7 @@ def read_body() -> bytes:
     return request.get_data(cache=True)  # Werkzeug: 413 when Content-Length is over the limit
 
 
-def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStorage]]]:
+def parse_body(op: Operation) -> tuple[BaseModel, dict[str, list[FileStorage]]]:
     uploads: dict[str, list[FileStorage]] = {}
     mimetype = request.mimetype
     if op.multipart is not None and mimetype == MULTIPART:
@@ -283,12 +281,7 @@ def parse_body(op: Operation) -> tuple[BaseModel | None, dict[str, list[FileStor
             files = [f for f in request.files.getlist(name) if f.filename]
             uploads[name] = files
     elif mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json")):
-        raw = read_body()
-        if not raw.strip() and not op.body_required:
-            return None, uploads
-        data = load_json(raw)
-    elif not op.body_required and not request.get_data(cache=True):
-        return None, uploads
+        data = load_json(read_body())
     else:
         raise UnsupportedMediaType()
     if not isinstance(data, dict):
@@ -366,8 +359,7 @@ def field_errors(exc: ValidationError, *, query: bool = False) -> list[FieldErro
         kind = err["type"]
         code = CODES.get(kind, kind if kind in _known() else "invalid_value")
         if isinstance(err.get("input"), str) and kind in ("too_short", "too_long"):
-            code = "string_" + kind  # a length constraint after a validator: characters
-            code = CODES[code]
+            code = CODES["string_" + kind]  # a length constraint after a validator: characters
         if code == "too_short" and isinstance(err.get("input"), str) and not err["input"].strip():
             code = "required"  # a blank required text
         if kind == "literal_error":
@@ -389,9 +381,9 @@ def _known() -> frozenset[str]:
 
 def validation_failed(exc: ValidationError, *, query: bool = False) -> ValidationFailed:
     errors = field_errors(exc, query=query)
-    top = next((e.code for e in errors if e.code in top_level_codes()), None)
-    err = ValidationFailed(errors, code=top, params=errors[0].params if top else None)
-    if top:
-        first = next(e for e in errors if e.code == top)
-        err.detail_override = first.to_dict()["detail"]
+    top = next((e for e in errors if e.code in top_level_codes()), None)
+    if top is None:
+        return ValidationFailed(errors)
+    err = ValidationFailed(errors, code=top.code, params=top.params)
+    err.detail_override = top.detail()  # the field's own message, with its localised params
     return err

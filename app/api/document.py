@@ -242,7 +242,7 @@ def request_body(op: Operation, schemas: Schemas) -> dict:
         content[MULTIPART] = {"schema": {"type": "object", "properties": props,
                                          "required": [op.multipart.part]},
                               "encoding": encoding}
-    return {"required": op.body_required, "content": content}
+    return {"required": True, "content": content}
 
 
 def reply_object(reply: Reply, schemas: Schemas) -> dict:

@@ -165,7 +165,7 @@ Cursor = Annotated[
 
 # ---- dates ----------------------------------------------------------------------------------
 
-def _moment(value: Any, end: bool) -> datetime | date:
+def _moment(value: Any) -> datetime | date:
     """A bare date stays a date (its meaning, UTC or Paris day, is the endpoint's); a date-time
     without offset is UTC."""
     if isinstance(value, datetime | date):
@@ -205,7 +205,7 @@ _DATE_SCHEMA = {
     "examples": ["2024-01-31", "2024-01-31T08:00:00+01:00"],
 }
 Moment = Annotated[
-    datetime | date, PlainValidator(lambda v: _moment(v, False)),
+    datetime | date, PlainValidator(_moment),
     WithJsonSchema({**_DATE_SCHEMA, "description":
                     f"An ISO 8601 date or date-time (UTC when no offset), between "
                     f"{DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."}),
@@ -218,9 +218,12 @@ def _day(value: Any) -> date:
     if not isinstance(value, str) or len(value) != 10:
         fail("invalid_date")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         fail("invalid_date")
+    if not DATE_MIN <= day <= DATE_MAX:  # the years the document's pattern admits
+        fail("out_of_range", min=DATE_MIN.isoformat(), max=DATE_MAX.isoformat())
+    return day
 
 
 Day = Annotated[date, PlainValidator(_day),

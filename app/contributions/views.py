@@ -30,7 +30,7 @@ from app.contributions.services import visible_or_404
 from app.db import db
 from app.errors import NotFound
 from app.messages import current_language
-from geo.areas import paris_bbox
+from geo.areas import near_paris
 
 bp = Blueprint("contributions", __name__)
 
@@ -50,8 +50,8 @@ MEDIA_NAME = ("`<sha256>.jpg` (the photo) or `<sha256>.thumb.jpg` (its thumbnail
 
 
 def feature_response(kind: str, contribution_id: int, status: int = 200) -> Response:
-    body = queries.feature_text(db.session, contribution_id, current_language())
     contribution = visible_or_404(db.session, kind, contribution_id)
+    body = queries.feature_text(db.session, contribution_id, current_language())
     media = [
         {
             "url": url_for("contributions.photo", name=f"{p.sha256}.jpg"),
@@ -115,7 +115,6 @@ def register(kind: str) -> None:
     @db.read_only
     @describe(f"Read a {kind}.")
     def read_view(contribution_id: int):
-        visible_or_404(db.session, kind, contribution_id)
         return feature_response(kind, contribution_id)
 
     @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS, auth="required",
@@ -154,13 +153,7 @@ for _kind in KINDS:
 
 # degrees around Paris' bounding box within which a point may have reports nearby: more than
 # the largest radius (500 m is 0.0045° of latitude, 0.0069° of longitude in Paris)
-NEAR_PARIS_DEG = 0.01
-
-
-def near_paris(lon: float, lat: float) -> bool:
-    w, s, e, n = paris_bbox()
-    pad = NEAR_PARIS_DEG
-    return w - pad <= lon <= e + pad and s - pad <= lat <= n + pad
+NEARBY_MARGIN_DEG = 0.01
 
 
 @operation(bp, "GET", "/api/v1/reports/nearby", query=NearbyQuery, tags=TAGS["report"],
@@ -173,7 +166,7 @@ def nearby(query: NearbyQuery):
     Open reports of the category (with its sub-categories) within `radius_m`, nearest first.
     """
     features = ""
-    if near_paris(query.lon, query.lat):  # else nothing is near, and Lambert-93 cannot say so
+    if near_paris(query.lon, query.lat, NEARBY_MARGIN_DEG):  # else nothing is near, and Lambert-93 cannot say so
         ids = category_index(db.session).subtree_ids(query.category, "report")
         features = queries.nearby_reports(
             db.session, query.lon, query.lat, ids, query.radius_m, REPORT_OPEN, query.limit,

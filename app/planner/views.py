@@ -16,7 +16,7 @@ from flask import (
 )
 
 from app.accounts.auth import current_user
-from app.api.contract import CSV, GEOJSON, JSON, Reply, operation, parse_query
+from app.api.contract import CSV, GEOJSON, JSON, Reply, describe, operation, parse_query
 from app.db import db
 from app.errors import Forbidden, NotFound
 from app.planner import services
@@ -65,13 +65,8 @@ def requires_planner(view):
 
 
 def described(summary: str, description: str):
-    """The view's docstring (the operation's summary and description) from text that reads
-    the domain's constants."""
-    def decorator(view):
-        view.__doc__ = f"{summary}\n\n{PUBLIC} {description}"
-        return view
-
-    return decorator
+    """The shared `describe`, with the statistics' public rule in every description."""
+    return describe(f"{summary}\n\n{PUBLIC} {description}")
 
 
 def stats(rule: str, query, model, media: str, what: str, operation_id: str,

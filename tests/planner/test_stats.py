@@ -225,8 +225,9 @@ def test_dates_outside_the_supported_range_are_422_not_500(client):
         assert problem_fields(client.get(f"/api/v1/stats/{stat}?until=2101-01-01")) == {
             "until": "out_of_range"}
     # the bounds themselves are fine
-    assert client.get("/api/v1/stats/timeseries?since=2000-01-01&until=2000-01-02"
-                      "&interval=day").status_code == 200
+    edge = client.get("/api/v1/stats/timeseries?since=2000-01-01&until=2000-01-02&interval=day")
+    assert edge.status_code == 200
+    assert [p["period"] for p in edge.json["series"]] == ["2000-01-01", "2000-01-02"]
 
 
 def test_lang_and_format_are_checked_not_ignored(client, planner):
