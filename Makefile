@@ -6,11 +6,13 @@ DEMO_REPORTS ?= data/dans-ma-rue_sample_2023-2024.csv.gz
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test install-bench db migrate seed stop bench lint serve
+GUNICORN := .venv/bin/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - --graceful-timeout 20
+.PHONY: run test install install-test install-bench db secret migrate seed stop bench lint serve dev
 
 ## make run: install, start the database, migrate, load reference + demo data, serve on :5000
-run: install db seed
-	$(FLASK) run --host $(HOST) --port $(PORT)
+## with gunicorn (2 workers), the way production runs
+run: install secret db seed
+	$(GUNICORN) 'app:create_app()'
 
 ## make test: install (with Chromium), start the database, run the whole suite
 test: install-test db
@@ -28,7 +30,11 @@ install-bench:
 db:
 	scripts/db.sh start
 
-migrate: db
+# the session-signing secret: random, written once to var/secret_key (mode 0600), then reused
+secret:
+	@.venv/bin/python -c 'from app.config import write_secret; write_secret() and print("secret: wrote var/secret_key")'
+
+migrate: db secret
 	$(FLASK) db upgrade
 
 # Reference geography, categories and addresses, then the DansMaRue extract as demo data.
@@ -41,9 +47,13 @@ seed: migrate
 	else echo "seed: $(DEMO_REPORTS) not found, no demo reports"; fi
 	$(FLASK) demo history
 
-## make serve: the production way, gunicorn with 2 workers
-serve: install db
-	.venv/bin/gunicorn -w 2 -b $(HOST):$(PORT) 'app:create_app()'
+## make serve: serve without installing or loading anything (a deployed checkout)
+serve: secret db
+	$(GUNICORN) 'app:create_app()'
+
+## make dev: Flask's reloading development server, for working on the code
+dev: install secret db
+	$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
 bench: install-bench db seed
 	.venv/bin/python -m bench

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.config import Config
+from app.config import MIN_SECRET_LENGTH, SECRET_FILE, Config
 from app.db import db
 from app.errors import register_error_handlers
+from app.ratelimit import limiter
+
+KNOWN_DEFAULTS = frozenset({"dev-only-change-me", "change-me", "secret", "dev"})
+
+
+def check_secret(secret: str | None) -> None:
+    """Refuse to start without a real secret: a default one lets anyone sign a session cookie."""
+    if not secret:
+        raise RuntimeError(
+            "No SECRET_KEY: set the SECRET_KEY environment variable, or run `make run` (which "
+            f"writes a random one to {SECRET_FILE})")
+    if secret in KNOWN_DEFAULTS or len(secret) < MIN_SECRET_LENGTH:
+        raise RuntimeError(f"SECRET_KEY must be a random value of at least {MIN_SECRET_LENGTH} "
+                           "characters (python -c 'import secrets; print(secrets.token_hex(64))')")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -14,12 +28,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    check_secret(app.config.get("SECRET_KEY"))
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.json.sort_keys = False
     from app.api.contract import IdConverter
 
     app.url_map.converters["id"] = IdConverter  # 64-bit ids in paths (<id:contribution_id>)
 
     db.init_app(app)
+    limiter.init_app(app)
     register_error_handlers(app)
 
     from app.accounts.views import bp as accounts_bp

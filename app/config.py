@@ -16,19 +16,67 @@ def default_database_url() -> str | None:
     return written.read_text().strip() if written.exists() else None
 
 
+# `make run` writes a random secret here once (mode 0600) and every later start reuses it
+SECRET_FILE = Path(os.environ.get("CARTAGORA_SECRET_FILE", ROOT / "var" / "secret_key"))
+MIN_SECRET_LENGTH = 32
+
+
+def configured_secret() -> str | None:
+    """SECRET_KEY from the environment, else the file `make run` wrote; never a default."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if SECRET_FILE.exists():
+        return SECRET_FILE.read_text().strip() or None
+    return None
+
+
+def write_secret(path: Path = SECRET_FILE) -> bool:
+    """Create the secret file (64 random bytes, hex, mode 0600) unless it exists."""
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(64) + "\n")
+    return True
+
+
+def default_ratelimit_storage() -> str | None:
+    """The rate limits' shared store: REDIS_URL, else the private Redis `make run` started."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    written = ROOT / "var" / "redis_url"
+    return written.read_text().strip() if written.exists() else None
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = configured_secret()
+    # behind HTTPS (a reverse proxy terminating TLS): Secure cookies, HSTS, https URLs
+    HTTPS = env_flag("CARTAGORA_HTTPS")
+    # trusted reverse proxies in front of the app (X-Forwarded-For/-Proto), 0 = none
+    PROXY_COUNT = int(os.environ.get("CARTAGORA_PROXY_COUNT", "0"))
     DATABASE_URL = default_database_url()
     MEDIA_DIR = Path(os.environ.get("CARTAGORA_MEDIA_DIR", ROOT / "var" / "media"))
     PHOTO_MAX_BYTES = 10 * 1024 * 1024
     PHOTOS_PER_CONTRIBUTION = 5
     # five photos of 10 MB plus the form fields
     MAX_CONTENT_LENGTH = 5 * PHOTO_MAX_BYTES + 1024 * 1024
-    TOKEN_TTL_DAYS = int(os.environ.get("CARTAGORA_TOKEN_TTL_DAYS", "30"))
+    # rate limits (app.ratelimit): counted in Redis, shared by every worker
+    RATELIMIT_STORAGE_URI = default_ratelimit_storage()
+    RATELIMIT_ENABLED = os.environ.get("CARTAGORA_RATELIMIT", "1") != "0"
+    # bearer tokens and signed-in browser sessions end after this many hours (7 days)
+    TOKEN_TTL_HOURS = int(os.environ.get("CARTAGORA_TOKEN_TTL_HOURS", str(7 * 24)))
     # notifications: SMTP when MAIL_SERVER is set, else an mbox file for development
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
-    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") in ("1", "true", "yes")
+    MAIL_USE_TLS = env_flag("MAIL_USE_TLS")
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_FROM = os.environ.get("MAIL_FROM", "Cartagora <no-reply@cartagora.localhost>")
@@ -48,4 +96,20 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = os.environ.get("CARTAGORA_SECURE_COOKIES", "") == "1"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = HTTPS
+    PREFERRED_URL_SCHEME = "https" if HTTPS else "http"
+
+    # Bounded cost: every statement of a request runs under the statement timeout of its class
+    # (milliseconds, 0 = none); one cancelled is a 503 `statement_timeout` (app/db.py,
+    # app/errors.py). A view's class is declared (`operation(cost=…)`, `@db.cost(…)`), else `read`
+    # for GET and HEAD, `write` for other methods; without a request (CLI, imports) `cli`.
+    # `read` is every connection's default (no round trip on the hot path); the others cost one
+    # SET LOCAL per transaction. Env: CARTAGORA_STATEMENT_TIMEOUT_<CLASS>_MS.
+    STATEMENT_TIMEOUT_MS = {
+        cls: int(os.environ.get(f"CARTAGORA_STATEMENT_TIMEOUT_{cls.upper()}_MS", ms))
+        # read: 3× the slowest public read on 1M reports (the whole city's map clusters, 0.7 s;
+        # a bbox page takes 3 ms); stats: aggregates and DBSCAN over the facts (hotspots 0.7 s,
+        # resolution 0.5 s); write: room for a batch transition of 500 reports and its triggers
+        for cls, ms in (("read", 2000), ("write", 5000), ("stats", 10000), ("cli", 0))
+    }

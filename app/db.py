@@ -2,6 +2,13 @@
 
 Services only `flush()`; the single `commit()` happens in `commit_if_ok` after a successful
 response. Anything else (an error response, an exception) rolls back in teardown.
+
+Every statement runs under the statement timeout of its request's class (config
+`STATEMENT_TIMEOUT_MS`): the view's declared `cost` (`operation(cost=…)`, `@db.cost(…)`), else
+`read` for GET and HEAD and `write` for other methods; outside a request (CLI, imports) `cli`.
+The `read` timeout is every connection's own default (a startup option: no round trip on the
+hot path); another class's is one `SET LOCAL` at the start of each transaction, so it ends
+with it. A statement cancelled by its timeout becomes a 503 (app.errors).
 """
 
 from __future__ import annotations
@@ -11,9 +18,9 @@ import functools
 from collections.abc import Iterator, Mapping
 
 import psycopg
-from flask import Flask, g
+from flask import Flask, current_app, g, has_request_context, request
 from psycopg.types.string import ByteaBinaryLoader
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -31,9 +38,37 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# session.info key: the statement timeout (ms) to SET LOCAL in each of the session's transactions
+TIMEOUT = "statement_timeout_ms"
+SETTABLE = (psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INTRANS)
+
+
+def request_cost() -> str:
+    """The current request's class of statement timeout (config `STATEMENT_TIMEOUT_MS`)."""
+    if not has_request_context():
+        return "cli"
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "__cost__", None) or ("read" if request.method in READ_METHODS else "write")
+
+
+@event.listens_for(Session, "after_begin")
+def _set_statement_timeout(session: Session, transaction, connection) -> None:
+    """Give the transaction its class's timeout. LOCAL: it ends with the transaction (or with
+    the savepoint the tests' sessions begin), so a pooled connection keeps its default."""
+    timeout = session.info.get(TIMEOUT)
+    if timeout is None and not has_request_context():
+        # a session not made by `db.session`, outside any request (a script's, a test's own):
+        # a command, not a public read
+        timeout = db.command_timeout_ms
+    if timeout is not None and not transaction.nested:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout)}")
+
+
 class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.command_timeout_ms: int | None = None  # None: before init_app, nothing to set
         self.sessionmaker: sessionmaker[Session] | None = None
         # where rows_as_bytes runs (the tests put their rolled-back connection here)
         self.autocommit_connection = self._pooled_autocommit
@@ -42,6 +77,9 @@ class Database:
         url = app.config["DATABASE_URL"]
         if not url:
             raise RuntimeError("DATABASE_URL is not set and no private cluster was started")
+        # the `read` class's timeout is the connections' default: the hot path sets nothing
+        self.default_timeout_ms = int(app.config["STATEMENT_TIMEOUT_MS"]["read"])
+        self.command_timeout_ms = int(app.config["STATEMENT_TIMEOUT_MS"]["cli"])
         self.engine = create_engine(
             url,
             pool_size=5,
@@ -51,7 +89,8 @@ class Database:
             pool_pre_ping=False,
             # custom plans: a generic plan for the list query scans and sorts every row of a
             # zoomed-out bbox (2.4 s vs 36 ms for all of Paris, bench/results/bbox.json)
-            connect_args={"options": "-c timezone=UTC -c plan_cache_mode=force_custom_plan"},
+            connect_args={"options": "-c timezone=UTC -c plan_cache_mode=force_custom_plan "
+                                     f"-c statement_timeout={self.default_timeout_ms}"},
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # read-only views run their statements in autocommit: no BEGIN/COMMIT round trips
@@ -64,9 +103,17 @@ class Database:
     @property
     def session(self) -> Session:
         if "db_session" not in g:
-            maker = self.read_sessionmaker if g.get("db_read_only") else self.sessionmaker
-            g.db_session = maker()
+            timeout = self.statement_timeout()
+            own = timeout != self.default_timeout_ms  # needs a transaction to SET LOCAL in
+            read_only = g.get("db_read_only") and not own
+            g.db_session = (self.read_sessionmaker if read_only else self.sessionmaker)()
+            if own:
+                g.db_session.info[TIMEOUT] = timeout
         return g.db_session
+
+    def statement_timeout(self) -> int:
+        """The current request's (or command's) statement timeout in ms, 0 for none."""
+        return int(current_app.config["STATEMENT_TIMEOUT_MS"][request_cost()])
 
     def rows_as_bytes(self, statement: str, params: Mapping) -> list[tuple]:
         """Rows of one read-only statement (`:name` parameters) as plain tuples, text columns
@@ -79,11 +126,21 @@ class Database:
         client gets the same 503 (app.errors).
         """
         sql = _psycopg_sql(statement, self.engine.dialect)
+        timeout = self.statement_timeout()
         with self.autocommit_connection() as conn, conn.cursor(binary=True) as cur:
             # psycopg's C loader for binary bytea: text as the bytes PostgreSQL sent, copied
             # and never decoded
             cur.adapters.register_loader("text", ByteaBinaryLoader)
-            return cur.execute(sql, params).fetchall()
+            if timeout == self.default_timeout_ms:  # the connection's own: nothing to set
+                return cur.execute(sql, params).fetchall()
+            # another class (never the hot path): autocommit has no transaction to scope a
+            # SET LOCAL, so a session setting, put back before the connection returns to the pool
+            cur.execute(f"SET statement_timeout = {int(timeout)}")
+            try:
+                return cur.execute(sql, params).fetchall()
+            finally:
+                if conn.info.transaction_status in SETTABLE:  # else lost, or (tests) aborted
+                    cur.execute("RESET statement_timeout")
 
     @contextlib.contextmanager
     def _pooled_autocommit(self) -> Iterator[psycopg.Connection]:
@@ -104,6 +161,17 @@ class Database:
             fairy.close()
 
     @staticmethod
+    def cost(name: str):
+        """The request class (config `STATEMENT_TIMEOUT_MS`) of a view not declared with
+        `operation(cost=…)`, when its method's default does not fit."""
+
+        def decorator(view):
+            view.__cost__ = name
+            return view
+
+        return decorator
+
+    @staticmethod
     def read_only(view):
         """For views that only read: their session runs in autocommit, which spares the BEGIN
         and COMMIT round trips (~0.3 ms of a 500-feature bbox page). A write in such a
@@ -119,7 +187,13 @@ class Database:
     def _commit_if_ok(self, response):
         session = g.get("db_session")
         if session is not None and response.status_code < 400 and not g.get("db_read_only"):
-            session.commit()
+            try:
+                session.commit()
+            except DBAPIError as exc:
+                # the connection was lost at COMMIT: the outcome is unknown, so the app's own
+                # handlers answer (a 503 with Retry-After; a retry with its Idempotency-Key
+                # replays the answer if it did commit), not Flask's bare 500
+                return current_app.make_response(current_app.handle_user_exception(exc))
             g.db_committed = True
         return response
 

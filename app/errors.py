@@ -4,28 +4,37 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from flask import Flask, jsonify, request
+from psycopg.errors import QueryCanceled
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from app.db import request_cost
 from app.messages import message
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "urn:cartagora:problem:"
+# seconds a client waits after a statement ran out of time (app.db's statement timeouts): long
+# enough for a burst of load to pass
+TIMEOUT_RETRY_AFTER = 5
 
 
 class FieldError:
-    """One invalid field: where (`field`, a dotted path), a stable `code`, message params."""
+    """One invalid field: where (`field`, a dotted path), a stable `code`, message params;
+    `message_key` names another message of the catalogue than the code's for its detail."""
 
-    def __init__(self, field: str, code: str, params: dict | None = None, detail: str | None = None):
+    def __init__(self, field: str, code: str, params: dict | None = None, detail: str | None = None,
+                 *, message_key: str | None = None):
         self.field, self.code, self.params, self._detail = field, code, params or {}, detail
+        self.message_key = message_key or code
 
     def to_dict(self) -> dict:
         return {"field": self.field, "code": self.code, "detail": self._detail or self.detail()}
 
     def detail(self) -> str:
-        return message(self.code, self.params)
+        return message(self.message_key, self.params)
 
 
 class AppError(Exception):
@@ -110,6 +119,15 @@ HTTP_CODES = {
 }
 
 
+def unavailable(code: str, retry_after: int):
+    """A 503 problem with its Retry-After (seconds)."""
+    err = AppError(code)
+    err.status, err.title = 503, "Service Unavailable"
+    response = problem(err)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def problem(err: AppError):
     body = err.to_dict()
     if getattr(err, "detail_override", None):
@@ -119,6 +137,8 @@ def problem(err: AppError):
     response.content_type = "application/problem+json"
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cartagora"'
+    if err.status == 429:
+        response.headers["Retry-After"] = str(err.params.get("seconds", 1))
     return response
 
 
@@ -153,19 +173,26 @@ def register_error_handlers(app: Flask) -> None:
         log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
         return problem(Conflict())
 
+    @app.errorhandler(QueryCanceled)
+    def handle_cancelled(exc: QueryCanceled):
+        # a statement past its request class's timeout (app.db), or cancelled by an operator:
+        # the request's transaction is rolled back, nothing was saved
+        log.warning("statement cancelled on %s %s (class %s): %s", request.method, request.path,
+                    request_cost(), exc)
+        return unavailable("statement_timeout", TIMEOUT_RETRY_AFTER)
+
     @app.errorhandler(DBAPIError)
     def handle_database(exc: DBAPIError):
-        if not exc.connection_invalidated:
+        if isinstance(exc.orig, QueryCanceled):  # SQLAlchemy's OperationalError around it
+            return handle_cancelled(exc.orig)
+        if not exc.connection_invalidated and not isinstance(exc.orig, psycopg.OperationalError):
             return handle_unexpected(exc)
         # PostgreSQL restarted under a pooled connection (the pool does not ping before each
-        # checkout: that round trip cost ~7% of a bbox page). SQLAlchemy has dropped the
-        # pool's connections; the retry gets a fresh one.
-        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
-        err = AppError("service_unavailable")
-        err.status, err.title = 503, "Service Unavailable"
-        response = problem(err)
-        response.headers["Retry-After"] = "1"
-        return response
+        # checkout: that round trip cost ~7% of a bbox page; SQLAlchemy has dropped the pool's
+        # connections and the retry gets a fresh one), or is down, starting or shutting down
+        # (a new connection refused): nothing was written, the client retries.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        return unavailable("service_unavailable", 1)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

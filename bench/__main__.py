@@ -1,4 +1,7 @@
-"""`python -m bench [all|import|bbox]`: run the benchmarks, print tables, write results/*.json."""
+"""`python -m bench [all|import|bbox|faults]`: run the benchmarks, print tables, write results/*.json.
+
+`all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
+cluster of its own) runs only when named."""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ from bench import common
 
 
 def main(argv: list[str] | None = None) -> None:
+    from app.config import write_secret
+
+    write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -30,10 +36,31 @@ def main(argv: list[str] | None = None) -> None:
                         help="auto = wrk when installed, else the Python client (default: %(default)s)")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="wait up to this many s for other work to leave the CPUs idle (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=8, help="faults: client threads (default: %(default)s)")
+    parser.add_argument("--kill-phase", type=float, default=20.0,
+                        help="faults: s of SIGKILLing workers (default: %(default)s)")
+    parser.add_argument("--kill-every", type=float, default=2.5,
+                        help="faults: s between worker kills (default: %(default)s)")
+    parser.add_argument("--db-phase", type=float, default=30.0,
+                        help="faults: s of PostgreSQL restart and crash (default: %(default)s)")
+    parser.add_argument("--down", type=float, default=3.0,
+                        help="faults: s PostgreSQL stays down after the crash (default: %(default)s)")
+    parser.add_argument("--keep", action="store_true",
+                        help="faults: keep the temporary cluster and gunicorn's log")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.which == "faults":  # its own cluster: neither var/database_url nor the bench database
+        from bench import faults
+
+        result = faults.run(threads=args.threads, kill_phase_s=args.kill_phase, kill_every_s=args.kill_every,
+                            db_phase_s=args.db_phase, down_s=args.down, seed=args.seed, keep=args.keep)
+        faults.print_tables(result)
+        if not args.no_write:
+            common.log(f"wrote {common.write_result('faults', result)}")
+        common.log(f"done in {time.perf_counter() - started:.0f} s")
+        return
     db = common.prepare_database(args.db, fresh=not args.reuse_db)
     # Anything of the app imported from here on sees the bench database, never the dev one.
     os.environ["DATABASE_URL"] = db.url

@@ -8,8 +8,7 @@ stations, markets) therefore stay hotspots, with the same category mix.
 
 Loading goes through the importer's own bulk path: rows are COPYed into the importer's
 staging table and `app.importers.dansmarue._load` inserts them with the same set-based
-quartier/arrondissement assignment (and the same drop/rebuild of secondary indexes) as a
-real import. Nothing is written to `contributions` any other way.
+quartier/arrondissement assignment as a real import. Nothing is written to `contributions` any other way.
 """
 
 from __future__ import annotations

@@ -26,6 +26,11 @@ from geo.hexgrid import LEVELS, edge
 
 PARIS = ZoneInfo("Europe/Paris")
 INTERVALS = ("day", "week", "month")
+# A series has at most this many periods (points): every month of the dates the API accepts
+# (2000–2100, 12 × 101), 3.3 years of days, 23 of weeks; a longer series is refused, or cut to
+# this many when a bound is left out. Each period is a generated row and ~35 bytes of JSON:
+# 2000–2100 by day would be 36,890 of them, more points than a chart has pixels.
+MAX_SERIES_PERIODS = 1212
 AREA_LEVELS = ("arrondissement", "quartier")
 GROUPS = ("arrondissement", "category", "service")
 # Paris in Lambert-93, with a margin: the naive hexagon grid covers it
@@ -290,19 +295,55 @@ def areas_naive(f: AggFilters, level: str) -> Query:
     GROUP BY a.id""", params, "naive")
 
 
-def timeseries(f: AggFilters, interval: str) -> Query:
-    """Counts per Paris day, ISO week (Monday) or month, empty periods filled with 0."""
-    counts = grouped_counts(f, interval)
+def series_days(f: AggFilters) -> tuple[date | None, date | None]:
+    """The Paris days of the first and the last instant of `f`'s period (None: unbounded)."""
     start = f.since.astimezone(PARIS).date() if f.since else None
     end = (f.until - timedelta(microseconds=1)).astimezone(PARIS).date() if f.until else None
-    counts.params.update({"start": start, "end": end, "step": f"1 {interval}"})
+    return start, end
+
+
+def period_start(day: date, interval: str) -> date:
+    """The first day of the period holding `day` (a Monday for weeks)."""
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if interval == "month" else day
+
+
+def series_length(f: AggFilters, interval: str) -> int | None:
+    """How many periods a series of `f` has when both bounds are given (else None: it spans
+    the data, bounded in SQL), counted as `timeseries` generates them."""
+    start, end = series_days(f)
+    if start is None or end is None:
+        return None
+    a, b = period_start(start, interval), period_start(end, interval)
+    if interval == "month":
+        return (b.year - a.year) * 12 + b.month - a.month + 1
+    return (b - a).days // (7 if interval == "week" else 1) + 1
+
+
+def timeseries(f: AggFilters, interval: str) -> Query:
+    """Counts per Paris day, ISO week (Monday) or month, empty periods filled with 0.
+
+    Without `since` the series starts at the first contribution, without `until` it ends at
+    the last: at most MAX_SERIES_PERIODS of them, the latest ones without `since`, else those
+    from `since` on (with both, the caller has refused a longer series: `series_length`)."""
+    counts = grouped_counts(f, interval)
+    start, end = series_days(f)
+    counts.params.update({"start": start, "end": end, "step": f"1 {interval}",
+                          "span": f"{MAX_SERIES_PERIODS - 1} {interval}",
+                          "from_start": start is not None})
     counts.sql = f"""
     WITH counts AS ({counts.sql}),
     bounds AS (SELECT date_trunc(:interval, coalesce(CAST(:start AS date), min(k)))::date AS a,
                       date_trunc(:interval, coalesce(CAST(:end AS date), max(k)))::date AS b
-               FROM counts)
+               FROM counts),
+    span AS (SELECT CASE WHEN :from_start THEN a
+                         ELSE greatest(a, (b - CAST(:span AS interval))::date) END AS a,
+                    CASE WHEN :from_start THEN least(b, (a + CAST(:span AS interval))::date)
+                         ELSE b END AS b
+             FROM bounds)
     SELECT g::date AS period, coalesce(counts.n, 0)::bigint AS n
-    FROM bounds, generate_series(bounds.a, bounds.b, CAST(:step AS interval)) g
+    FROM span, generate_series(span.a, span.b, CAST(:step AS interval)) g
     LEFT JOIN counts ON counts.k = g::date
     ORDER BY 1"""
     counts.params["interval"] = interval

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Private PostgreSQL + PostGIS cluster under var/pg, owned by an unprivileged OS user.
+# The app's private servers, owned by an unprivileged OS user: a PostgreSQL + PostGIS cluster
+# under var/pg, and Redis under var/redis (the rate limits' store, shared by every gunicorn
+# worker; a Unix socket, no TCP port, nothing written to disk).
 # Usage: scripts/db.sh start|stop|url
-# When DATABASE_URL is set, the private cluster is not used at all.
+# When DATABASE_URL is set, the private cluster is not used; when REDIS_URL is set, nor is
+# the private Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -81,9 +84,35 @@ stop() {
 
 url() { echo "postgresql+psycopg://cartagora@127.0.0.1:$(port)/cartagora"; }
 
+REDIS_DIR=$ROOT/var/redis
+
+start_redis() {
+  open_path
+  mkdir -p "$REDIS_DIR"
+  [ "$(id -u)" = 0 ] && chown "$PGUSER_OS:" "$REDIS_DIR"
+  if ! as_owner redis-cli -s "$REDIS_DIR/redis.sock" ping >/dev/null 2>&1; then
+    as_owner redis-server --port 0 --unixsocket "$REDIS_DIR/redis.sock" --unixsocketperm 770 \
+      --dir "$REDIS_DIR" --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" \
+      --save "" --appendonly no --maxmemory 256mb --maxmemory-policy volatile-ttl --daemonize yes
+    for _ in $(seq 50); do
+      as_owner redis-cli -s "$REDIS_DIR/redis.sock" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  echo "redis+unix://$REDIS_DIR/redis.sock" >"$ROOT/var/redis_url"
+}
+
+stop_redis() {
+  if [ -S "$REDIS_DIR/redis.sock" ]; then
+    as_owner redis-cli -s "$REDIS_DIR/redis.sock" shutdown nosave >/dev/null 2>&1 || true
+  fi
+}
+
 case "${1:-}" in
-  start) if [ -n "${DATABASE_URL:-}" ]; then echo "db: using DATABASE_URL"; else start; fi ;;
-  stop) stop ;;
+  start)
+    if [ -n "${DATABASE_URL:-}" ]; then echo "db: using DATABASE_URL"; else start; fi
+    if [ -n "${REDIS_URL:-}" ]; then echo "db: using REDIS_URL"; else start_redis; fi ;;
+  stop) stop; stop_redis ;;
   url) url ;;
   *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
 esac

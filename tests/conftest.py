@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,27 @@ def database_url() -> str:
     return fresh_database(os.environ.get("CARTAGORA_TEST_DB", "cartagora_test"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Real argon2id, with the smallest cost: the suite makes hundreds of accounts (the
+    default cost is ~60 ms a hash, several times that on a busy CI machine)."""
+    from argon2 import PasswordHasher
+
+    from app.accounts import services
+
+    default, services._hasher = services._hasher, PasswordHasher(time_cost=1, memory_cost=1024,
+                                                                 parallelism=1)
+    yield
+    services._hasher = default
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     """The app on a migrated database holding areas, categories, addresses and the extract."""
     application = create_app(
-        {"TESTING": True, "DATABASE_URL": database_url,
+        {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
+         # rate limits are on in tests/test_limits.py only (the suite signs in hundreds of times)
+         "RATELIMIT_ENABLED": False,
          "MEDIA_DIR": tmp_path_factory.mktemp("media")}
     )
     runner = application.test_cli_runner()

@@ -36,7 +36,9 @@ EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "12"))
 # needs a position.
 DOMAIN_CODES = top_level_codes() | {
     "date_in_past", "invalid_date", "unknown_report", "invalid_status", "invalid_bbox",
-    "invalid_cursor", "unknown_category", "unknown_agent", "out_of_scope", "needs_position", "empty_period", "period_too_long", "below_public_minimum",
+    "invalid_cursor", "unknown_category", "unknown_agent", "out_of_scope", "needs_position",
+    "empty_period", "period_too_long", "below_public_minimum", "wrong_password", "feedback_given",
+    "idempotency_key_reused",
     "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
 }
 CALLERS = ("anonymous", "resident", "admin")

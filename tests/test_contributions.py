@@ -73,15 +73,20 @@ def test_moving_a_report_recomputes_its_areas(resident, make_report):
 
 
 def test_edit_rights(make_user, make_report):
+    """The author and a supervisor edit; a moderator or a planner edits nobody's (the whole
+    matrix is tests/test_policy.py)."""
     author, other = make_user(name="Author"), make_user(name="Other")
-    moderator = make_user(roles=("moderator",))
+    moderator, planner = make_user(roles=("moderator",)), make_user(roles=("planner",))
+    supervisor = make_user(roles=("supervisor",))
     report = make_report(api=author)
     url = f"/api/v1/reports/{report['id']}"
     body = {"type": "Feature", "properties": {"title": "Tags effacés ?"}}
     assert other.patch(url, json=body).json["code"] == "forbidden"
+    assert moderator.patch(url, json=body).json["code"] == "forbidden"
+    assert planner.patch(url, json=body).json["code"] == "forbidden"
     assert author.patch(url, json=body).json["properties"]["title"] == "Tags effacés ?"
     body["properties"]["title"] = "Titre corrigé"
-    assert moderator.patch(url, json=body).json["properties"]["title"] == "Titre corrigé"
+    assert supervisor.patch(url, json=body).json["properties"]["title"] == "Titre corrigé"
 
 
 def test_withdraw(make_user, make_report, client):

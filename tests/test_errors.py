@@ -59,12 +59,6 @@ def test_withdrawn_is_gone_even_for_staff(make_user, make_report):
     assert_problem(r, 404, "contribution_not_found")
 
 
-def test_409_email_taken(client):
-    body = {"email": "dup@example.org", "password": "long password 123", "display_name": "D"}
-    client.post("/api/v1/auth/register", json=body)
-    assert_problem(client.post("/api/v1/auth/register", json=body), 409, "email_taken")
-
-
 def test_413_request_too_large(app, resident):
     big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 10)
     r = resident.post("/api/v1/reports", data=big,

@@ -1,12 +1,16 @@
-"""The DansMaRue importer: formats, duplicates, rejections, area assignment agreement."""
+"""The DansMaRue importer: formats, duplicates, rejections, area assignment agreement, and
+readers that an import never makes wait."""
 
 import csv
 import io
 import json
+import threading
+import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from app.importers import dansmarue
 from tests.conftest import DANSMARUE
@@ -152,3 +156,149 @@ def test_cli_prints_a_summary(runner, tmp_path):
         assert line in result.output
     again = runner.invoke(args=["import", "dansmarue", str(path)])
     assert "imported:              0" in again.output and "skipped as duplicates: 1" in again.output
+
+
+# Around the Île de la Cité: a few hundred of the extract's reports, a map page's worth.
+READ_BBOX = (2.340, 48.850, 2.360, 48.862)
+READS = {
+    "count in bbox": """SELECT count(*) FROM contributions
+                        WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)""",
+    "bbox list": """SELECT id, title, status, created_at FROM contributions
+                    WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
+                    ORDER BY created_at DESC, id DESC LIMIT 100""",
+}
+MAX_WAIT_S = 1.0
+# the lock modes that block neither readers (ACCESS SHARE) nor writers (ROW EXCLUSIVE)
+HARMLESS_LOCKS = {"AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock"}
+
+
+class ReaderLoop(threading.Thread):
+    """Reads contributions on its own connection, and through the API, until stopped;
+    keeps (read, started, seconds) for every read."""
+
+    def __init__(self, engine, client) -> None:
+        super().__init__(daemon=True)
+        self.engine, self.client = engine, client
+        self.reads: list[tuple[str, float, float]] = []
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        w, s, e, n = READ_BBOX
+        url = f"/api/v1/reports?bbox={w},{s},{e},{n}&limit=100"
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                while not self.stop.is_set():
+                    for name, sql in READS.items():
+                        self.timed(name, lambda sql=sql: conn.execute(
+                            text(sql), {"w": w, "s": s, "e": e, "n": n}).all())
+                    self.timed("GET /api/v1/reports?bbox", lambda: self.client.get(url))
+        except BaseException as exc:  # re-raised by the test's thread
+            self.error = exc
+
+    def timed(self, name: str, read) -> None:
+        started = time.perf_counter()
+        result = read()
+        if name.startswith("GET"):
+            assert result.status_code == 200, result.get_json()
+        self.reads.append((name, started, time.perf_counter() - started))
+
+    def __enter__(self) -> "ReaderLoop":
+        self.start()
+        while len(self.reads) < 2 * len(READS) + 2 and self.error is None:  # warmed up
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.join(timeout=60)
+        if self.error is not None:
+            raise self.error
+
+    def during(self, started: float, finished: float) -> dict[str, list[float]]:
+        """Latencies of the reads that overlapped [started, finished], by read."""
+        out: dict[str, list[float]] = {}
+        for name, at, seconds in self.reads:
+            if at <= finished and at + seconds >= started:
+                out.setdefault(name, []).append(seconds)
+        return out
+
+
+@pytest.fixture
+def own_engine(app, database_url):
+    """An engine of the test's own, outside the rolled-back `connection`: what it writes is
+    committed, as a real import is."""
+    engine = create_engine(database_url, connect_args={
+        "options": "-c timezone=UTC -c statement_timeout=60s"})
+    yield engine
+    engine.dispose()
+
+
+def extract_with_new_ids(path, prefix: str) -> int:
+    """The extract again, each id_dmr prefixed: rows an import really inserts."""
+    n = 0
+    with dansmarue.open_csv(DANSMARUE) as f, open(path, "w", encoding="utf-8", newline="") as out:
+        reader = csv.DictReader(f)
+        writer = csv.DictWriter(out, reader.fieldnames)
+        writer.writeheader()
+        for row in reader:
+            writer.writerow({**row, "id_dmr": prefix + row["id_dmr"]})
+            n += 1
+    return n
+
+
+def strong_locks(session) -> list[tuple[str, str]]:
+    """Locks this session's transaction holds on permanent relations in a mode that would
+    block a reader or a writer of the table."""
+    held = session.execute(text("""
+        SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE l.pid = pg_backend_pid() AND l.granted AND c.relpersistence = 'p'
+    """)).all()
+    return sorted((rel, mode) for rel, mode in held if mode not in HARMLESS_LOCKS)
+
+
+@pytest.mark.skipif(not DANSMARUE.exists(), reason="extract not present")
+def test_readers_never_wait_for_an_import(app, own_engine, tmp_path, capsys):
+    """The extract again under new ids (39,515 rows, several seconds) is imported and
+    committed while a reader loop runs; no read waits a second."""
+    prefix = "readers-"
+    path = tmp_path / "extract-new-ids.csv"
+    rows = extract_with_new_ids(path, prefix)
+    try:
+        with ReaderLoop(own_engine, app.test_client()) as loop:
+            started = time.perf_counter()
+            with Session(own_engine) as session, open(path, encoding="utf-8", newline="") as f:
+                summary = dansmarue.run(session, f)
+                locks = strong_locks(session)
+                session.commit()
+            finished = time.perf_counter()
+        during = loop.during(started, finished)
+        with capsys.disabled():
+            print(f"\nimport of {summary.imported} rows: {finished - started:.2f} s; reads meanwhile:")
+            for name, latencies in during.items():
+                print(f"  {name:<28} {len(latencies):>4} reads, max {max(latencies) * 1000:.0f} ms")
+        assert summary.imported == rows and summary.duplicates == 0
+        assert set(during) == {*READS, "GET /api/v1/reports?bbox"}
+        assert all(len(latencies) >= 20 for latencies in during.values()), during
+        assert max(max(latencies) for latencies in during.values()) < MAX_WAIT_S
+        assert locks == []
+    finally:
+        with own_engine.begin() as conn:
+            # each deleted row's foreign-key checks use ix_contributions_duplicate_of_id
+            conn.execute(text("DELETE FROM contributions WHERE source = :source AND source_id LIKE :p"),
+                         {"source": dansmarue.SOURCE, "p": prefix + "%"})
+        with own_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE contributions"))
+
+
+def test_the_reader_loop_notices_a_table_lock(app, own_engine):
+    """The probe above can fail: the DDL the importer used to run (DROP INDEX, DROP
+    CONSTRAINT) takes this lock until commit, and the readers wait for it."""
+    with ReaderLoop(own_engine, app.test_client()) as loop:
+        started = time.perf_counter()
+        with own_engine.begin() as conn:
+            conn.execute(text("LOCK TABLE contributions IN ACCESS EXCLUSIVE MODE"))
+            time.sleep(1.5)
+        finished = time.perf_counter()
+    during = loop.during(started, finished)
+    assert max(max(latencies) for latencies in during.values()) >= MAX_WAIT_S

@@ -1,6 +1,8 @@
 """Who is calling: bearer tokens for the API, the browser's session cookie, role decorators.
 
-The web pages sign a person in by putting their id in Flask's signed session cookie. The API
+The web pages sign a person in by putting a random session token in Flask's signed session
+cookie; the token's row (api_tokens, kind "session") says whether the session still lives, so
+signing out ends it on the server and a copy of the cookie is worth nothing. The API
 accepts that cookie too, but for unsafe methods only with the session's CSRF token in the
 X-CSRF-Token header (or a `csrf_token` form field): a cross-site form cannot read the token,
 so it cannot act for the person. Bearer tokens work as before and take precedence.
@@ -25,7 +27,7 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-SESSION_USER_KEY = "user_id"
+SESSION_TOKEN_KEY = "sid"
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,15 +41,18 @@ def csrf_ok() -> bool:
 
 
 def session_user() -> User | None:
-    """The person signed in through the web pages, or None; an unsafe request without the
-    CSRF token is refused (403) rather than treated as anonymous."""
-    user_id = session.get(SESSION_USER_KEY)
-    if user_id is None:
+    """The person signed in through the web pages, or None (never signed in, signed out, or
+    the session ended elsewhere); an unsafe request without the CSRF token is refused (403)
+    rather than treated as anonymous."""
+    token = session.get(SESSION_TOKEN_KEY)
+    if token is None:
         return None
     if request.method not in SAFE_METHODS and not csrf_ok():
         raise Forbidden()
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    user = user_for_token(db.session, str(token), kind="session")
+    if user is None:
+        session.pop(SESSION_TOKEN_KEY, None)  # ended on the server: forget it
+    return user
 
 
 def current_user() -> User | None:
@@ -61,6 +66,11 @@ def current_user() -> User | None:
             if g.user is None:
                 raise Unauthorized()
     return g.user
+
+
+def current_credential() -> str | None:
+    """The token this request is authenticated with: its bearer token, else its session's."""
+    return bearer_token() or session.get(SESSION_TOKEN_KEY)
 
 
 def requires_auth(view):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, LargeBinary, Text, func
+from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -39,10 +39,15 @@ class User(Base):
         return bool(STAFF_ROLES.intersection(self.roles))
 
 
+TOKEN_KINDS = ("bearer", "session")
+
+
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 is stored."""
+    """A bearer token of the API or the token of a signed-in browser session; only its
+    SHA-256 is stored. Revoked or expired, it authenticates nobody."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("kind IN ('bearer', 'session')", name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -50,3 +55,4 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(10), default="bearer", server_default="bearer")

@@ -30,17 +30,33 @@ def _strong(value: str) -> str:
     return value
 
 
-class RegisterInput(Body):
-    email: Email
-    password: Annotated[Text(MAX_PASSWORD, strip=False), AfterValidator(_strong),
+NewPassword = Annotated[Text(MAX_PASSWORD, strip=False), AfterValidator(_strong),
                         Field(description=f"At least {MIN_PASSWORD} characters.",
                               json_schema_extra={"minLength": MIN_PASSWORD})]
+
+
+class RegisterInput(Body):
+    email: Email
+    password: NewPassword
     display_name: Text(DISPLAY_NAME_MAX, min_length=1)
 
 
 class Credentials(Body):
     email: Text(EMAIL_MAX, min_length=1)
     password: Text(MAX_PASSWORD, min_length=1, strip=False)
+
+
+class PasswordChange(Body):
+    current_password: Text(MAX_PASSWORD, min_length=1, strip=False)
+    new_password: NewPassword
+
+
+class RegisteredOut(Model):
+    detail: str = Field(description="What happens next, in the request's language.")
+
+
+class RevokedOut(Model):
+    revoked: int = Field(description="How many sessions and tokens were ended.")
 
 
 class UserOut(Model):

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ROLES, ApiToken, User
-from app.errors import AppError, Conflict
+from app.errors import AppError, Conflict, FieldError, ValidationFailed
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
@@ -42,6 +43,36 @@ def create_user(
     return user
 
 
+# what the two e-mails of a sign-up say (both languages: the reader's is unknown)
+WELCOME = ("[Cartagora] Votre compte est prêt / Your account is ready",
+           "Bienvenue sur Cartagora : votre compte est prêt, connectez-vous avec cette adresse.\n"
+           "Welcome to Cartagora: your account is ready, sign in with this address.\n")
+ALREADY = ("[Cartagora] Vous avez déjà un compte / You already have an account",
+           "Quelqu'un (vous ?) a voulu créer un compte Cartagora avec cette adresse, qui en a "
+           "déjà un. Si c'était vous, connectez-vous ; sinon, ignorez ce message : rien n'a "
+           "changé.\n"
+           "Someone (you?) tried to create a Cartagora account with this address, which already "
+           "has one. If it was you, sign in; if not, ignore this message: nothing changed.\n")
+
+
+def register(session: Session, email: str, password: str, display_name: str) -> None:
+    """A public sign-up that never tells whether the e-mail has an account: same answer,
+    same work (one argon2 hash) either way. A new address gets its account and a welcome
+    e-mail; the owner of an existing one is told by e-mail (the outbox) that someone tried.
+    Concurrent sign-ups with one address make one account (ON CONFLICT), never an error."""
+    from app.field.models import OutboxMessage
+
+    email = email.strip().lower()
+    password_hash = _hasher.hash(password)
+    created = session.execute(
+        pg_insert(User).values(email=email, display_name=display_name, password_hash=password_hash,
+                               roles=["resident"])
+        .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id)).scalar()
+    subject, body = WELCOME if created is not None else ALREADY
+    session.add(OutboxMessage(recipient=email, subject=subject, body=body))
+    session.flush()
+
+
 def authenticate(session: Session, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.is_active:
@@ -60,20 +91,23 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def issue_token(session: Session, user: User, ttl_days: int) -> tuple[str, datetime]:
+def issue_token(session: Session, user: User, ttl_hours: int, kind: str = "bearer") -> tuple[str, datetime]:
+    """A new random token for `user` (an API bearer token or a browser session's)."""
     token = secrets.token_urlsafe(32)
-    expires = datetime.now(UTC) + timedelta(days=ttl_days)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires))
+    expires = datetime.now(UTC) + timedelta(hours=ttl_hours)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires, kind=kind))
     session.flush()
     return token, expires
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str, kind: str = "bearer") -> User | None:
+    """The active account of a live (not revoked, not expired) token of that kind, or None."""
     return session.scalar(
         select(User)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
             ApiToken.token_hash == _digest(token),
+            ApiToken.kind == kind,
             ApiToken.revoked_at.is_(None),
             ApiToken.expires_at > datetime.now(UTC),
             User.is_active,
@@ -82,6 +116,27 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def revoke_token(session: Session, token: str) -> None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
+    """End one token or session (signing out)."""
+    session.execute(update(ApiToken)
+                    .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=func.now()))
+
+
+def revoke_all(session: Session, user: User, keep: str | None = None) -> int:
+    """End every token and session of the account ("sign out everywhere"), except `keep`
+    (the one making the request, after a password change). Returns how many ended."""
+    where = [ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)]
+    if keep is not None:
+        where.append(ApiToken.token_hash != _digest(keep))
+    return session.execute(update(ApiToken).where(*where).values(revoked_at=func.now())).rowcount
+
+
+def change_password(session: Session, user: User, current: str, new: str, keep: str | None) -> int:
+    """Check the current password, store the new one, and end the account's other
+    sessions and tokens (someone who knew the old password is signed out)."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed([FieldError("current_password", "wrong_password")]) from None
+    user.password_hash = _hasher.hash(new)
+    return revoke_all(session, user, keep=keep)

@@ -1,12 +1,23 @@
-"""POST /api/v1/auth/register, /auth/token, /auth/logout; GET /api/v1/me."""
+"""Accounts: register, token, sign out (here or everywhere), my account, my password."""
 
 from flask import Blueprint, current_app, request
 
+from app import policy
 from app.accounts import services
-from app.accounts.auth import bearer_token, current_user
-from app.accounts.schemas import Credentials, RegisterInput, TokenOut, UserOut
+from app.accounts.auth import bearer_token, current_credential, current_user
+from app.accounts.schemas import (
+    Credentials,
+    PasswordChange,
+    RegisteredOut,
+    RegisterInput,
+    RevokedOut,
+    TokenOut,
+    UserOut,
+)
 from app.api.contract import Reply, operation
 from app.db import db
+from app.messages import message
+from app.ratelimit import guarded_sign_in
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 TAGS = ("Accounts",)
@@ -24,35 +35,66 @@ def user_json(user) -> dict:
     return {"id": user.id, "email": user.email, "display_name": user.display_name, "roles": user.roles}
 
 
-@operation(bp, "POST", "/auth/register", body=RegisterInput, tags=TAGS, errors=(409,),
-           problems={409: "An account already uses this e-mail (`email_taken`)."},
-           replies={201: Reply("The new account.", UserOut)})
+@operation(bp, "POST", "/auth/register", body=RegisterInput, tags=TAGS, limit="sign_up",
+           replies={202: Reply("Accepted, whether or not the e-mail already had an account.",
+                               RegisteredOut)})
 def register(body: RegisterInput):
-    """Create a resident account."""
-    user = services.create_user(db.session, body.email, body.password, body.display_name)
-    return user_json(user), 201
+    """Create a resident account
+
+    The answer is the same whether or not the e-mail already has an account, so that nobody
+    can learn who uses Cartagora: a new address gets its account (sign in with `POST
+    /api/v1/auth/token`) and a welcome e-mail; the owner of an existing one is told by e-mail
+    that someone tried."""
+    services.register(db.session, body.email, body.password, body.display_name)
+    return {"detail": message("registered")}, 202
 
 
 @operation(bp, "POST", "/auth/token", body=Credentials, tags=TAGS, errors=(401,),
+           limit="sign_in",
            problems={401: "Wrong e-mail or password (`invalid_credentials`), or a bad bearer "
-                          "token (`unauthorized`)."},
+                          "token (`unauthorized`).",
+                     429: "Too many attempts from this address (`too_many_requests`), or too "
+                          "many failed sign-ins on this account or from this address "
+                          "(`sign_in_locked`): failures slow sign-in down, then lock it for "
+                          "the hour or the day. `Retry-After` says how long."},
            replies={201: Reply("A bearer token.", TokenOut)})
 def token(body: Credentials):
     """Exchange e-mail + password for a bearer token."""
-    user = services.authenticate(db.session, body.email, body.password)
-    value, expires = services.issue_token(db.session, user, current_app.config["TOKEN_TTL_DAYS"])
+    user = guarded_sign_in(body.email,
+                           lambda: services.authenticate(db.session, body.email, body.password))
+    value, expires = services.issue_token(db.session, user, current_app.config["TOKEN_TTL_HOURS"])
     return {"access_token": value, "token_type": "Bearer", "expires_at": expires.isoformat(),
             "user": user_json(user)}, 201
 
 
-@operation(bp, "POST", "/auth/logout", tags=TAGS, auth="required",
+@operation(bp, "POST", "/auth/logout", tags=TAGS, auth=policy.roles("account.manage"),
            replies={204: Reply("Signed out.")})
 def logout():
-    """Revoke the bearer token used for this request (cookie sessions sign out on the web)."""
-    token = bearer_token()
-    if token is not None:
-        services.revoke_token(db.session, token)
+    """End the bearer token, or the browser session, this request is made with.
+
+    A copy of the token or of the session cookie authenticates nobody afterwards.
+    """
+    services.revoke_token(db.session, current_credential())
     return "", 204
+
+
+@operation(bp, "POST", "/auth/logout-everywhere", tags=TAGS, auth=policy.roles("account.manage"),
+           replies={200: Reply("Signed out everywhere.", RevokedOut)})
+def logout_everywhere():
+    """End every bearer token and browser session of the account, this one included."""
+    return {"revoked": services.revoke_all(db.session, current_user())}
+
+
+@operation(bp, "POST", "/me/password", body=PasswordChange, tags=TAGS, auth=policy.roles("account.manage"),
+           problems={422: "The current password is wrong (`wrong_password` on "
+                          "`current_password`), or the new one too short."},
+           replies={200: Reply("Changed; the account's other sessions and tokens are ended.",
+                               RevokedOut)})
+def change_password(body: PasswordChange):
+    """Change my password; every other session and token of the account ends."""
+    revoked = services.change_password(db.session, current_user(), body.current_password,
+                                       body.new_password, keep=current_credential())
+    return {"revoked": revoked}
 
 
 @operation(bp, "GET", "/me", tags=TAGS, auth="required", replies={200: Reply("My account.", UserOut)})

@@ -35,8 +35,10 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
+from app.api import idempotency
 from app.api.types import MAX_JSON_DEPTH, Lang, exists_in_columns
 from app.errors import AppError, BadRequest, FieldError, ValidationFailed
+from app.ratelimit import limiter, requester
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -94,6 +96,9 @@ class Multipart:
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -109,6 +114,9 @@ class Operation:
     auth: str | tuple[str, ...] | None = None
     operation_id: str | None = None
     path_doc: dict[str, str] = field(default_factory=dict)
+    cost: str | None = None
+    idempotent: bool = False
+    limit: str | None = None
 
     @property
     def summary(self) -> str:
@@ -126,19 +134,29 @@ def operation(bp: Blueprint, method: str, rule: str, *, replies: dict[int, Reply
               errors: tuple[int, ...] = (), problems: dict[int, str] | None = None,
               auth: str | tuple[str, ...] | None = None, endpoint: str | None = None,
               defaults: dict | None = None, operation_id: str | None = None,
-              path_doc: dict[str, str] | None = None):
+              path_doc: dict[str, str] | None = None, cost: str | None = None,
+              idempotent: bool = False, limit: str | None = None):
     """Declare and register one endpoint on `bp`. `auth`: None (public), "optional" (the
     answer depends on who asks), "required", or a tuple of roles (any of them).
     `errors` adds documented problem statuses beyond those the declaration implies;
-    `problems` gives a status a more specific description."""
+    `problems` gives a status a more specific description. `cost`: the request class whose
+    statement timeout its SQL runs under (app.db, `STATEMENT_TIMEOUT_MS`); by default `read`
+    for GET, `write` for other methods. `idempotent`: a create that honours the
+    `Idempotency-Key` header (app.api.idempotency; signed-in callers only). `limit`: its rate
+    limit's class (app.ratelimit.LIMITS); every write is `write` unless it says otherwise."""
 
     def decorator(view: Callable) -> Callable:
         op = Operation(method.upper(), rule, view, tuple(tags), replies, query, body, multipart,
-                       tuple(errors), problems or {}, auth, operation_id, path_doc or {})
+                       tuple(errors), problems or {}, auth, operation_id, path_doc or {}, cost,
+                       idempotent, limit or ("write" if method.upper() in UNSAFE_METHODS else None))
 
         @functools.wraps(view)
         def wrapper(**kwargs):
             authorize(op.auth)
+            if op.limit is not None:  # public operations count per address
+                from app.accounts.auth import current_user
+
+                limiter.check(op.limit, requester(current_user() if op.auth else None))
             query = parse_query(op.query)
             if op.query is not ApiQuery:
                 kwargs["query"] = query
@@ -146,9 +164,16 @@ def operation(bp: Blueprint, method: str, rule: str, *, replies: dict[int, Reply
                 kwargs["body"], uploads = parse_body(op)
                 if op.multipart is not None:
                     kwargs["uploads"] = uploads
+            if op.idempotent:
+                from app.accounts.auth import current_user
+
+                return idempotency.once(current_user().id, kwargs.get("body"),
+                                        kwargs.get("uploads"), lambda: view(**kwargs))
             return view(**kwargs)
 
         wrapper.__contract__ = op
+        if cost is not None:
+            wrapper.__cost__ = cost  # read by app.db when the request's session is made
         bp.add_url_rule(rule, endpoint or view.__name__, wrapper, methods=[op.method],
                         **({"defaults": defaults} if defaults else {}))
         return wrapper

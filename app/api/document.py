@@ -15,10 +15,12 @@ from flask import Flask, current_app
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.accounts.auth import CSRF_HEADER
+from app.api import idempotency
 from app.api.contract import (
     JSON,
     MULTIPART,
     PROBLEM,
+    UNSAFE_METHODS,
     Model,
     Operation,
     Reply,
@@ -37,7 +39,7 @@ from app.errors import HTTP_TITLES, PROBLEM_TYPE
 from app.messages import message
 
 REF = "#/components/schemas/{model}"
-UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+UNSAFE = UNSAFE_METHODS
 
 DESCRIPTION = """\
 The JSON API of Cartagora, the participatory map of Paris: incident reports and proposals on the
@@ -91,12 +93,18 @@ PROBLEM_CAUSES = {
                                "geometry code such as `outside_paris`, `invalid_vote`, "
                                "`too_many_photos`); `errors` lists every invalid field with its "
                                "own code."),
+    429: ("too_many_requests", "Over this endpoint's rate limit, counted per account (or per "
+                               "address when signed out) and shared by every server "
+                               "(`too_many_requests`; `sign_in_locked` after repeated failed "
+                               "sign-ins). Retry after `Retry-After` seconds; nothing was done."),
     500: ("internal_error", "An unexpected error; nothing was saved (`internal_error`)."),
-    503: ("service_unavailable", "The database is unreachable or the request took too long; "
-                                 "nothing was saved. Retry after `Retry-After` seconds "
-                                 "(`service_unavailable`)."),
+    503: ("service_unavailable", "The database is unreachable (`service_unavailable`) or the "
+                                 "request ran past its class's statement timeout "
+                                 "(`statement_timeout`); nothing was saved. Retry after "
+                                 "`Retry-After` seconds."),
 }
-PROBLEM_HEADERS = {401: ("WWW-Authenticate",), 405: ("Allow",), 503: ("Retry-After",)}
+PROBLEM_HEADERS = {401: ("WWW-Authenticate",), 405: ("Allow",), 429: ("Retry-After",),
+                   503: ("Retry-After",)}
 HEADERS = {
     "Location": "The new resource's URL.",
     "WWW-Authenticate": "`Bearer realm=\"cartagora\"`.",
@@ -268,6 +276,8 @@ def error_statuses(op: Operation, rule: str) -> set[int]:
         statuses.add(404)
     if op.body is not None:
         statuses |= {400, 413, 415, 422}
+    if op.limit is not None:
+        statuses.add(429)
     if op.auth not in (None, "optional"):
         statuses.add(401)
         if isinstance(op.auth, tuple) or op.method in UNSAFE:
@@ -278,7 +288,7 @@ def error_statuses(op: Operation, rule: str) -> set[int]:
 def problem_response(status: int) -> dict:
     code, cause = PROBLEM_CAUSES[status]
     example = {"type": PROBLEM_TYPE + code, "title": HTTP_TITLES[status], "status": status,
-               "code": code, "detail": message(code, {"reason": "invalid JSON"}, lang="en"),
+               "code": code, "detail": message(code, {"reason": "invalid JSON", "seconds": 30}, lang="en"),
                "instance": "/api/v1/reports/42"}
     if status == 422:
         example["errors"] = [{"field": "properties.title", "code": "too_short",
@@ -305,6 +315,15 @@ def operation_object(rule, op: Operation, schemas: Schemas) -> dict:
                        "description": "Required with the session cookie (the page's CSRF "
                                       "token); not needed with a bearer token.",
                        "schema": {"type": "string"}})
+    if op.idempotent:
+        params.append({"name": idempotency.HEADER, "in": "header", "required": False,
+                       "description": "Any unique value (a UUID) to make a retry safe: the "
+                                      "same key with the same request within 24 hours gets the "
+                                      f"first answer again (with `{idempotency.REPLAYED}: "
+                                      "true`) and creates nothing more; with another request, "
+                                      "a 422 `idempotency_key_reused`.",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                  "pattern": "^[\\x21\\x23-\\x7e]+$"}})
     out["parameters"] = params
     if op.body is not None:
         out["requestBody"] = request_body(op, schemas)

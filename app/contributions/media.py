@@ -1,11 +1,25 @@
-"""Photos and rows commit together: files written by a request that did not commit are removed."""
+"""Photos and rows commit together: files written by a request that did not commit are removed.
+A photo is served only while a contribution the public can see uses it."""
 
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import text
+from sqlalchemy import exists, or_, select, text
+from sqlalchemy.orm import Session
 
+from app.contributions.models import Contribution, Photo
 from app.db import db
+from app.field.models import StatusEvent
+
+
+def photo_is_public(session: Session, sha256: str) -> bool:
+    """Whether a contribution neither withdrawn nor hidden shows this photo, among its own or
+    in its history (an agent's photo of the work belongs to the report: the same rule)."""
+    visible = (Contribution.hidden.is_(False), Contribution.withdrawn_at.is_(None))
+    own = exists().where(Photo.sha256 == sha256, Contribution.id == Photo.contribution_id, *visible)
+    history = exists().where(StatusEvent.photo_sha256 == sha256,
+                             Contribution.id == StatusEvent.contribution_id, *visible)
+    return session.scalar(select(or_(own, history)))
 
 
 def remove_unless_committed(paths: list[Path]) -> None:

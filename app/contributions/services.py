@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from app import policy
 from app.accounts.models import User
 from app.contributions import photos as photo_files
 from app.contributions.models import INITIAL_STATUS, Contribution, Photo
-from app.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 # the limits of a contribution's text (app.contributions.schemas declares them to clients)
 TITLE_MIN, TITLE_MAX, DESCRIPTION_MAX = 3, 140, 5000
@@ -25,6 +26,7 @@ def create(
 ) -> tuple[Contribution, list[Path]]:
     """A new contribution from column values (`FeatureBody.values()`) and its photos. Returns
     it and the photo files written, which the caller removes unless the transaction commits."""
+    policy.require(session, author, "contribution.create")
     processed = process_uploads(uploads, max_photo_bytes, max_photos, already=0)
     contribution = Contribution(kind=kind, status=INITIAL_STATUS[kind], author_id=author.id, **values)
     session.add(contribution)
@@ -77,30 +79,27 @@ def attach_photos(session: Session, contribution: Contribution, processed,
     return written
 
 
-def ensure_can_edit(contribution: Contribution, user: User) -> None:
-    ensure_author_or_staff(contribution, user)
+def update(session: Session, contribution: Contribution, user: User, values: dict) -> Contribution:
+    """Edit a contribution (locked by the caller). Staff who are not its author edit it only
+    inside their scope, and cannot move or recategorise it out of their scope."""
+    policy.require(session, user, "contribution.edit", contribution)
     if contribution.withdrawn_at is not None:
         raise Conflict("already_withdrawn")
-
-
-def ensure_author_or_staff(contribution: Contribution, user: User) -> None:
-    if contribution.author_id != user.id and not user.has_role("moderator", "agent", "planner"):
-        raise Forbidden()
-
-
-def update(session: Session, contribution: Contribution, user: User, values: dict) -> Contribution:
-    ensure_can_edit(contribution, user)
     for key, value in values.items():
         setattr(contribution, key, value)
     contribution.updated_at = datetime.now(UTC)
     session.flush()  # a new geometry makes the trigger recompute arrondissement and quartier
     session.refresh(contribution)
+    if contribution.author_id != user.id and not policy.covers(session, user, contribution):
+        moved = [name for name, column in (("geometry", "geom"), ("category", "category_id"))
+                 if column in values]
+        raise ValidationFailed([FieldError(name, "out_of_scope") for name in moved or ["geometry"]])
     return contribution
 
 
 def withdraw(session: Session, contribution: Contribution, user: User) -> None:
-    """The author (or staff) takes a contribution off the map; it is never deleted."""
-    ensure_author_or_staff(contribution, user)
+    """The author (or staff in scope) takes a contribution off the map; never deleted."""
+    policy.require(session, user, "contribution.withdraw", contribution)
     if contribution.withdrawn_at is not None:
         return
     contribution.withdrawn_at = datetime.now(UTC)
@@ -109,16 +108,19 @@ def withdraw(session: Session, contribution: Contribution, user: User) -> None:
 
 
 def visible_or_404(session: Session, kind: str, contribution_id: int, *,
-                   withdrawn: bool = False) -> Contribution:
-    """The contribution a view works on, or a 404 problem (`contribution_not_found`)."""
-    contribution = get_visible(session, kind, contribution_id, withdrawn=withdrawn)
+                   withdrawn: bool = False, lock: bool = False) -> Contribution:
+    """The contribution a view works on, or a 404 problem (`contribution_not_found`). With
+    `lock`, its row is locked until the request's transaction ends (SELECT … FOR UPDATE):
+    a concurrent change waits, then sees this one's result."""
+    contribution = get_visible(session, kind, contribution_id, withdrawn=withdrawn, lock=lock)
     if contribution is None:
         raise NotFound("contribution_not_found")
     return contribution
 
 
 def get_visible(
-    session: Session, kind: str, contribution_id: int, *, withdrawn: bool = False
+    session: Session, kind: str, contribution_id: int, *, withdrawn: bool = False,
+    lock: bool = False,
 ) -> Contribution | None:
     """A contribution the public can see (with withdrawn=True, also one its author withdrew)."""
     query = select(Contribution).where(
@@ -128,4 +130,6 @@ def get_visible(
     )
     if not withdrawn:
         query = query.where(Contribution.withdrawn_at.is_(None))
+    if lock:  # and read the row as the lock found it, not as this session last saw it
+        query = query.with_for_update(of=Contribution).execution_options(populate_existing=True)
     return session.scalar(query)

@@ -5,12 +5,13 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
 
+from app import policy
 from app.accounts.auth import current_user
 from app.api.contract import GEOJSON, JPEG, Multipart, Reply, describe, operation
 from app.areas.services import category_index
 from app.config import Config
 from app.contributions import queries, services
-from app.contributions.media import remove_unless_committed
+from app.contributions.media import photo_is_public, remove_unless_committed
 from app.contributions.models import KINDS, REPORT_OPEN
 from app.contributions.photos import ALLOWED_FORMATS
 from app.contributions.photos import paths as photo_paths
@@ -70,6 +71,17 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     return response
 
 
+# app.policy's rules, as the document says them
+WHO_EDITS = {
+    "report": "Its author, agents whose scope (services and arrondissements) covers it, "
+              "supervisors and admins.",
+    "proposal": "Its author, supervisors and admins.",
+}
+EDIT_REFUSED = ("Neither the author nor staff whose scope covers it (`forbidden`, or "
+                "`out_of_scope` for an agent), or a write with the session cookie but without "
+                "the CSRF header (`forbidden`).")
+
+
 def register(kind: str) -> None:
     """The endpoints of one kind, each declared with that kind's models."""
     plural, tags = PLURAL[kind], TAGS[kind]
@@ -95,7 +107,8 @@ def register(kind: str) -> None:
                 f'"links":{json.dumps(links)},"features":[')
         return Response(head.encode() + features + b"]}", mimetype=GEOJSON)
 
-    @operation(bp, "POST", base, body=FEATURE_INPUTS[kind], multipart=PHOTOS, auth="required",
+    @operation(bp, "POST", base, body=FEATURE_INPUTS[kind], multipart=PHOTOS,
+               auth=policy.roles("contribution.create"), idempotent=True,
                tags=tags, endpoint=f"{kind}_create", operation_id=f"{plural}_create",
                problems=PHOTO_PROBLEMS,
                replies={201: Reply("Created.", ContributionDetail, GEOJSON, ("Location",))})
@@ -117,13 +130,15 @@ def register(kind: str) -> None:
     def read_view(contribution_id: int):
         return feature_response(kind, contribution_id)
 
-    @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS, auth="required",
+    @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS,
+               auth=policy.roles("contribution.edit"),
                tags=tags, endpoint=f"{kind}_update", operation_id=f"{plural}_update",
-               problems={**NOT_FOUND, **PHOTO_PROBLEMS}, replies={200: feature_reply})
-    @describe(f"Edit a {kind}.\n\nThe author, or a moderator, agent or planner. Only what the "
-              "body names changes; photos sent with multipart are added.")
+               problems={**NOT_FOUND, **PHOTO_PROBLEMS, 403: EDIT_REFUSED}, replies={200: feature_reply})
+    @describe(f"Edit a {kind}.\n\n{WHO_EDITS[kind]} Only what the body names changes; photos "
+              "sent with multipart are added. Staff cannot move or recategorise a report out "
+              "of their scope (`out_of_scope` on `geometry` or `category`).")
     def update_view(contribution_id: int, body, uploads=None):
-        contribution = visible_or_404(db.session, kind, contribution_id)
+        contribution = visible_or_404(db.session, kind, contribution_id, lock=True)
         services.update(db.session, contribution, current_user(), body.values())
         photos = (uploads or {}).get("photos", [])
         if photos:
@@ -136,13 +151,14 @@ def register(kind: str) -> None:
                 services.attach_photos(db.session, contribution, processed, cfg["MEDIA_DIR"]))
         return feature_response(kind, contribution_id)
 
-    @operation(bp, "DELETE", item, auth="required", tags=tags, endpoint=f"{kind}_delete",
-               operation_id=f"{plural}_withdraw", problems=NOT_FOUND,
+    @operation(bp, "DELETE", item, auth=policy.roles("contribution.withdraw"), tags=tags,
+               endpoint=f"{kind}_delete", operation_id=f"{plural}_withdraw",
+               problems={**NOT_FOUND, 403: EDIT_REFUSED},
                replies={204: Reply("Withdrawn (or already).")})
     @describe(f"Withdraw a {kind}.\n\nIt leaves the map and the lists (then reads as 404); "
-              "nothing is deleted. The author, or a moderator, agent or planner. Idempotent.")
+              f"nothing is deleted. {WHO_EDITS[kind]} Idempotent.")
     def delete_view(contribution_id: int):
-        contribution = visible_or_404(db.session, kind, contribution_id, withdrawn=True)
+        contribution = visible_or_404(db.session, kind, contribution_id, withdrawn=True, lock=True)
         services.withdraw(db.session, contribution, current_user())
         return "", 204
 
@@ -179,18 +195,31 @@ def nearby(query: NearbyQuery):
 
 @operation(bp, "GET", "/media/photos/<name>", tags=("Service",), operation_id="photos_read",
            path_doc={"name": MEDIA_NAME},
-           problems={404: "No such photo (`not_found`)."},
-           replies={200: Reply("The JPEG, cacheable for a year.",
+           problems={404: "No such photo, or every contribution that showed it was withdrawn or "
+                          "hidden (`not_found`)."},
+           replies={200: Reply("The JPEG. Caches may keep it but must revalidate it each time "
+                               "(`no-cache` with its `ETag`): it stops being served when its "
+                               "contribution is withdrawn or hidden.",
                                {"type": "string", "contentMediaType": JPEG}, JPEG,
-                               ("Cache-Control", "ETag"))})
+                               ("Cache-Control", "ETag")),
+                    304: Reply("Unchanged since the `ETag` sent in `If-None-Match`, and still "
+                               "shown.", headers=("Cache-Control", "ETag"))})
+@db.read_only
 def photo(name: str):
-    """A contribution's photo or its thumbnail.
+    """A photo, or its thumbnail, of a contribution the public can see or of its history.
 
-    Immutable: the name is the SHA-256 of the content.
+    Its name is the SHA-256 of the content; it is served while a contribution that is neither
+    withdrawn nor hidden shows it.
     """
     sha256, _, variant = name.partition(".")
     if variant not in ("jpg", "thumb.jpg") or len(sha256) != 64 or sha256.strip("0123456789abcdef"):
         raise NotFound()
+    if not photo_is_public(db.session, sha256):
+        raise NotFound()
     full, thumb = photo_paths(current_app.config["MEDIA_DIR"], sha256)
     path = thumb if variant == "thumb.jpg" else full
-    return send_from_directory(path.parent, path.name, mimetype=JPEG, max_age=31536000)
+    response = send_from_directory(path.parent, path.name, mimetype=JPEG,
+                                   etag=name.removesuffix(".jpg"))
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app import policy
 from app.accounts.models import User
 from app.contributions.models import Contribution
 from app.engagement.models import Comment
@@ -17,6 +18,7 @@ VOTE_VALUES = {"report": (1,), "proposal": (1, -1)}  # "me too" only on reports
 
 def vote(session: Session, contribution: Contribution, user: User, value: int) -> dict:
     """Set the user's vote (idempotent): +1/-1 on proposals, +1 ("me too") on reports."""
+    policy.require(session, user, "contribution.vote", contribution)
     if isinstance(value, bool) or value not in VOTE_VALUES[contribution.kind]:
         raise ValidationFailed([FieldError("value", "invalid_vote")], code="invalid_vote")
     session.execute(
@@ -31,6 +33,7 @@ def vote(session: Session, contribution: Contribution, user: User, value: int) -
 
 
 def unvote(session: Session, contribution: Contribution, user: User) -> dict:
+    policy.require(session, user, "contribution.vote", contribution)
     session.execute(
         text("DELETE FROM votes WHERE contribution_id = :c AND user_id = :u"),
         {"c": contribution.id, "u": user.id},
@@ -52,6 +55,7 @@ def tally(session: Session, contribution_id: int, user_id: int) -> dict:
 
 def add_comment(session: Session, contribution: Contribution, user: User, body: str) -> Comment:
     """A comment of plain text, already checked (1 to COMMENT_MAX characters, stripped)."""
+    policy.require(session, user, "contribution.comment", contribution)
     comment = Comment(contribution_id=contribution.id, author_id=user.id, body=body)
     session.add(comment)
     session.flush()

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from flask import Blueprint, request, url_for
 from pydantic import Field, PlainValidator, WithJsonSchema, create_model
 
+from app import policy
 from app.accounts.auth import current_user
 from app.api.contract import ApiQuery, Body, Model, Reply, describe, operation
 from app.api.types import COLUMN_ID_MAX, Text, fail
@@ -84,7 +85,8 @@ def register(kind: str) -> None:
     tally = Reply("The counters and the caller's vote.", VoteTally)
     values = "`1` (me too)" if kind == "report" else "`1` (agree) or `-1` (disagree)"
 
-    @operation(bp, "PUT", f"{base}/vote", body=VOTE_INPUTS[kind], auth="required", tags=tags,
+    @operation(bp, "PUT", f"{base}/vote", body=VOTE_INPUTS[kind], auth=policy.roles("contribution.vote"),
+               tags=tags,
                endpoint=f"{kind}_vote_put", operation_id=f"{plural}_vote",
                problems={**NOT_FOUND, 422: "Not a vote this kind takes (`invalid_vote`)."},
                replies={200: tally})
@@ -93,7 +95,7 @@ def register(kind: str) -> None:
         contribution = visible_or_404(db.session, kind, contribution_id)
         return services.vote(db.session, contribution, current_user(), body.value)
 
-    @operation(bp, "DELETE", f"{base}/vote", auth="required", tags=tags,
+    @operation(bp, "DELETE", f"{base}/vote", auth=policy.roles("contribution.vote"), tags=tags,
                endpoint=f"{kind}_vote_delete", operation_id=f"{plural}_unvote",
                problems=NOT_FOUND, replies={200: tally})
     @describe(f"Withdraw my vote on a {kind}.\n\nIdempotent.")
@@ -116,7 +118,8 @@ def register(kind: str) -> None:
             body["links"].append({"rel": "next", "href": href})
         return body
 
-    @operation(bp, "POST", f"{base}/comments", body=CommentInput, auth="required", tags=tags,
+    @operation(bp, "POST", f"{base}/comments", body=CommentInput, auth=policy.roles("contribution.comment"),
+               idempotent=True, tags=tags,
                endpoint=f"{kind}_comment_post", operation_id=f"{plural}_comment",
                problems=NOT_FOUND, replies={201: Reply("Created.", CommentOut)})
     @describe(f"Comment on a {kind}.")

@@ -6,15 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, text
+from sqlalchemy import and_, exists, select, text
 from sqlalchemy.orm import Session
 
+from app import policy
 from app.accounts.models import User
 from app.api.types import exists_in_columns
 from app.contributions.models import Contribution
-from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from app.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
 from app.field import workflow
-from app.field.models import AgentScope, FixFeedback, Follow, OutboxMessage, StatusEvent
+from app.field.models import AgentScope, FixFeedback, OutboxMessage, StatusEvent
 from geo.aggregations import PARIS
 
 
@@ -35,43 +36,23 @@ class TransitionRequest:
     photo_sha256: str | None = None
 
 
-# ---- who may act -------------------------------------------------------------------------
-
-def in_scope(session: Session, user: User, report: Contribution) -> bool:
-    """Supervisors and admins act everywhere; an agent on reports of their services and
-    arrondissements (agent_scopes rows; NULL means any)."""
-    if user.has_role("supervisor"):  # has_role is true for admin too
-        return True
-    if not user.has_role("agent"):
-        return False
-    return bool(session.scalar(select(exists().where(
-        AgentScope.user_id == user.id,
-        or_(AgentScope.service_id.is_(None), AgentScope.service_id == report.service_id),
-        or_(AgentScope.arrondissement_id.is_(None),
-            AgentScope.arrondissement_id == report.arrondissement_id),
-    ))))
-
-
-def scope_clause(user: User):
-    """A SQL condition on contributions selecting the reports in the user's scope."""
-    if user.has_role("supervisor"):
-        return text("true")
-    return exists().where(
-        AgentScope.user_id == user.id,
-        or_(AgentScope.service_id.is_(None), AgentScope.service_id == Contribution.service_id),
-        or_(AgentScope.arrondissement_id.is_(None),
-            AgentScope.arrondissement_id == Contribution.arrondissement_id),
-    )
-
-
-def ensure_in_scope(session: Session, user: User, report: Contribution) -> None:
-    if not in_scope(session, user, report):
-        raise Forbidden("out_of_scope")
-
-
 # ---- transitions -------------------------------------------------------------------------
 
-def validate(session: Session, report: Contribution, req: TransitionRequest) -> list[FieldError]:
+def original_for_merge(session: Session, report_id: int | None) -> Contribution | None:
+    """The report a duplicate merges into, locked (its counters change), or None. An id no
+    column can hold names nothing: the same answer as any unknown report."""
+    if not exists_in_columns(report_id):
+        return None
+    original = session.scalar(select(Contribution).where(Contribution.id == report_id)
+                              .with_for_update(of=Contribution).execution_options(populate_existing=True))
+    if (original is None or original.kind != "report" or original.withdrawn_at is not None
+            or original.hidden):
+        return None
+    return original
+
+
+def validate(session: Session, report: Contribution, req: TransitionRequest,
+             actor: User | None = None) -> list[FieldError]:
     """What the target needs (workflow.REQUIRED_FOR) and what only the database can tell.
     Formats, lengths and enumerations are the API's (app/field/schemas.py)."""
     errors: list[FieldError] = []
@@ -86,35 +67,52 @@ def validate(session: Session, report: Contribution, req: TransitionRequest) -> 
     elif req.to == "resolved" and req.resolution not in workflow.RESOLUTIONS:
         errors.append(FieldError("resolution", "invalid_value"))
     elif req.to == "duplicate":
-        # an id no column can hold names nothing: the same answer as any unknown report
-        original = session.get(Contribution, req.duplicate_of) if exists_in_columns(req.duplicate_of) else None
-        if (original is None or original.kind != "report" or original.withdrawn_at is not None
-                or original.hidden):
+        original = original_for_merge(session, req.duplicate_of)
+        if original is None:
             errors.append(FieldError("duplicate_of", "unknown_report"))
         elif original.id == report.id or original.status == "duplicate":
             errors.append(FieldError("duplicate_of", "invalid_value"))
+        elif actor is not None and not policy.allows(session, actor, "report.transition", original):
+            errors.append(FieldError("duplicate_of", "out_of_scope"))  # its votes would move there
     if req.to == "rejected" and req.reason == "other" and not (req.public_note or "").strip():
         errors.append(FieldError("public_note", "required"))
     return errors
 
 
-def transition(session: Session, report: Contribution, actor: User, req: TransitionRequest,
-               *, check_scope: bool = True) -> StatusEvent:
-    """Move a report to `req.to`, record the event, notify reporter and followers."""
+def transition(session: Session, report: Contribution, actor: User, req: TransitionRequest) -> StatusEvent:
+    """Move a report (locked by the caller: `visible_or_404(lock=True)`) to `req.to`, record
+    the event, notify reporter and followers. A concurrent request waits for the lock and then
+    sees the new status: the loser of a race gets `illegal_transition` naming it."""
     if report.kind != "report":
         raise NotFound("contribution_not_found")
-    if check_scope:
-        ensure_in_scope(session, actor, report)
+    policy.require(session, actor, "report.transition", report)
     allowed = workflow.allowed_targets(report.status)
     if req.to not in allowed:
         raise IllegalTransition(
             "illegal_transition", {"from": report.status, "to": req.to},
             extra={"from": report.status, "allowed": list(allowed)},
         )
-    errors = validate(session, report, req)
+    errors = validate(session, report, req, actor)
     if errors:
         raise ValidationFailed(errors)
     return _apply(session, report, actor, req)
+
+
+def batch(session: Session, actor: User, ids: list[int], req: TransitionRequest) -> list[Contribution]:
+    """The same transition on several reports, all or nothing. The rows are locked in id
+    order (two overlapping batches cannot deadlock), then changed in the order given."""
+    wanted = [i for i in dict.fromkeys(ids) if exists_in_columns(i)]
+    locked = {c.id: c for c in session.scalars(
+        select(Contribution)
+        .where(Contribution.id.in_(wanted), Contribution.kind == "report",
+               Contribution.withdrawn_at.is_(None), Contribution.hidden.is_(False))
+        .order_by(Contribution.id).with_for_update(of=Contribution)
+        .execution_options(populate_existing=True))}
+    if len(locked) < len(dict.fromkeys(ids)):
+        raise NotFound("contribution_not_found")
+    for report_id in dict.fromkeys(ids):
+        transition(session, locked[report_id], actor, req)
+    return [locked[i] for i in dict.fromkeys(ids)]
 
 
 def _apply(session: Session, report: Contribution, actor: User | None, req: TransitionRequest,
@@ -180,19 +178,22 @@ def merge_into(session: Session, duplicate: Contribution, original_id: int) -> N
 # ---- residents close the loop ------------------------------------------------------------
 
 def feedback(session: Session, report: Contribution, user: User, value: str) -> StatusEvent | None:
-    """The reporter or a follower confirms a fix or says it is still there (reopens)."""
+    """The reporter, or someone who followed it before its resolution, confirms a fix or says
+    it is still there (which reopens it), once per resolution. The report is locked by the
+    caller."""
     if value not in workflow.FEEDBACK_VALUES:
         raise ValidationFailed([FieldError("value", "invalid_value")])
-    is_follower = session.scalar(select(exists().where(
-        Follow.contribution_id == report.id, Follow.user_id == user.id)))
-    if report.author_id != user.id and not is_follower:
-        raise Forbidden("not_reporter_or_follower")
     if report.status != "resolved" or report.closed_at is None:
         raise Conflict("not_resolved")
+    policy.require(session, user, "report.feedback", report)  # reporter, or followed before
     if datetime.now(UTC) - report.closed_at > timedelta(days=workflow.REOPEN_WINDOW_DAYS):
         raise Conflict("reopen_window_over", {"days": workflow.REOPEN_WINDOW_DAYS})
+    if session.scalar(select(exists().where(  # once per resolution
+            FixFeedback.contribution_id == report.id, FixFeedback.user_id == user.id,
+            FixFeedback.created_at >= report.closed_at))):
+        raise Conflict("feedback_given")
     session.add(FixFeedback(contribution_id=report.id, user_id=user.id, value=value,
-                            service_id=report.service_id))
+                            service_id=report.service_id, created_at=datetime.now(UTC)))
     if value == "fixed":
         session.flush()
         return None
@@ -203,20 +204,19 @@ def feedback(session: Session, report: Contribution, user: User, value: str) -> 
 # ---- assignment, priority, follows, scopes -----------------------------------------------
 
 def assign(session: Session, report: Contribution, actor: User, agent_id: int | None) -> None:
-    if not actor.has_role("supervisor"):
-        raise Forbidden()
+    policy.require(session, actor, "report.assign", report)
     if agent_id is not None:
         agent = session.get(User, agent_id) if exists_in_columns(agent_id) else None
         if agent is None or not agent.has_role("agent"):
             raise ValidationFailed([FieldError("agent_id", "unknown_agent")])
-        if not in_scope(session, agent, report):
+        if not policy.covers(session, agent, report):
             raise ValidationFailed([FieldError("agent_id", "out_of_scope")])
     report.assigned_to_id = agent_id
     session.flush()
 
 
 def set_priority(session: Session, report: Contribution, actor: User, priority: str | None) -> None:
-    ensure_in_scope(session, actor, report)
+    policy.require(session, actor, "report.prioritise", report)
     if priority is not None and priority not in workflow.PRIORITIES:
         raise ValidationFailed([FieldError("priority", "invalid_value")])
     report.priority = priority
@@ -224,18 +224,25 @@ def set_priority(session: Session, report: Contribution, actor: User, priority: 
 
 
 def follow(session: Session, contribution: Contribution, user: User, on: bool) -> int:
+    policy.require(session, user, "contribution.follow", contribution)
     params = {"c": contribution.id, "u": user.id}
     if on:
-        session.execute(text("INSERT INTO follows (contribution_id, user_id) VALUES (:c, :u) "
-                             "ON CONFLICT DO NOTHING"), params)
+        # the wall clock, not the transaction's start: "followed before the resolution"
+        # compares it with closed_at (app.policy, EARLY_FOLLOWER)
+        session.execute(text("INSERT INTO follows (contribution_id, user_id, created_at) "
+                             "VALUES (:c, :u, clock_timestamp()) ON CONFLICT DO NOTHING"), params)
     else:
         session.execute(text("DELETE FROM follows WHERE contribution_id = :c AND user_id = :u"), params)
     session.expire(contribution, ["followers_count"])
     return contribution.followers_count
 
 
-def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int | None]]) -> None:
-    """Replace an agent's scopes: (service_id, arrondissement_id) pairs, None meaning all."""
+def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int | None]],
+               actor: User | None = None) -> None:
+    """Replace an agent's scopes: (service_id, arrondissement_id) pairs, None meaning all.
+    `actor` None: the command line (`flask users scopes`), trusted like the database."""
+    if actor is not None:
+        policy.require(session, actor, "agents.set_scopes")
     session.execute(AgentScope.__table__.delete().where(AgentScope.user_id == agent.id))
     for service_id, arrondissement_id in sorted(set(scopes), key=str):
         session.add(AgentScope(user_id=agent.id, service_id=service_id,
@@ -273,7 +280,10 @@ def notify(session: Session, report: Contribution, event: StatusEvent, actor: Us
     session.flush()
 
 
-def history(session: Session, report: Contribution, *, staff: bool) -> list[dict]:
+def history(session: Session, report: Contribution, viewer: User | None) -> list[dict]:
+    """The report's status changes, oldest first; internal notes and who acted only for staff
+    whose scope covers it (app.policy, `report.read_internal`)."""
+    staff = policy.allows(session, viewer, "report.read_internal", report)
     events = session.scalars(select(StatusEvent).where(StatusEvent.contribution_id == report.id)
                              .order_by(StatusEvent.created_at, StatusEvent.id)).all()
     out = []
@@ -296,4 +306,5 @@ def history(session: Session, report: Contribution, *, staff: bool) -> list[dict
 
 
 def queue_filter(user: User):
-    return and_(Contribution.kind == "report", Contribution.withdrawn_at.is_(None), scope_clause(user))
+    return and_(Contribution.kind == "report", Contribution.withdrawn_at.is_(None),
+                policy.scope_clause(user))

@@ -9,10 +9,10 @@ import json
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import FileStorage
 
+from app import policy
 from app.accounts.auth import current_user
 from app.accounts.models import User
 from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation
-from app.api.types import exists_in_columns
 from app.areas.models import Service
 from app.contributions import photos as photo_files
 from app.contributions.media import remove_unless_committed
@@ -44,7 +44,6 @@ from app.messages import current_language
 bp = Blueprint("field", __name__)
 FIELD, FEEDS = ("Field work",), ("Feeds",)
 KIND_TAGS = {"report": ("Reports",), "proposal": ("Proposals",)}
-STAFF = ("agent", "supervisor")  # has_role: admins too
 REPORT = "/api/v1/reports/<id:contribution_id>"
 
 ILLEGAL_TRANSITION = (
@@ -70,16 +69,10 @@ def store_photo(upload: FileStorage) -> str:
     return photo.sha256
 
 
-def load_report(report_id: int):
-    """A visible report by an id from a body: one no column can hold is as unknown as any."""
-    if not exists_in_columns(report_id):
-        raise NotFound("contribution_not_found")
-    return visible_or_404(db.session, "report", report_id)
-
-
 # ---- one report ---------------------------------------------------------------------------
 
-@operation(bp, "POST", f"{REPORT}/transitions", body=TransitionInput, tags=FIELD, auth=STAFF,
+@operation(bp, "POST", f"{REPORT}/transitions", body=TransitionInput, tags=FIELD,
+           auth=policy.roles("report.transition"), idempotent=True,
            multipart=Multipart("transition", {"photo": (
                "A photo taken on site, e.g. of the work done (JPEG, PNG or WebP; a refused one "
                "is a 422 on `photo`).", 1)}),
@@ -96,14 +89,14 @@ def post_transition(contribution_id: int, body: TransitionInput, uploads: dict[s
     `invalid_status` (`to`), `invalid_value`, `invalid_date` and `date_in_past`
     (`planned_for`), `unknown_report` (`duplicate_of`), `too_long`, `not_a_string`,
     `not_a_number`, `unknown_field`."""
-    report = visible_or_404(db.session, "report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id, lock=True)
     user = current_user()
-    services.ensure_in_scope(db.session, user, report)  # before storing any photo
+    policy.require(db.session, user, "report.transition", report)  # before storing any photo
     photos = uploads.get("photo") or []
     photo_sha256 = store_photo(photos[0]) if photos else None
     event = services.transition(db.session, report, user, body.request(photo_sha256))
     return {"id": report.id, "status": report.status, "event_id": event.id,
-            "history": services.history(db.session, report, staff=True)}, 201
+            "history": services.history(db.session, report, user)}, 201
 
 
 @operation(bp, "GET", f"{REPORT}/history", tags=KIND_TAGS["report"], auth="optional",
@@ -114,50 +107,52 @@ def get_history(contribution_id: int):
 
     Public. Signed-in staff also get the internal notes and who acted."""
     report = visible_or_404(db.session, "report", contribution_id)
-    user = current_user()
     return {"id": report.id, "status": report.status,
-            "history": services.history(db.session, report, staff=bool(user and user.is_staff))}
+            "history": services.history(db.session, report, current_user())}
 
 
-@operation(bp, "PUT", f"{REPORT}/priority", body=PriorityInput, tags=FIELD, auth=STAFF,
+@operation(bp, "PUT", f"{REPORT}/priority", body=PriorityInput, tags=FIELD,
+           auth=policy.roles("report.prioritise"),
            operation_id="setReportPriority", problems={403: OUT_OF_SCOPE},
            replies={200: Reply("The priority.", PriorityResult)})
 def put_priority(contribution_id: int, body: PriorityInput):
     """Set a report's priority
 
     Agents on reports in their scope, supervisors and admins."""
-    report = visible_or_404(db.session, "report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id, lock=True)
     services.set_priority(db.session, report, current_user(), body.priority)
     return {"id": report.id, "priority": report.priority}
 
 
 @operation(bp, "PUT", f"{REPORT}/assignment", body=AssignmentInput, tags=FIELD,
-           auth=("supervisor",), operation_id="assignReport",
+           auth=policy.roles("report.assign"), operation_id="assignReport",
            replies={200: Reply("The assignment.", AssignmentResult)})
 def put_assignment(contribution_id: int, body: AssignmentInput):
     """Assign a report to an agent
 
     Supervisors and admins. `agent_id` null unassigns; an id that is not an agent's is
     `unknown_agent`, an agent whose scope does not cover the report `out_of_scope`."""
-    report = visible_or_404(db.session, "report", contribution_id)
+    report = visible_or_404(db.session, "report", contribution_id, lock=True)
     services.assign(db.session, report, current_user(), body.agent_id)
     return {"id": report.id, "assigned_to": report.assigned_to_id}
 
 
 @operation(bp, "POST", f"{REPORT}/feedback", body=FeedbackInput, tags=KIND_TAGS["report"],
-           auth="required", operation_id="reportFeedback",
+           auth=policy.roles("report.feedback"), operation_id="reportFeedback",
            problems={
-               403: "Neither the reporter nor a follower (`not_reporter_or_follower`), or a "
-                    "write with the session cookie but without the CSRF header (`forbidden`).",
-               409: f"The report is not resolved (`not_resolved`), or was resolved more than "
-                    f"{workflow.REOPEN_WINDOW_DAYS} days ago (`reopen_window_over`)."},
+               403: "Neither the reporter nor someone who followed it before its resolution "
+                    "(`not_reporter_or_follower`), or a write with the session cookie but "
+                    "without the CSRF header (`forbidden`).",
+               409: f"The report is not resolved (`not_resolved`), was resolved more than "
+                    f"{workflow.REOPEN_WINDOW_DAYS} days ago (`reopen_window_over`), or you "
+                    "already answered since its resolution (`feedback_given`)."},
            replies={201: Reply("Recorded.", FeedbackResult)})
 def post_feedback(contribution_id: int, body: FeedbackInput):
     """Confirm or contest a fix
 
-    The reporter or a follower, on a resolved report, within the reopening window. `fixed` is
-    recorded; `still_there` reopens the report."""
-    report = visible_or_404(db.session, "report", contribution_id)
+    The reporter, or someone who followed it before its resolution, once per resolution,
+    within the reopening window. `fixed` is recorded; `still_there` reopens the report."""
+    report = visible_or_404(db.session, "report", contribution_id, lock=True)
     services.feedback(db.session, report, current_user(), body.value)
     return {"id": report.id, "status": report.status, "reopen_count": report.reopen_count}, 201
 
@@ -181,7 +176,8 @@ def _declare_follows(kind: str, plural: str) -> None:
                           "its status changes and may confirm or contest its fix.")
     delete_follow.__doc__ = f"Stop following a {kind}\n\nIdempotent."
     for method, view, verb in (("PUT", put_follow, "follow"), ("DELETE", delete_follow, "unfollow")):
-        operation(bp, method, rule, tags=KIND_TAGS[kind], auth="required", replies=reply,
+        operation(bp, method, rule, tags=KIND_TAGS[kind], auth=policy.roles("contribution.follow"),
+                  replies=reply,
                   endpoint=f"{kind}_follow_{method.lower()}",
                   operation_id=f"{verb}{title}")(view)
 
@@ -192,7 +188,8 @@ for _kind, _plural in PLURAL.items():
 
 # ---- the agents' queue and batches ----------------------------------------------------------
 
-@operation(bp, "GET", "/api/v1/agent/queue", query=QueueQuery, tags=FIELD, auth=STAFF,
+@operation(bp, "GET", "/api/v1/agent/queue", query=QueueQuery, tags=FIELD,
+           auth=policy.roles("reports.queue"),
            operation_id="agentQueue",
            replies={200: Reply("The reports, with counts per status.", AgentQueue, GEOJSON)})
 def agent_queue(query: QueueQuery):
@@ -207,7 +204,8 @@ def agent_queue(query: QueueQuery):
     return Response(body, mimetype=GEOJSON)
 
 
-@operation(bp, "POST", "/api/v1/agent/batch", body=BatchInput, tags=FIELD, auth=STAFF,
+@operation(bp, "POST", "/api/v1/agent/batch", body=BatchInput, tags=FIELD,
+           auth=policy.roles("report.transition"),
            operation_id="agentBatch",
            problems={403: OUT_OF_SCOPE, 404: "One of the reports does not exist, or was "
                                               "withdrawn or hidden (`contribution_not_found`).",
@@ -218,16 +216,12 @@ def agent_batch(body: BatchInput):
 
     All or nothing: one report out of scope, missing or in a status that cannot go there, and
     none is changed."""
-    user, done = current_user(), []
-    for report_id in dict.fromkeys(body.ids):
-        report = load_report(report_id)
-        services.transition(db.session, report, user, body.request())
-        done.append({"id": report.id, "status": report.status})
-    return {"updated": done}
+    reports = services.batch(db.session, current_user(), body.ids, body.request())
+    return {"updated": [{"id": r.id, "status": r.status} for r in reports]}
 
 
 @operation(bp, "PUT", "/api/v1/agents/<id:user_id>/scopes", body=ScopesInput, tags=FIELD,
-           auth=("admin",), operation_id="setAgentScopes",
+           auth=policy.roles("agents.set_scopes"), operation_id="setAgentScopes",
            problems={404: "No such user (`not_found`)."},
            replies={200: Reply("The scopes.", AgentScopes)})
 def put_scopes(user_id: int, body: ScopesInput):
@@ -247,7 +241,7 @@ def put_scopes(user_id: int, body: ScopesInput):
     if unknown:
         raise ValidationFailed(unknown)
     scopes = [(codes[s.service] if s.service else None, s.arrondissement) for s in body.scopes]
-    services.set_scopes(db.session, agent, scopes)
+    services.set_scopes(db.session, agent, scopes, current_user())
     return {"user_id": agent.id,
             "scopes": [{"service": s.service, "arrondissement": s.arrondissement}
                        for s in body.scopes]}

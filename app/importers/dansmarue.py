@@ -40,35 +40,6 @@ ANALYZED_COLUMNS = ("kind", "status", "category_id", "service_id", "created_at",
                     "withdrawn_at", "author_id", "assigned_to_id")
 
 
-def _suspend_for_bulk_load(session: Session) -> list[str]:
-    """Drop the non-unique indexes and the foreign keys of contributions; return the
-    statements that restore them.
-
-    Used when an import adds more than a quarter of the table (the demo load, a yearly file):
-    building an index once over sorted data costs a fraction of updating it row by row, and
-    re-adding a foreign key checks every row in one join instead of one query per row and
-    key (4 × 0.13 s for the extract). Everything happens in the import's transaction, so
-    readers never see a missing index or an unchecked row. (planner_facts, which the
-    planner_insert trigger fills in the same statement, keeps its indexes: rebuilding its
-    four cost the extract 0.27 s more than maintaining them, measured 2026-11-24.)
-    """
-    rows = session.execute(text("""
-        SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        WHERE i.indrelid = 'contributions'::regclass AND NOT i.indisunique AND NOT i.indisprimary
-        UNION ALL
-        SELECT 'fk', conname, format('ALTER TABLE contributions ADD CONSTRAINT %I %s',
-                                     conname, pg_get_constraintdef(oid))
-        FROM pg_constraint WHERE conrelid = 'contributions'::regclass AND contype = 'f'
-    """)).all()
-    for kind, name, _ in rows:
-        if kind == "index":
-            session.execute(text(f'DROP INDEX "{name}"'))
-        else:
-            session.execute(text(f'ALTER TABLE contributions DROP CONSTRAINT "{name}"'))
-    return [restore for _, _, restore in rows]
-
-
 class RowRejected(Exception):
     pass
 
@@ -225,18 +196,34 @@ def run(session: Session, stream: io.TextIOBase, progress=None) -> ImportSummary
 
 
 def _load(session: Session, staged: int, summary: ImportSummary) -> None:
+    """Insert the staged rows into contributions, in the caller's transaction.
+
+    The live table keeps its indexes and foreign keys. The INSERT takes ROW EXCLUSIVE on
+    contributions and, through the planner_insert trigger, on planner_facts and the roll-ups;
+    ANALYZE takes SHARE UPDATE EXCLUSIVE. Readers (ACCESS SHARE) wait for neither; writers
+    wait only for the roll-up rows the import has changed (a new report in a hexagon the
+    file touches), until its commit. Dropping the secondary indexes and foreign keys for the
+    load and restoring them (one sorted build, one checking join) was faster (3.7 instead of
+    4.3 s for `flask import dansmarue` of the extract, 2026-11-25), but DROP INDEX and DROP
+    CONSTRAINT hold ACCESS EXCLUSIVE until commit, on contributions and on each referenced
+    table: every map page waited for the whole import (6 s in tests/test_import.py). One
+    statement in one transaction keeps an import all-or-nothing.
+    """
     summary.duplicates = session.scalar(text("""
         SELECT count(*) FROM import_staging s
         JOIN contributions c ON c.source = :source AND c.source_id = s.source_id
     """), {"source": SOURCE})
     existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
-    new_rows = staged - summary.duplicates
-    rebuilt = _suspend_for_bulk_load(session) if new_rows > max(existing, 0) / 4 else []
     # The contributions_locate trigger's rule through the same function (locate_point: a grid
     # cell, else the quartier containing the point, lowest id on a border). Passing
     # quartier_id, service_id and feature_json tells the row triggers (locate, route,
     # serialise) that they are already done; the id is drawn here because the Feature text
     # carries it.
+    # The foreign-key checks are statements PostgreSQL prepares once and runs per row and
+    # key; the app's connections force custom plans (app/db.py, for the bbox page), which
+    # would plan each of the extract's 158k checks anew (~1.5 s).
+    plan_cache_mode = session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+    session.execute(text("SET LOCAL plan_cache_mode = auto"))
     result = session.execute(text("""
         INSERT INTO contributions (id, kind, category_id, service_id, status, title, geom,
             quartier_id, arrondissement_id, address, source, source_id, created_at, updated_at,
@@ -265,8 +252,7 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         ) r
     """), {"source": SOURCE})
     summary.imported = result.rowcount
-    for statement in rebuilt:  # sorted bulk builds and one-join checks
-        session.execute(text(statement))
+    session.execute(text("SELECT set_config('plan_cache_mode', :mode, true)"), {"mode": plan_cache_mode})
     unlocated = staged - summary.duplicates - summary.imported
     if unlocated > 0:  # inside the shapely union but in no quartier polygon (slivers)
         for (sid,) in session.execute(text("""
@@ -276,5 +262,5 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
         """), {"source": SOURCE}):
             summary.rejected.append((0, sid, "outside_paris"))
     session.execute(text("DROP TABLE import_staging"))
-    if rebuilt:
+    if summary.imported > max(existing, 0) / 4:
         session.execute(text(f"ANALYZE contributions ({', '.join(ANALYZED_COLUMNS)})"))

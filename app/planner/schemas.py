@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.api.contract import ApiQuery, Model
-from app.api.types import AnyCategoryCode, BBox, Choice, CommaList, Moment, fail
+from app.api.types import DATE_MAX, DATE_MIN, AnyCategoryCode, BBox, Choice, CommaList, Moment, fail
 from app.areas.schemas import LocalizedText
 from app.contributions.models import KINDS, STATUS_GROUPS, STATUSES
 from app.planner.services import (
@@ -28,7 +28,7 @@ from app.planner.services import (
     MIN_POINTS,
     PUBLIC_MIN_COUNT,
 )
-from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS, TABLES
+from geo.aggregations import AREA_LEVELS, GROUPS, INTERVALS, MAX_SERIES_PERIODS, TABLES
 from geo.hexgrid import LEVELS, MAX_CELL_M, MIN_CELL_M
 
 ARRONDISSEMENTS, QUARTIERS = 20, 80  # numbered from 1
@@ -110,9 +110,17 @@ class AreasQuery(StatsQuery):
     format: Format | None = None
 
 
+SERIES_CAP = (
+    f"A series has at most {MAX_SERIES_PERIODS:,} periods (every month from {DATE_MIN.year} to "
+    f"{DATE_MAX.year}, 3.3 years of days, 23 of weeks): a longer one between `since` and `until` is refused "
+    "(`period_too_long` on `since`); without `since` it is the latest ones up to `until` (or "
+    "the last contribution), without `until` those from `since`.")
+
+
 class TimeseriesQuery(StatsQuery):
     interval: Literal[INTERVALS] = Field(
-        "week", description="Days, ISO weeks (from Monday) or months of the Europe/Paris calendar.")
+        "week", description="Days, ISO weeks (from Monday) or months of the Europe/Paris "
+                            f"calendar. {SERIES_CAP}")
     format: Format | None = None
 
 
@@ -271,8 +279,9 @@ class Timeseries(StatsEnvelope):
     timezone: Literal["Europe/Paris"]
     total: int = Field(ge=0)
     series: list[TimeseriesPoint] = Field(
+        max_length=MAX_SERIES_PERIODS,
         description="Every period from `since` (or the first contribution) to `until` (or the "
-                    "last), empty ones with 0, oldest first.")
+                    f"last), empty ones with 0, oldest first; at most {MAX_SERIES_PERIODS:,}.")
 
 
 # ---- hotspots -------------------------------------------------------------------------------

@@ -166,6 +166,12 @@ def areas(session: Session, req: Request, level: str) -> dict:
 # ---- timeseries -----------------------------------------------------------------------------
 
 def timeseries(session: Session, req: Request, interval: str) -> dict:
+    """Counts per period; a series of more than MAX_SERIES_PERIODS is refused before anything
+    is counted (`period_too_long` on `since`)."""
+    length = agg.series_length(req.filters, interval)
+    if length is not None and length > agg.MAX_SERIES_PERIODS:
+        raise ValidationFailed([FieldError("since", "period_too_long", {"max": agg.MAX_SERIES_PERIODS},
+                                           message_key="series_too_long")])
     q = agg.timeseries(req.filters, interval)
     rows = session.execute(text(q.sql), q.params).all()
     series = [{"period": r.period.isoformat(),

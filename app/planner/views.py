@@ -43,7 +43,8 @@ HEADERS = ("Cache-Control", "Server-Timing", "Vary")
 PUBLIC = (f"Public: for callers who are not planners or staff, counts below "
           f"{services.PUBLIC_MIN_COUNT} are left out (`public` is true); planners and staff see "
           "everything. Every invalid parameter is reported in the same 422; the period "
-          "(`empty_period`, and for hotspots `period_too_long`) is checked once they are valid.")
+          "(`empty_period`, and for hotspots and series `period_too_long`) is checked once they are "
+          "valid.")
 
 
 def is_staff() -> bool:
@@ -72,13 +73,14 @@ def described(summary: str, description: str):
 def stats(rule: str, query, model, media: str, what: str, operation_id: str,
           csv_columns: list[str] | None = None):
     """One /api/v1/stats operation: public (the answer depends on who asks), JSON or GeoJSON,
-    and CSV with `format=csv` where `csv_columns` says which columns."""
+    and CSV with `format=csv` where `csv_columns` says which columns. Aggregates over the
+    whole fact table: the `stats` statement timeout (app.db)."""
     description = what
     if csv_columns:
         description += (" With `format=csv`, a CSV attachment instead (columns: "
                         f"{', '.join(csv_columns)}).")
     return operation(bp, "GET", rule, query=query, tags=TAGS, auth="optional",
-                     operation_id=operation_id,
+                     operation_id=operation_id, cost="stats",
                      replies={200: Reply(description, model, media, HEADERS,
                                          variants=((CSV, STATS_CSV),) if csv_columns else ())})
 
@@ -192,6 +194,7 @@ def dashboard():
 
 @bp.get("/planner/export/contributions.<fmt>")
 @requires_planner
+@db.cost("stats")
 def export_contributions(fmt: str):
     """The current view's contributions as CSV or GeoJSON, streamed; X-Total-Count gives the
     number of rows so the page can show progress."""
@@ -230,6 +233,7 @@ def export_contributions(fmt: str):
 
 @bp.get("/planner/report.html")
 @requires_planner
+@db.cost("stats")
 def report():
     """An interactive HTML report of the current filters, built with leafmap."""
     from app.planner.report import build_report

@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Blueprint, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
 
+from app import policy
 from app.accounts.auth import current_user
 from app.api.contract import parse_query
 from app.contributions.models import STATUSES
@@ -27,7 +28,7 @@ bp = Blueprint("agent_pages", __name__)
 
 
 def is_agent(user) -> bool:
-    return user is not None and user.has_role("agent", "supervisor")
+    return policy.allows(db.session, user, "reports.queue")
 
 
 def requires_agent(view):
@@ -90,7 +91,7 @@ def report_page(report_id: int):
     c = web_services.visible_contribution(db.session, report_id)
     if c is None or c.kind != "report":
         return render_template("not_found.html"), 404
-    if not services.in_scope(db.session, user, c):
+    if not policy.allows(db.session, user, "report.transition", c):
         return render_template("agent/forbidden.html", out_of_scope=True), 403
     page = web_services.contribution_page(db.session, c, user, lang)
     point = to_shape(c.geom).representative_point()
@@ -98,7 +99,7 @@ def report_page(report_id: int):
         "id": c.id, "status": c.status, "lon": round(point.x, 6), "lat": round(point.y, 6),
         "category": page["category"].code, "geometry": page["geometry"], **web_services.basemap(),
     }
-    history = services.history(db.session, c, staff=True)
+    history = services.history(db.session, c, user)
     for event in history:
         event["moment"] = datetime.fromisoformat(event["at"])
     return render_template(

@@ -84,4 +84,6 @@ def init_security(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+        if current_app.config["HTTPS"]:  # served over HTTPS only: browsers never try plain HTTP
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

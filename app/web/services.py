@@ -89,7 +89,7 @@ def history(session: Session, c: Contribution, user: User | None, lang: str) -> 
     """A report's public status changes, oldest first, with their labels in `lang`."""
     if c.kind != "report":
         return []
-    events = field.history(session, c, staff=bool(user and user.is_staff))
+    events = field.history(session, c, user)
     for e in events:
         e["at_dt"] = datetime.fromisoformat(e["at"])
         e["planned_date"] = date.fromisoformat(e["planned_for"]) if e["planned_for"] else None

@@ -16,12 +16,13 @@ from flask import (
 from pydantic import ValidationError
 
 from app.accounts import services as accounts
-from app.accounts.auth import SESSION_USER_KEY, current_user
+from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
 from app.api.contract import field_errors as contract_field_errors
 from app.db import db
 from app.errors import AppError
 from app.messages import message
+from app.ratelimit import guarded_sign_in, limiter, requester
 from app.web import services
 from app.web.i18n import LANGUAGES, current_lang
 from app.web.security import check_csrf, csrf_token
@@ -97,55 +98,73 @@ def contribution(contribution_id: int):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     errors, email = {}, ""
+    registered = session.pop("registered_email", None)
+    if registered:
+        email = registered
     if request.method == "POST":
         email = request.form.get("email", "")
         form, errors = page_form(Credentials)
         if form is not None:
             try:
-                user = accounts.authenticate(db.session, form.email, form.password)
+                limiter.check("sign_in", requester(None))
+                user = guarded_sign_in(form.email, lambda: accounts.authenticate(
+                    db.session, form.email, form.password))
             except AppError as exc:
                 errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
                 sign_in(user)
                 return redirect(safe_next())
-    return render_template("login.html", errors=errors, email=email, next=safe_next(""))
+    return render_template("login.html", errors=errors, email=email, next=safe_next(""),
+                           registered=bool(registered))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    """The same answer whether or not the e-mail has an account (app.accounts.services.
+    register): the sign-in page, with a notice and the address filled in."""
     errors, values = {}, {}
     if request.method == "POST":
         values = request.form.to_dict()
         form, errors = page_form(RegisterInput)
         if form is not None:
             try:
-                user = accounts.create_user(db.session, form.email, form.password,
-                                            form.display_name)
+                limiter.check("sign_up", requester(None))
             except AppError as exc:
-                errors = {"email": message(exc.code, exc.params, current_lang())}
+                errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
-                sign_in(user)
-                return redirect(safe_next())
+                accounts.register(db.session, form.email, form.password, form.display_name)
+                session["registered_email"] = form.email
+                return redirect(url_for("web.login", next=safe_next("") or None))
     return render_template("signup.html", errors=errors, values=values, next=safe_next(""),
                            min_password=accounts.MIN_PASSWORD)
 
 
 def sign_in(user) -> None:
-    """A fresh session (no fixation), keeping the chosen language."""
+    """A fresh session (no fixation) backed by a server-side token, keeping the language."""
+    token, _ = accounts.issue_token(db.session, user, current_app.config["TOKEN_TTL_HOURS"],
+                                    kind="session")
+    fresh_session()
+    session[SESSION_TOKEN_KEY] = token
+    csrf_token()
+
+
+def fresh_session() -> None:
     lang = session.get("lang")
     session.clear()
-    session[SESSION_USER_KEY] = user.id
     if lang:
         session["lang"] = lang
-    csrf_token()
 
 
 @bp.post("/logout")
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """Sign out: this session ends on the server; with `everywhere`, every session and
+    token of the account."""
+    user = current_user()
+    if user is not None and request.form.get("everywhere"):
+        accounts.revoke_all(db.session, user)
+    elif session.get(SESSION_TOKEN_KEY):
+        accounts.revoke_token(db.session, session[SESSION_TOKEN_KEY])
+    fresh_session()
     return redirect(safe_next())
 
 

@@ -5,11 +5,13 @@ import inspect
 import io
 import json
 import time
+from datetime import date, timedelta
 
 import pytest
 from pyproj import Transformer
 from sqlalchemy import text
 
+from app.api.types import DATE_MAX, DATE_MIN
 from app.planner import services
 from geo import aggregations as agg
 from geo.hexgrid import centre, hex_ij
@@ -228,6 +230,60 @@ def test_dates_outside_the_supported_range_are_422_not_500(client):
     edge = client.get("/api/v1/stats/timeseries?since=2000-01-01&until=2000-01-02&interval=day")
     assert edge.status_code == 200
     assert [p["period"] for p in edge.json["series"]] == ["2000-01-01", "2000-01-02"]
+
+
+def months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def longest_series(interval: str, since: date) -> date:
+    """The last day (`until`) of the longest series from `since` (a period's first day)."""
+    n = agg.MAX_SERIES_PERIODS
+    if interval == "day":
+        return since + timedelta(days=n - 1)
+    if interval == "week":
+        return since + timedelta(weeks=n) - timedelta(days=1)
+    y, m = divmod(since.year * 12 + since.month - 1 + n, 12)
+    return date(y, m + 1, 1) - timedelta(days=1)
+
+
+@pytest.mark.parametrize(("interval", "since"), [
+    ("day", date(2030, 1, 1)), ("week", date(2030, 1, 7)),  # a Monday
+    ("month", DATE_MIN)])  # every month of the accepted dates
+def test_the_longest_series_is_answered_and_one_period_more_refused(client, interval, since):
+    until = longest_series(interval, since)
+    r = client.get(f"/api/v1/stats/timeseries?interval={interval}&since={since}&until={until}")
+    assert r.status_code == 200, r.json
+    periods = [p["period"] for p in r.json["series"]]
+    expected = {"day": (until - since).days + 1, "week": ((until - since).days + 1) // 7,
+                "month": months_between(since, until)}[interval]
+    assert len(periods) == expected == agg.MAX_SERIES_PERIODS
+    assert (periods[0], periods[-1]) == (since.isoformat(), agg.period_start(until, interval).isoformat())
+    if interval == "month":
+        assert until == DATE_MAX  # no month series within the accepted dates is too long
+        return
+    r = client.get(f"/api/v1/stats/timeseries?interval={interval}&since={since}"
+                   f"&until={until + timedelta(days=1)}")
+    assert problem_fields(r) == {"since": "period_too_long"}
+
+
+def test_a_series_without_bounds_is_cut_to_the_latest_periods(planner, insert_reports):
+    insert_reports({"lon": 2.35, "lat": 48.86, "created_at": "2031-01-15T10:00:00Z"},
+                   {"lon": 2.35, "lat": 48.86, "created_at": "2099-06-01T10:00:00Z"})
+    n = agg.MAX_SERIES_PERIODS
+    # by day: the data spans 2023–2099, the series its last MAX_SERIES_PERIODS days
+    body = planner.get("/api/v1/stats/timeseries?interval=day").json
+    assert len(body["series"]) == n and body["series"][-1] == {"period": "2099-06-01", "count": 1}
+    assert body["series"][0]["period"] == (date(2099, 6, 1) - timedelta(days=n - 1)).isoformat()
+    assert body["total"] == 1  # the total is the series'
+    # without `until`: the periods from `since` on
+    body = planner.get("/api/v1/stats/timeseries?interval=week&since=2031-01-13").json
+    assert len(body["series"]) == n and body["series"][0] == {"period": "2031-01-13", "count": 1}
+    # by month everything fits: the first contribution's month to the last's
+    body = planner.get("/api/v1/stats/timeseries?interval=month").json
+    first = date.fromisoformat(body["series"][0]["period"])
+    assert len(body["series"]) == months_between(first, date(2099, 6, 1)) < n
+    assert body["series"][-1] == {"period": "2099-06-01", "count": 1}
 
 
 def test_lang_and_format_are_checked_not_ignored(client, planner):

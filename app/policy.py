@@ -1,0 +1,140 @@
+"""Who may do what, on which contribution: the one authorization policy.
+
+Every rule is one line of RULES: an action, and the relations to its subject any one of which
+allows it. A relation is something a person *is* towards a contribution (its author, an agent
+whose scope covers it…), computed in one place below. Services ask `require(...)` before
+they change anything; views never decide. The API's declarations read `roles(action)` for
+their coarse gate and for the OpenAPI document, and tests/test_policy.py generates the whole
+matrix (every write endpoint × every kind of person) from RULES and checks it through HTTP.
+
+Scopes: an agent acts on the reports of their services and arrondissements (agent_scopes
+rows, NULL meaning any); supervisors and admins act on every report. Proposals are nobody's
+scope: only their author (and supervisors and admins) edit or withdraw them. Planners read
+everything (the statistics) and edit no contribution but their own. Moderators will hide
+contributions (moderation, a later issue); they edit none but their own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, or_, select, true
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.contributions.models import Contribution
+from app.errors import Forbidden, Unauthorized
+from app.field.models import AgentScope, Follow
+
+# relations of a person to a subject
+SIGNED_IN = "signed_in"              # any active account
+AUTHOR = "author"                    # wrote the contribution (for a report: its reporter)
+STAFF_IN_SCOPE = "staff_in_scope"    # an agent whose scope covers the report; supervisors, admins
+SUPERVISOR = "supervisor"            # supervisors and admins
+ADMIN = "admin"
+EARLY_FOLLOWER = "early_follower"    # followed the report before its resolution
+
+RULES: dict[str, tuple[str, ...]] = {
+    "contribution.create": (SIGNED_IN,),
+    "contribution.edit": (AUTHOR, STAFF_IN_SCOPE),      # staff: never out of their scope
+    "contribution.withdraw": (AUTHOR, STAFF_IN_SCOPE),
+    "contribution.vote": (SIGNED_IN,),
+    "contribution.comment": (SIGNED_IN,),
+    "contribution.follow": (SIGNED_IN,),
+    "report.transition": (STAFF_IN_SCOPE,),             # a merge: both reports in scope
+    "report.prioritise": (STAFF_IN_SCOPE,),
+    "report.assign": (SUPERVISOR,),
+    "report.feedback": (AUTHOR, EARLY_FOLLOWER),        # once per resolution (the service)
+    "report.read_internal": (STAFF_IN_SCOPE,),          # internal notes, who acted
+    "reports.queue": (STAFF_IN_SCOPE,),                 # the queue shows each one's scope
+    "agents.set_scopes": (ADMIN,),
+    "account.manage": (SIGNED_IN,),                     # sign out (everywhere), password
+}
+
+# the roles that can hold a relation at all ("*": any signed-in person); has_role() also
+# answers True to admins for any role
+HOLDERS: dict[str, tuple[str, ...] | str] = {
+    SIGNED_IN: "*", AUTHOR: "*", EARLY_FOLLOWER: "*",
+    STAFF_IN_SCOPE: ("agent", "supervisor"), SUPERVISOR: ("supervisor",), ADMIN: ("admin",),
+}
+
+# the problem code of a refusal, when more telling than `forbidden`
+REFUSALS = {
+    "report.transition": "out_of_scope", "report.prioritise": "out_of_scope",
+    "report.feedback": "not_reporter_or_follower",
+}
+
+
+def roles(action: str) -> str | tuple[str, ...]:
+    """The coarse gate of an endpoint: "required" if any signed-in person may hold one of the
+    action's relations, else the roles that can (app.api.contract's `auth=`)."""
+    holders = [HOLDERS[relation] for relation in RULES[action]]
+    if "*" in holders:
+        return "required"
+    return tuple(sorted({role for group in holders for role in group}))
+
+
+def holds(session: Session, user: User | None, relation: str, subject: Contribution | None) -> bool:
+    """Whether `user` has `relation` to `subject` (None: an action without a subject)."""
+    if user is None or not user.is_active:
+        return False
+    if relation == SIGNED_IN:
+        return True
+    if relation == SUPERVISOR:
+        return user.has_role("supervisor")
+    if relation == ADMIN:
+        return "admin" in user.roles
+    if relation == STAFF_IN_SCOPE:
+        if subject is None:
+            return user.has_role("agent", "supervisor")
+        return covers(session, user, subject)
+    if subject is None:
+        return False
+    if relation == AUTHOR:
+        return subject.author_id == user.id
+    if relation == EARLY_FOLLOWER:
+        return subject.kind == "report" and subject.closed_at is not None and bool(session.scalar(
+            select(exists().where(Follow.contribution_id == subject.id, Follow.user_id == user.id,
+                                  Follow.created_at < subject.closed_at))))
+    raise ValueError(f"unknown relation {relation!r}")
+
+
+def allows(session: Session, user: User | None, action: str, subject: Contribution | None = None) -> bool:
+    return any(holds(session, user, relation, subject) for relation in RULES[action])
+
+
+def require(session: Session, user: User | None, action: str, subject: Contribution | None = None) -> None:
+    """Refuse with a problem unless the policy allows: 401 when nobody is signed in, else 403
+    (`out_of_scope` for staff acting outside their scope)."""
+    if allows(session, user, action, subject):
+        return
+    if user is None:
+        raise Unauthorized()
+    if STAFF_IN_SCOPE in RULES[action] and user.has_role("agent", "supervisor"):
+        raise Forbidden("out_of_scope")
+    raise Forbidden(REFUSALS.get(action, "forbidden"))
+
+
+def covers(session: Session, user: User, report: Contribution) -> bool:
+    """Supervisors and admins cover every report; an agent, the reports of their services and
+    arrondissements; nobody's scope holds a proposal but supervisors' and admins'."""
+    if user.has_role("supervisor"):  # has_role is true for admin too
+        return True
+    if not user.has_role("agent") or report.kind != "report":
+        return False
+    return bool(session.scalar(select(exists().where(
+        AgentScope.user_id == user.id,
+        or_(AgentScope.service_id.is_(None), AgentScope.service_id == report.service_id),
+        or_(AgentScope.arrondissement_id.is_(None),
+            AgentScope.arrondissement_id == report.arrondissement_id),
+    ))))
+
+
+def scope_clause(user: User):
+    """`covers` as a SQL condition on contributions (the agents' queue)."""
+    if user.has_role("supervisor"):
+        return true()
+    return exists().where(
+        AgentScope.user_id == user.id,
+        or_(AgentScope.service_id.is_(None), AgentScope.service_id == Contribution.service_id),
+        or_(AgentScope.arrondissement_id.is_(None),
+            AgentScope.arrondissement_id == Contribution.arrondissement_id),
+    )

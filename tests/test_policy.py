@@ -1,0 +1,248 @@
+"""The authorization matrix, generated from app.policy.RULES and checked through HTTP.
+
+Every write endpoint (and the gated reads) × every kind of person: anonymous, a resident, the
+author, an agent whose scope covers the report, an agent whose scope does not, a supervisor,
+a planner, a moderator, an admin, and someone who followed the report before its resolution.
+What each person *is* towards the subject is written here, independently of the app (the
+oracle); what each relation allows is read from the policy's table. Each cell acts on a fresh
+subject, so one person's success cannot change the next one's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import text
+
+from app import policy
+from app.policy import ADMIN, AUTHOR, EARLY_FOLLOWER, SIGNED_IN, STAFF_IN_SCOPE, SUPERVISOR
+from tests.conftest import Api, feature
+
+PERSONAS = ("anonymous", "resident", "author", "agent_in_scope", "agent_out_of_scope",
+            "supervisor", "planner", "moderator", "admin", "early_follower")
+
+
+def relations(persona: str, subject: str | None) -> set[str]:
+    """The oracle: what each person is towards the subject — a report of graffiti in the 4e
+    (agent_in_scope's scope; agent_out_of_scope has graffiti in the 11e), the same resolved
+    after early_follower followed it, a proposal, or nothing."""
+    if persona == "anonymous":
+        return set()
+    out = {SIGNED_IN}
+    if persona == "author" and subject:
+        out.add(AUTHOR)
+    if persona == "early_follower" and subject == "resolved_report":
+        out.add(EARLY_FOLLOWER)
+    agents = {"agent_in_scope": subject != "proposal",  # nobody's scope holds a proposal
+              "agent_out_of_scope": subject is None}  # without a subject: any agent
+    if agents.get(persona) or persona in ("supervisor", "admin"):
+        out.add(STAFF_IN_SCOPE)
+    if persona in ("supervisor", "admin"):
+        out.add(SUPERVISOR)
+    if persona == "admin":
+        out.add(ADMIN)
+    return out
+
+
+def expected(persona: str, action: str, subject: str | None) -> int:
+    """The status class the policy promises: 2 (allowed), 401 or 403."""
+    if set(policy.RULES[action]) & relations(persona, subject):
+        return 2
+    return 401 if persona == "anonymous" else 403
+
+
+@dataclass
+class Subject:
+    """A fresh report (or proposal) by `author` at Notre-Dame (4e), resolved if asked."""
+
+    kind: str
+    id: int
+    url: str
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Endpoint:
+    name: str
+    action: str
+    method: str
+    path: str  # "{s}" is the subject's URL
+    subject: str | None = "report"  # report, proposal, resolved_report or None
+    body: dict | None = None
+
+
+TOMORROW_FREE = {"to": "acknowledged", "public_note": "Vu"}
+ENDPOINTS = [
+    Endpoint("create report", "contribution.create", "POST", "/api/v1/reports", None,
+             feature(title="Nouveau signalement")),
+    Endpoint("create proposal", "contribution.create", "POST", "/api/v1/proposals", None,
+             feature(title="Nouvelle idée", category="mobilite")),
+    Endpoint("edit report", "contribution.edit", "PATCH", "{s}", "report",
+             {"type": "Feature", "properties": {"title": "Titre corrigé"}}),
+    Endpoint("move report", "contribution.edit", "PATCH", "{s}", "report",
+             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.3525, 48.8556]}}),
+    Endpoint("edit proposal", "contribution.edit", "PATCH", "{s}", "proposal",
+             {"type": "Feature", "properties": {"title": "Idée corrigée"}}),
+    Endpoint("withdraw report", "contribution.withdraw", "DELETE", "{s}", "report"),
+    Endpoint("withdraw proposal", "contribution.withdraw", "DELETE", "{s}", "proposal"),
+    Endpoint("vote", "contribution.vote", "PUT", "{s}/vote", "proposal", {"value": -1}),
+    Endpoint("unvote", "contribution.vote", "DELETE", "{s}/vote", "report"),
+    Endpoint("comment", "contribution.comment", "POST", "{s}/comments", "report", {"body": "Merci"}),
+    Endpoint("follow", "contribution.follow", "PUT", "{s}/follow", "report"),
+    Endpoint("unfollow", "contribution.follow", "DELETE", "{s}/follow", "proposal"),
+    Endpoint("transition", "report.transition", "POST", "{s}/transitions", "report", TOMORROW_FREE),
+    Endpoint("batch", "report.transition", "POST", "/api/v1/agent/batch", "report",
+             {"ids": ["{id}"], "to": "acknowledged"}),
+    Endpoint("priority", "report.prioritise", "PUT", "{s}/priority", "report", {"priority": "minor"}),
+    Endpoint("assignment", "report.assign", "PUT", "{s}/assignment", "report", {"agent_id": None}),
+    Endpoint("feedback", "report.feedback", "POST", "{s}/feedback", "resolved_report",
+             {"value": "fixed"}),
+    Endpoint("queue", "reports.queue", "GET", "/api/v1/agent/queue", None),
+    Endpoint("scopes", "agents.set_scopes", "PUT", "/api/v1/agents/{agent}/scopes", None,
+             {"scopes": [{"service": "graffitis", "arrondissement": 11}]}),
+    Endpoint("sign out everywhere", "account.manage", "POST", "/api/v1/auth/logout-everywhere", None),
+]
+
+
+@pytest.fixture
+def people(client, session) -> dict[str, Api | None]:
+    made = {p: Api(client, roles=(p if p in ("supervisor", "planner", "moderator", "admin")
+                                  else "agent" if p.startswith("agent") else "resident",),
+                   name=p) for p in PERSONAS if p != "anonymous"}
+    for persona, arrondissement in (("agent_in_scope", 4), ("agent_out_of_scope", 11)):
+        session.execute(text("""INSERT INTO agent_scopes (user_id, service_id, arrondissement_id)
+            SELECT :u, id, :a FROM services WHERE code = 'graffitis'"""),
+                        {"u": made[persona].user_id, "a": arrondissement})
+    session.commit()
+    return {"anonymous": None, **made}
+
+
+def make_subject(client, people, kind: str) -> Subject:
+    author = people["author"]
+    plural = "proposals" if kind == "proposal" else "reports"
+    body = feature(title="Sujet de test", category="mobilite" if kind == "proposal" else "graffitis")
+    r = author.post(f"/api/v1/{plural}", json=body)
+    assert r.status_code == 201, r.json
+    subject = Subject(kind, r.json["id"], f"/api/v1/{plural}/{r.json['id']}")
+    if kind == "resolved_report":
+        assert people["early_follower"].put(f"{subject.url}/follow").status_code == 200
+        done = people["supervisor"].post(f"{subject.url}/transitions",
+                                         json={"to": "resolved", "resolution": "fixed"})
+        assert done.status_code == 201, done.json
+    return subject
+
+
+def call(client, who: Api | None, endpoint: Endpoint, subject: Subject | None, people):
+    path = endpoint.path.replace("{agent}", str(people["agent_out_of_scope"].user_id))
+    body = endpoint.body
+    if subject is not None:
+        path = path.replace("{s}", subject.url)
+        if body and body.get("ids") == ["{id}"]:
+            body = {**body, "ids": [subject.id]}
+    send = getattr(who or client, endpoint.method.lower())
+    return send(path, json=body) if body is not None else send(path)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
+def test_the_matrix(client, people, endpoint):
+    got, want = {}, {}
+    for persona in PERSONAS:
+        subject = make_subject(client, people, endpoint.subject) if endpoint.subject else None
+        r = call(client, people[persona], endpoint, subject, people)
+        got[persona] = r.status_code // 100 if r.status_code < 300 else r.status_code
+        want[persona] = expected(persona, endpoint.action, endpoint.subject)
+        if r.status_code >= 400:
+            assert r.content_type == "application/problem+json"
+    assert got == want
+
+
+def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
+    assert {e.action for e in ENDPOINTS} == set(policy.RULES) - {"report.read_internal"}
+    declared = {(method, rule.rule) for rule in app.url_map.iter_rules()
+                for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+                if rule.rule.startswith("/api/")}
+    covered = {(e.method, e.path) for e in ENDPOINTS}
+    public = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token"),
+              ("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/me/password")}
+    as_rules = {(m, r.replace("<id:contribution_id>", "").replace("<id:user_id>", "{agent}")
+                 .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
+                for m, r in declared}
+    missing = {d for d in as_rules if d not in covered and d[0] + d[1] not in
+               {m + r for m, r in public}}
+    assert missing == set()
+
+
+def test_internal_notes_and_the_actor_only_for_staff_covering_the_report(client, people):
+    subject = make_subject(client, people, "report")
+    note = {"to": "acknowledged", "internal_note": "Voisin énervé", "public_note": "Vu"}
+    assert people["agent_in_scope"].post(f"{subject.url}/transitions", json=note).status_code == 201
+    seen = {}
+    for persona in PERSONAS:
+        who = people[persona] or client
+        event = who.get(f"{subject.url}/history").json["history"][-1]
+        seen[persona] = event.get("internal_note"), event.get("actor")
+    covering = {"agent_in_scope", "supervisor", "admin"}
+    assert {p for p, v in seen.items() if v != (None, None)} == covering
+    assert seen["admin"] == ("Voisin énervé", "agent_in_scope")
+
+
+def test_staff_cannot_move_or_recategorise_a_report_out_of_their_scope(client, people):
+    agent = people["agent_in_scope"]
+    for change, field_name in (
+        ({"geometry": {"type": "Point", "coordinates": [2.3795, 48.8635]}}, "geometry"),  # 11e
+        ({"properties": {"category": "eclairage"}}, "category"),
+    ):
+        subject = make_subject(client, people, "report")
+        r = agent.patch(subject.url, json={"type": "Feature", **change})
+        assert r.status_code == 422, r.json
+        assert [(e["field"], e["code"]) for e in r.json["errors"]] == [(field_name, "out_of_scope")]
+        still = client.get(subject.url).json
+        assert still["properties"]["arrondissement"] == 4
+        assert still["properties"]["category"]["code"] == "graffitis"
+    # inside the scope it moves (to the other side of the parvis, still the 4e)
+    subject = make_subject(client, people, "report")
+    r = agent.patch(subject.url, json={"type": "Feature", "geometry": {
+        "type": "Point", "coordinates": [2.3488, 48.8536]}})
+    assert r.status_code == 200 and r.json["geometry"]["coordinates"] == [2.3488, 48.8536]
+    # the author may move their own report anywhere in Paris
+    subject = make_subject(client, people, "report")
+    r = people["author"].patch(subject.url, json={"type": "Feature", "geometry": {
+        "type": "Point", "coordinates": [2.3795, 48.8635]}})
+    assert r.status_code == 200 and r.json["properties"]["arrondissement"] == 11
+
+
+def test_a_merge_needs_both_reports_in_scope(client, people, session):
+    agent = people["agent_in_scope"]
+    mine = make_subject(client, people, "report")
+    far = people["author"].post("/api/v1/reports", json=feature(2.3795, 48.8635, title="Tag 11e"))
+    people["resident"].put(f"/api/v1/reports/{mine.id}/vote", json={"value": 1})
+    r = agent.post(f"{mine.url}/transitions", json={"to": "duplicate", "duplicate_of": far.json["id"]})
+    assert r.status_code == 422
+    assert [(e["field"], e["code"]) for e in r.json["errors"]] == [("duplicate_of", "out_of_scope")]
+    votes = session.execute(text("SELECT id, votes_up FROM contributions WHERE id IN (:a, :b) ORDER BY id"),
+                            {"a": mine.id, "b": far.json["id"]}).all()
+    assert [v for _, v in votes] == [1, 0]  # no vote moved
+    near = make_subject(client, people, "report")
+    r = agent.post(f"{mine.url}/transitions", json={"to": "duplicate", "duplicate_of": near.id})
+    assert r.status_code == 201
+
+
+def test_feedback_belongs_to_the_reporter_and_early_followers_once_per_resolution(client, people):
+    subject = make_subject(client, people, "resolved_report")
+    late = people["resident"]
+    assert late.put(f"{subject.url}/follow").status_code == 200  # after the resolution
+    r = late.post(f"{subject.url}/feedback", json={"value": "still_there"})
+    assert r.status_code == 403 and r.json["code"] == "not_reporter_or_follower"
+
+    author = people["author"]
+    assert author.post(f"{subject.url}/feedback", json={"value": "still_there"}).json["status"] == "acknowledged"
+    people["supervisor"].post(f"{subject.url}/transitions", json={"to": "resolved", "resolution": "fixed"})
+    assert author.post(f"{subject.url}/feedback", json={"value": "fixed"}).status_code == 201
+    again = author.post(f"{subject.url}/feedback", json={"value": "still_there"})
+    assert again.status_code == 409 and again.json["code"] == "feedback_given"
+    reopened = client.get(subject.url).json["properties"]
+    assert reopened["status"] == "resolved"
+    # the early follower still has their say on this resolution
+    r = people["early_follower"].post(f"{subject.url}/feedback", json={"value": "still_there"})
+    assert r.status_code == 201 and r.json["reopen_count"] == 2

@@ -1,0 +1,160 @@
+"""Race-free state changes, with real concurrent connections that really commit.
+
+These tests do not use the rolled-back `connection` fixture: twenty threads send their
+requests at once through the app, each on its own pooled connection, as twenty phones and
+agents' tablets would. What they create is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from sqlalchemy import text
+
+from app.accounts.services import create_user, issue_token
+from app.db import db
+from tests.conftest import NOTRE_DAME, feature
+
+THREADS = 20
+
+
+@pytest.fixture
+def world(app):
+    """Committed accounts (a supervisor, a reporter, a voter) and cleanup of everything
+    they made."""
+    tag = uuid.uuid4().hex[:8]
+    people = {}
+    with app.app_context():
+        for name, roles in (("supervisor", ("supervisor",)), ("reporter", ("resident",)),
+                            ("voter", ("resident",))):
+            user = create_user(db.session, f"race-{name}-{tag}@example.org", "a long enough password",
+                               f"Race {name}", roles)
+            token, _ = issue_token(db.session, user, 1)
+            people[name] = (user.id, {"Authorization": f"Bearer {token}"})
+        db.session.commit()
+    yield people
+    ids = [uid for uid, _ in people.values()]
+    with db.engine.begin() as conn:
+        reports = conn.execute(text("SELECT id FROM contributions WHERE author_id = ANY(:u)"),
+                               {"u": ids}).scalars().all()
+        conn.execute(text("DELETE FROM outbox WHERE event_id IN (SELECT id FROM status_events "
+                          "WHERE contribution_id = ANY(:r))"), {"r": reports})
+        conn.execute(text("DELETE FROM idempotency_keys WHERE user_id = ANY(:u)"), {"u": ids})
+        conn.execute(text("DELETE FROM status_events WHERE contribution_id = ANY(:r)"), {"r": reports})
+        conn.execute(text("DELETE FROM contributions WHERE id = ANY(:r)"), {"r": reports})
+        conn.execute(text("DELETE FROM users WHERE id = ANY(:u)"), {"u": ids})
+
+
+def at_once(app, calls):
+    """Run `calls` (functions of a test client) in threads released together; their answers."""
+    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i, call):
+        client = app.test_client()
+        barrier.wait()
+        answers[i] = call(client)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def new_report(app, headers, title="Course critique", lon=NOTRE_DAME[0], lat=NOTRE_DAME[1]) -> int:
+    r = app.test_client().post("/api/v1/reports", json=feature(lon, lat, title=title), headers=headers)
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def rows(sql, **params):
+    with db.engine.connect() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def test_twenty_identical_transitions_make_one_event_and_one_email(app, world):
+    _, reporter = world["reporter"]
+    _, supervisor = world["supervisor"]
+    report = new_report(app, reporter)
+    answers = at_once(app, [
+        lambda c: c.post(f"/api/v1/reports/{report}/transitions", json={"to": "acknowledged"},
+                         headers=supervisor)] * THREADS)
+    codes = Counter(a.status_code for a in answers)
+    assert codes == {201: 1, 409: THREADS - 1}
+    losers = [a.json for a in answers if a.status_code == 409]
+    assert {(p["code"], p["from"]) for p in losers} == {("illegal_transition", "acknowledged")}
+    assert rows("SELECT count(*) FROM status_events WHERE contribution_id = :r", r=report)[0][0] == 1
+    assert rows("""SELECT count(*) FROM outbox o JOIN status_events e ON e.id = o.event_id
+                   WHERE e.contribution_id = :r""", r=report)[0][0] == 1  # the reporter, once
+
+
+def test_twenty_conflicting_transitions_leave_one_consistent_record(app, world):
+    _, reporter = world["reporter"]
+    _, supervisor = world["supervisor"]
+    voter_id, voter = world["voter"]
+    original = new_report(app, reporter, "L'original")
+    report = new_report(app, reporter)
+    assert app.test_client().put(f"/api/v1/reports/{report}/vote", json={"value": 1},
+                                 headers=voter).status_code == 200
+    # from `new`, each is allowed; after any of them, none of the others is
+    targets = [
+        {"to": "duplicate", "duplicate_of": original},
+        {"to": "resolved", "resolution": "fixed"},
+        {"to": "rejected", "reason": "made_safe"},
+    ]
+    answers = at_once(app, [
+        (lambda body: lambda c: c.post(f"/api/v1/reports/{report}/transitions", json=body,
+                                       headers=supervisor))(targets[i % len(targets)])
+        for i in range(THREADS)])
+    won = [a for a in answers if a.status_code == 201]
+    assert len(won) == 1, Counter(a.status_code for a in answers)
+    final = won[0].json["status"]
+    assert all(a.status_code == 409 and a.json["from"] == final for a in answers if a not in won)
+    (status, duplicate_of, closed_at, resolution, reason, transferred), = rows(
+        """SELECT status, duplicate_of_id, closed_at, resolution, rejection_reason, transferred_to
+           FROM contributions WHERE id = :r""", r=report)
+    events = rows("SELECT to_status FROM status_events WHERE contribution_id = :r", r=report)
+    assert [e[0] for e in events] == [status] == [final]
+    # one story, told once: only the winner's members are set
+    assert (duplicate_of is not None) == (status == "duplicate")
+    assert (closed_at is not None) == (status in ("resolved", "rejected", "duplicate"))
+    assert (resolution is not None) == (status == "resolved")
+    assert (reason is not None) == (status == "rejected")
+    assert transferred is None
+    # the merge ran at most once: the voter's and the reporter's "me too" on the original
+    (up,), = rows("SELECT votes_up FROM contributions WHERE id = :r", r=original)
+    assert up == (2 if status == "duplicate" else 0)
+
+
+def test_concurrent_batches_over_the_same_reports_do_not_deadlock(app, world):
+    _, reporter = world["reporter"]
+    _, supervisor = world["supervisor"]
+    ids = [new_report(app, reporter, f"Lot {i}") for i in range(6)]
+    answers = at_once(app, [
+        lambda c: c.post("/api/v1/agent/batch", json={"ids": ids, "to": "acknowledged"},
+                         headers=supervisor),
+        lambda c: c.post("/api/v1/agent/batch", json={"ids": ids[::-1], "to": "acknowledged"},
+                         headers=supervisor),
+    ] * 3)
+    assert Counter(a.status_code for a in answers) == {200: 1, 409: 5}
+    assert rows("SELECT count(*) FROM status_events WHERE contribution_id = ANY(:r)", r=ids)[0][0] == 6
+
+
+def test_a_retried_create_with_an_idempotency_key_makes_one_report(app, world):
+    """Five copies of the same report sent at once with one key (a phone retrying after
+    timeouts): one report, and the same answer for all."""
+    reporter_id, reporter = world["reporter"]
+    headers = {**reporter, "Idempotency-Key": f"phone-{uuid.uuid4()}"}
+    body = feature(title="Nid de poule rue de Rivoli")
+    answers = at_once(app, [lambda c: c.post("/api/v1/reports", json=body, headers=headers)] * 5)
+    assert [a.status_code for a in answers] == [201] * 5
+    assert len({a.json["id"] for a in answers}) == 1
+    assert len({a.headers["Location"] for a in answers}) == 1
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == [""] + ["true"] * 4
+    made = rows("SELECT count(*) FROM contributions WHERE author_id = :u AND title = :t",
+                u=reporter_id, t="Nid de poule rue de Rivoli")
+    assert made[0][0] == 1
