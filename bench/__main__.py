@@ -1,7 +1,9 @@
-"""`python -m bench [all|import|bbox|faults]`: run the benchmarks, print tables, write results/*.json.
+"""`python -m bench [all|import|bbox|faults|memory]`: run the benchmarks, print tables, write
+results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
-cluster of its own) runs only when named."""
+cluster of its own) and `memory` (gunicorn's workers' RSS over `--minutes` of schemathesis, on a
+copy of the development database) run only when named."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
 
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -47,10 +49,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="faults: s PostgreSQL stays down after the crash (default: %(default)s)")
     parser.add_argument("--keep", action="store_true",
                         help="faults: keep the temporary cluster and gunicorn's log")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="memory: minutes of schemathesis (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.which == "memory":
+        from bench import memory
+
+        memory.run(args.minutes, write=not args.no_write)
+        return
     if args.which == "faults":  # its own cluster: neither var/database_url nor the bench database
         from bench import faults
 

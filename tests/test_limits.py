@@ -86,12 +86,22 @@ def test_writes_are_limited_per_account_and_nothing_is_written_over_it(resident,
     assert other.post("/api/v1/reports", json=feature(title="Autre personne")).status_code == 201
 
 
+def test_the_statistics_are_limited_per_address(client, limits_on):
+    allowed = first_count(LIMITS["expensive"])
+    url = "/api/v1/stats/timeseries?interval=month&since=2023-01-01&until=2023-06-30"
+    assert all(client.get(url).status_code == 200 for _ in range(allowed))
+    over = client.get(url)
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+
+
 def test_the_document_declares_429_with_retry_after(client):
     doc = client.get("/api/v1/openapi.json").json
     token_op = doc["paths"]["/api/v1/auth/token"]["post"]["responses"]["429"]
     assert "sign_in_locked" in token_op["description"]
     create = doc["paths"]["/api/v1/reports"]["post"]["responses"]["429"]
     assert create == {"$ref": "#/components/responses/Problem429"}
+    assert "429" in doc["paths"]["/api/v1/stats/timeseries"]["get"]["responses"]
+    assert "429" not in doc["paths"]["/api/v1/reports"]["get"]["responses"]  # the map's reads
     assert "Retry-After" in doc["components"]["responses"]["Problem429"]["headers"]
 
 
@@ -150,6 +160,8 @@ def test_the_sign_in_lock_holds_across_two_workers(app, gunicorn):
         db.session.commit()
         user_id = user.id
     try:
+        assert requests.get(f"{base}/healthz", timeout=10).headers["Server"] == "gunicorn"  # no version
+
         def attempt(_):
             return requests.post(f"{base}/api/v1/auth/token", headers={"Connection": "close"},
                                  json={"email": email, "password": "wrong password!"},

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from app.map.queries import POINTS_ZOOM, SHAPES_ZOOM, cell_metres
+from app.map.queries import MAX_VIEW_PX, POINTS_ZOOM, SHAPES_ZOOM, cell_metres, effective_zoom
 from tests.conftest import feature
 
 PARIS = "2.22,48.81,2.47,48.91"
@@ -61,6 +61,19 @@ def test_cell_size_follows_the_zoom():
     assert cell_metres(12) == pytest.approx(2 * cell_metres(13))
     assert 1500 < cell_metres(12) < 2500  # 80 px at zoom 12 in Paris: about 2 km
     assert cell_metres(POINTS_ZOOM) == 1.0
+
+
+def test_a_view_larger_than_a_screen_is_clustered_as_the_zoom_that_shows_it(client, session):
+    """The whole city asked at zoom 22 (a point per report, 34 MB before) is clustered as the
+    zoom at which MAX_VIEW_PX show it; a phone's street view keeps its own zoom."""
+    whole_city = "2.22,48.81,2.47,48.91"
+    data, r = clusters(client, zoom=22, bbox=whole_city)
+    assert data["total"] == count(session)
+    assert data["cell_m"] == pytest.approx(cell_metres(16), abs=0.01)
+    assert effective_zoom(22, (2.22, 48.81, 2.47, 48.91)) == 16
+    assert len(data["features"]) <= (MAX_VIEW_PX / 80) ** 2 and len(r.data) < 2_000_000
+    street, _ = clusters(client, zoom=18, bbox="2.3480,48.8520,2.3520,48.8545")
+    assert street["cell_m"] == 1.0
 
 
 def test_city_view_aggregates_every_contribution(client, session):

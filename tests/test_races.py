@@ -119,6 +119,9 @@ def test_twenty_conflicting_transitions_leave_one_consistent_record(app, world):
            FROM contributions WHERE id = :r""", r=report)
     events = rows("SELECT to_status FROM status_events WHERE contribution_id = :r", r=report)
     assert [e[0] for e in events] == [status] == [final]
+    mails = rows("""SELECT o.recipient FROM outbox o JOIN status_events e ON e.id = o.event_id
+                    WHERE e.contribution_id = :r""", r=report)
+    assert len(mails) == 1  # the reporter, once (the voter does not follow)
     # one story, told once: only the winner's members are set
     assert (duplicate_of is not None) == (status == "duplicate")
     assert (closed_at is not None) == (status in ("resolved", "rejected", "duplicate"))

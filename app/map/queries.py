@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.contributions.queries import ListFilters
-from geo.areas import paris_boundary
+from geo.areas import paris_bbox, paris_boundary
 
 # Web Mercator metres per 256-px tile pixel at zoom 0, scaled to the ground at Paris' latitude.
 MERCATOR_M_PER_PX_Z0 = 156543.03392804097
@@ -27,6 +27,23 @@ POINTS_ZOOM = 18  # from here on, only contributions at the very same spot are g
 POINTS_CELL_M = 1.0
 SHAPES_ZOOM = 15  # from here on, lines and polygons are drawn as themselves
 OUTLINE_TOLERANCE_M = 3.0  # invisible at city zoom; cuts the outlines from 280 KB to 55 KB
+
+
+# the largest view drawn (px; a 4K screen is 3840): a bbox larger than it shows at its zoom is
+# clustered as the zoom that would show it, so no request sends more than about
+# (MAX_VIEW_PX / CELL_PX)² clusters (a whole city at zoom 22 was 34 MB, one point per report)
+MAX_VIEW_PX = 16384
+METRES_PER_DEGREE = 111_320.0
+
+
+def effective_zoom(zoom: int, bbox: tuple[float, float, float, float] | None) -> int:
+    """`zoom`, or less when the bbox (Paris' without one) spans more than MAX_VIEW_PX at it."""
+    w, s, e, n = bbox or paris_bbox()
+    extent_m = max((e - w) * METRES_PER_DEGREE * PARIS_COS_LAT, (n - s) * METRES_PER_DEGREE)
+    if extent_m <= 0:
+        return zoom
+    fits = math.floor(math.log2(MAX_VIEW_PX * MERCATOR_M_PER_PX_Z0 * PARIS_COS_LAT / extent_m))
+    return max(0, min(zoom, fits))
 
 
 def cell_metres(zoom: int) -> float:
@@ -96,6 +113,7 @@ CLUSTER_FEATURE = """
 
 def clusters(session: Session, filters: list[ListFilters], bbox, zoom: int) -> dict:
     """{total, proposals, clusters, features (JSON text, no brackets), cell_m} for the view."""
+    zoom = effective_zoom(zoom, bbox)
     cell = cell_metres(zoom)
     if not filters:
         return {"total": 0, "proposals": 0, "clusters": 0, "features": "", "cell_m": cell}

@@ -80,7 +80,7 @@ def stats(rule: str, query, model, media: str, what: str, operation_id: str,
         description += (" With `format=csv`, a CSV attachment instead (columns: "
                         f"{', '.join(csv_columns)}).")
     return operation(bp, "GET", rule, query=query, tags=TAGS, auth="optional",
-                     operation_id=operation_id, cost="stats",
+                     operation_id=operation_id, cost="stats", limit="expensive",
                      replies={200: Reply(description, model, media, HEADERS,
                                          variants=((CSV, STATS_CSV),) if csv_columns else ())})
 
