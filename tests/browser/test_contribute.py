@@ -158,7 +158,7 @@ def test_resident_reports_with_a_photo_votes_comments_switches_language_signs_ou
 
     # sign out: back to the page, signed out, still in English
     page.get_by_text("My account").click()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_url(f"**/c/{created_id}")
     assert page.get_by_role("link", name="Sign in").first.is_visible()
     assert page.get_by_role("button", name=re.compile("^Me too")).is_disabled()
