@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from bench import common, loadgen, synthetic
 from bench.common import BenchDb, log, summary
+from bench.server import Gunicorn
 
 CELL_W_M, CELL_H_M = 300.0, 200.0
 PAGE = 500
@@ -297,39 +295,18 @@ class Http:
 # --------------------------------------------------------------------------- gunicorn
 
 
-class Gunicorn:
-    """`gunicorn -w 2 'app:create_app()'` on a free port, against the bench database."""
+def gunicorn(db: BenchDb, app: str = "app:create_app()") -> Gunicorn:
+    """`gunicorn -w 2 <app>` on a free port, against the bench database."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
+    log.close()
+    return Gunicorn(db.env(), Path(log.name), app=app)
 
-    def __init__(self, db: BenchDb, workers: int = 2, app: str = "app:create_app()") -> None:
-        self.port = common.free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
-        self.cmd = [str(common.VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}", app]
-        self.proc = subprocess.Popen(self.cmd, cwd=common.ROOT, env=db.env(), stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 30
-        while True:
-            try:
-                status, _ = loadgen.HttpClient("127.0.0.1", self.port, timeout=2).get("/healthz")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise SystemExit(f"bench: gunicorn did not start, see {self.log.name}")
-            time.sleep(0.2)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # the master stops its own workers
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        if self.proc.returncode in (0, -signal.SIGTERM):
-            os.unlink(self.log.name)
+def stop(running: Gunicorn) -> None:
+    """Stop it; its log is kept only if it did not stop cleanly."""
+    running.stop()
+    if running.stopped_cleanly:
+        running.log_path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -390,7 +367,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
     def minimal_params(i: int) -> dict:
         return dict(zip("wsen", bboxes[i % len(bboxes)], strict=True))
 
-    server = Gunicorn(db)
+    server = gunicorn(db)
     contenders: dict = {}
     try:
         returned = _page_sizes(server.port, paths)
@@ -432,7 +409,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
         quiet_load = common.wait_for_quiet(quiet_wait)
         # The machine's speed drifts by up to ~30% within an hour (other tenants): the app and
         # the reference's minimal app take turns, and each reports its median run.
-        minimal = Gunicorn(db, app="bench.minimal_app:app")
+        minimal = gunicorn(db, app="bench.minimal_app:app")
         try:
             ours_runs, minimal_runs = [], []
             for k in range(load_runs):
@@ -442,7 +419,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
                 minimal_runs.append(generate("127.0.0.1", minimal.port, paths, connections, duration))
             minimal_bytes = _page_bytes(minimal.port, paths[0])
         finally:
-            minimal.stop()
+            stop(minimal)
         load = sorted(ours_runs, key=lambda run: run.rps)[len(ours_runs) // 2]
         minimal_rps = sorted(run.rps for run in minimal_runs)[len(minimal_runs) // 2]
     finally:
@@ -451,7 +428,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
                 contender.close()
             except Exception:  # already closed
                 pass
-        server.stop()
+        stop(server)
 
     if load.latencies_ms:
         lat = summary(load.latencies_ms)

@@ -41,8 +41,9 @@ from pathlib import Path
 
 import psycopg
 
-from bench import common, loadgen
+from bench import common
 from bench.common import BenchDb, log
+from bench.server import Gunicorn
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_OS_USER = "postgres"  # PostgreSQL refuses to run as root
@@ -134,69 +135,6 @@ fsync = on
     def running(self) -> bool:
         return subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"]),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
-
-
-# --------------------------------------------------------------------------- gunicorn
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()  # fields from the state on (3rd) onward
-
-
-class Server:
-    """`gunicorn --workers 2 'app:create_app()'` on a free port; its log is kept for the 500s."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
-        self.port, self.log_path = common.free_port(), log_path
-        self.cmd = [str(common.VENV_BIN / "gunicorn"), "--workers", str(workers), "--bind",
-                    f"127.0.0.1:{self.port}", "app:create_app()"]
-        with open(log_path, "ab") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=common.ROOT, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.workers_wanted = workers
-        if not self.wait_ready(30):
-            self.stop()
-            raise SystemExit(f"bench: gunicorn did not start, see {log_path}")
-
-    def workers(self) -> list[tuple[int, float]]:
-        """(pid, age in s) of the master's live workers, oldest first."""
-        ticks, uptime = os.sysconf("SC_CLK_TCK"), float(Path("/proc/uptime").read_text().split()[0])
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                stat = _proc_stat(int(entry.name))
-                # fields: state, ppid, …, starttime is the 22nd field of the whole line
-                if stat and int(stat[1]) == self.proc.pid and stat[0] != "Z":
-                    found.append((int(entry.name), uptime - int(stat[19]) / ticks))
-        return sorted(found, key=lambda w: -w[1])
-
-    def wait_ready(self, timeout: float) -> bool:
-        """All workers forked and /healthz answering 200 (database reachable)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                client = loadgen.HttpClient("127.0.0.1", self.port, timeout=2)
-                status, _ = client.get("/healthz")
-                client.close()
-                if status == 200 and len(self.workers()) == self.workers_wanted:
-                    return True
-            except (OSError, loadgen.HttpError):
-                pass
-            time.sleep(0.2)
-        return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # the master stops its own workers
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -395,7 +333,7 @@ class Load:
 # --------------------------------------------------------------------------- the faults
 
 
-def kill_workers(server: Server, duration: float, every: float, min_age: float = 2.0) -> list[dict]:
+def kill_workers(server: Gunicorn, duration: float, every: float, min_age: float = 2.0) -> list[dict]:
     """SIGKILL the oldest worker every `every` s (once it has lived `min_age` s, so that it
     has loaded the app and is serving, not booting)."""
     kills = []
@@ -566,7 +504,7 @@ def run(threads: int = 8, kill_phase_s: float = 20.0, kill_every_s: float = 2.5,
             if done.returncode:
                 raise SystemExit(f"bench: flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
             mark = step(f"flask_{'_'.join(args).replace('-', '_')}", mark)
-        server = Server(env, base / "gunicorn.log")
+        server = Gunicorn(env, base / "gunicorn.log")
         mark = step("gunicorn_start", mark)
         accounts = make_accounts(server.port, threads, tag)
         step("accounts", mark)

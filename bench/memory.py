@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench import common
+from bench.server import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).parent
@@ -46,9 +45,8 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def workers(master: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return sorted(int(p) for p in out.split())
+def workers(server: Gunicorn) -> list[int]:
+    return sorted(pid for pid, _ in server.workers())
 
 
 def copy_database(name: str) -> str:
@@ -61,28 +59,15 @@ def copy_database(name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(minutes: float, write: bool = True) -> dict:
     url = copy_database("cartagora_memory")
-    port, log = free_port(), Path(tempfile.mkstemp(prefix="bench-memory-", suffix=".log")[1])
+    log = Path(tempfile.mkstemp(prefix="bench-memory-", suffix=".log")[1])  # the statuses
+    errors = Path(tempfile.mkstemp(prefix="bench-memory-", suffix=".err")[1])
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32)}
-    server = subprocess.Popen(
-        [str(VENV / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", str(log), "--access-logformat", "%(s)s", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn(env, errors, extra=("--access-logfile", str(log), "--access-logformat", "%(s)s"),
+                      timeout=120)
+    base = server.url
     try:
-        for _ in range(600):
-            try:
-                requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
         email = f"memory-{secrets.token_hex(4)}@example.org"
         account = {"email": email, "password": "a long enough password", "display_name": "Mémoire"}
         requests.post(f"{base}/api/v1/auth/register", json=account, timeout=30).raise_for_status()
@@ -92,7 +77,7 @@ def run(minutes: float, write: bool = True) -> dict:
             requests.get(f"{base}/api/v1/openapi.json", headers={"Connection": "close"}, timeout=30)
             requests.get(f"{base}/api/v1/reports?bbox=2.33,48.85,2.36,48.87&limit=500",
                          headers={"Connection": "close"}, timeout=30)
-        pids = workers(server.pid)
+        pids = workers(server)
         samples = [(0.0, [rss_kib(p) for p in pids])]
         report = tempfile.TemporaryFile("w+")  # a pipe left unread would block the fuzzer
         fuzz = subprocess.Popen(
@@ -106,16 +91,17 @@ def run(minutes: float, write: bool = True) -> dict:
         start = time.monotonic()
         while fuzz.poll() is None:
             time.sleep(10)
-            samples.append((time.monotonic() - start, [rss_kib(p) for p in workers(server.pid)]))
+            samples.append((time.monotonic() - start, [rss_kib(p) for p in workers(server)]))
         report.seek(0)
         output = report.read()
         elapsed = time.monotonic() - start
-        after = workers(server.pid)
+        after = workers(server)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        server.stop()
     statuses = Counter(log.read_text().split())
     log.unlink()
+    if server.stopped_cleanly:
+        errors.unlink()
     summary = [line for line in output.splitlines() if "cases" in line.lower() or "passed" in line.lower()]
     result = {
         "minutes": round(elapsed / 60, 1),

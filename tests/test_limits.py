@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +15,8 @@ import requests
 from sqlalchemy import text
 
 from app.ratelimit import FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS, LIMITS, limiter
+from bench.server import Gunicorn
 from tests.conftest import feature
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def first_count(rules: str) -> int:
@@ -107,12 +102,6 @@ def test_the_document_declares_429_with_retry_after(client):
 
 # ---- across two gunicorn workers --------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def workers_in(log: Path, path: str = "") -> set[str]:
     """The pids of the workers that answered (`path` only), from the access log."""
     if not log.exists():
@@ -124,14 +113,13 @@ def workers_in(log: Path, path: str = "") -> set[str]:
 def gunicorn(app, database_url, tmp_path):
     """`gunicorn -w 2` on the test database and the shared Redis, its access log naming the
     worker (pid) that answered each request."""
-    port, log = free_port(), tmp_path / "access.log"
+    log = tmp_path / "access.log"
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
            "CARTAGORA_RATELIMIT": "1", "REDIS_URL": app.config["RATELIMIT_STORAGE_URI"] or ""}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s %(U)s", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn(env, tmp_path / "gunicorn.log", timeout=90, extra=(
+        "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s %(U)s"))
+    base = server.url
+
     def ping(_):
         try:
             requests.get(f"{base}/healthz", headers={"Connection": "close"}, timeout=5)
@@ -144,8 +132,7 @@ def gunicorn(app, database_url, tmp_path):
             list(pool.map(ping, range(8)))
     limiter.limiter.storage.reset()
     yield base, log
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(20)
+    server.stop()
     limiter.limiter.storage.reset()
 
 
