@@ -1,4 +1,5 @@
-"""Command-line tools: `flask db …`, `flask geo …`, `flask users create`, `flask import …`."""
+"""Command-line tools: `flask db …`, `flask geo …`, `flask users create`, `flask import …`,
+`flask outbox deliver`, `flask maintenance purge`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ users_cli = AppGroup("users", help="Accounts.")
 import_cli = AppGroup("import", help="Bulk imports of open data.")
 outbox_cli = AppGroup("outbox", help="Notification e-mails.")
 demo_cli = AppGroup("demo", help="Demo data (always marked as such).")
+maintenance_cli = AppGroup("maintenance", help="Housekeeping, from a daily timer.")
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:
@@ -193,6 +195,17 @@ def outbox_deliver(loop: bool) -> None:
         time.sleep(30)
 
 
+@maintenance_cli.command("purge")
+def maintenance_purge() -> None:
+    """Forget idempotency keys past their 24 hours, and tokens and sessions that ended."""
+    from app.accounts.services import purge_tokens
+    from app.api.idempotency import purge
+
+    keys, tokens = purge(db.session), purge_tokens(db.session)
+    db.session.commit()
+    click.echo(f"purge: {keys} idempotency key(s), {tokens} ended token(s) and session(s)")
+
+
 @demo_cli.command("history")
 def demo_history() -> None:
     """Give the imported extract a plausible, clearly marked demo workflow history."""
@@ -204,5 +217,5 @@ def demo_history() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, geo_cli, users_cli, import_cli, outbox_cli, demo_cli):
+    for group in (db_cli, geo_cli, users_cli, import_cli, outbox_cli, demo_cli, maintenance_cli):
         app.cli.add_command(group)

@@ -120,6 +120,12 @@ def _in(lang: str, text) -> str:
         return str(text)
 
 
+def in_both(text) -> tuple[str, str]:
+    """(French, English) of a catalogue string: e-mails speak both, their reader's language
+    unknown."""
+    return _in("fr", text), _in("en", text)
+
+
 def message(code: str, params: dict | None = None, lang: str | None = None) -> str:
     """The message of `code` in `lang` (the request's by default), params filled in."""
     lang = lang or current_language()

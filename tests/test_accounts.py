@@ -54,7 +54,8 @@ def test_sign_up_does_not_tell_whether_an_email_has_an_account(client, session):
     assert [u.display_name for u in users] == ["Zoé"]
     mails = session.execute(text("SELECT subject FROM outbox WHERE recipient = 'zoe@example.org' "
                                  "ORDER BY id")).scalars().all()
-    assert [m.split(" / ")[1] for m in mails] == ["Your account is ready", "You already have an account"]
+    assert mails == ["[Cartagora] Votre compte est prêt / Your account is ready",
+                     "[Cartagora] Vous avez déjà un compte / You already have an account"]
     r = client.post("/api/v1/auth/token", json={"email": "zoe@example.org", "password": "another long password"})
     assert r.status_code == 401  # the intruder's password does nothing
 

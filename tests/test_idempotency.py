@@ -70,3 +70,17 @@ def test_a_malformed_key_is_a_400(resident):
     assert r.status_code == 400 and r.json["code"] == "malformed_request"
     r = resident.post("/api/v1/reports", json=feature(), headers={"Idempotency-Key": "x" * 256})
     assert r.status_code == 400
+
+
+def test_the_daily_purge_forgets_old_keys_and_ended_tokens(resident, runner, session):
+    resident.post("/api/v1/reports", json=feature(title="Gardé"), headers={"Idempotency-Key": "fresh"})
+    resident.post("/api/v1/reports", json=feature(title="Oublié"), headers={"Idempotency-Key": "old"})
+    session.execute(text("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
+                         "WHERE key = 'old'"))
+    session.execute(text("""UPDATE api_tokens SET revoked_at = now() - interval '2 days'
+                            WHERE user_id = :u"""), {"u": resident.user_id})
+    session.commit()
+    result = runner.invoke(args=["maintenance", "purge"])
+    assert result.exit_code == 0 and "1 idempotency key(s), 1 ended token(s)" in result.output
+    assert session.execute(text("SELECT key FROM idempotency_keys WHERE user_id = :u"),
+                           {"u": resident.user_id}).scalars().all() == ["fresh"]

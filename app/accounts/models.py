@@ -39,9 +39,6 @@ class User(Base):
         return bool(STAFF_ROLES.intersection(self.roles))
 
 
-TOKEN_KINDS = ("bearer", "session")
-
-
 class ApiToken(Base):
     """A bearer token of the API or the token of a signed-in browser session; only its
     SHA-256 is stored. Revoked or expired, it authenticates nobody."""

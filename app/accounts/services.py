@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from flask_babel import lazy_pgettext as _lp
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ROLES, ApiToken, User
 from app.errors import AppError, Conflict, FieldError, ValidationFailed
+from app.messages import in_both
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
@@ -43,16 +45,13 @@ def create_user(
     return user
 
 
-# what the two e-mails of a sign-up say (both languages: the reader's is unknown)
-WELCOME = ("[Cartagora] Votre compte est prêt / Your account is ready",
-           "Bienvenue sur Cartagora : votre compte est prêt, connectez-vous avec cette adresse.\n"
-           "Welcome to Cartagora: your account is ready, sign in with this address.\n")
-ALREADY = ("[Cartagora] Vous avez déjà un compte / You already have an account",
-           "Quelqu'un (vous ?) a voulu créer un compte Cartagora avec cette adresse, qui en a "
-           "déjà un. Si c'était vous, connectez-vous ; sinon, ignorez ce message : rien n'a "
-           "changé.\n"
-           "Someone (you?) tried to create a Cartagora account with this address, which already "
-           "has one. If it was you, sign in; if not, ignore this message: nothing changed.\n")
+# the two e-mails of a sign-up (English msgids, French in the catalogue; sent in both)
+WELCOME = (_lp("e-mail", "Your account is ready"),
+           _lp("e-mail", "Welcome to Cartagora: your account is ready, sign in with this address."))
+ALREADY = (_lp("e-mail", "You already have an account"),
+           _lp("e-mail", "Someone (you?) tried to create a Cartagora account with this address, "
+                         "which already has one. If it was you, sign in; if not, ignore this "
+                         "message: nothing changed."))
 
 
 def register(session: Session, email: str, password: str, display_name: str) -> None:
@@ -68,8 +67,9 @@ def register(session: Session, email: str, password: str, display_name: str) -> 
         pg_insert(User).values(email=email, display_name=display_name, password_hash=password_hash,
                                roles=["resident"])
         .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id)).scalar()
-    subject, body = WELCOME if created is not None else ALREADY
-    session.add(OutboxMessage(recipient=email, subject=subject, body=body))
+    subject, body = (in_both(text) for text in (WELCOME if created is not None else ALREADY))
+    session.add(OutboxMessage(recipient=email, subject="[Cartagora] " + " / ".join(subject),
+                              body="\n".join(body) + "\n"))
     session.flush()
 
 
@@ -129,6 +129,13 @@ def revoke_all(session: Session, user: User, keep: str | None = None) -> int:
     if keep is not None:
         where.append(ApiToken.token_hash != _digest(keep))
     return session.execute(update(ApiToken).where(*where).values(revoked_at=func.now())).rowcount
+
+
+def purge_tokens(session: Session) -> int:
+    """Delete the tokens and sessions that ended (revoked or expired) over a day ago."""
+    return session.execute(delete(ApiToken).where(or_(
+        ApiToken.revoked_at < func.now() - timedelta(days=1),
+        ApiToken.expires_at < func.now() - timedelta(days=1)))).rowcount
 
 
 def change_password(session: Session, user: User, current: str, new: str, keep: str | None) -> int:

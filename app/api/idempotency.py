@@ -89,6 +89,6 @@ def once(user_id: int, body, uploads: dict, run: Callable[[], object]) -> Respon
 
 
 def purge(session) -> int:
-    """Forget the keys older than the TTL (`flask maintenance purge`)."""
+    """Forget the keys older than the TTL (`flask maintenance purge`, from a daily timer)."""
     return session.execute(text(f"DELETE FROM idempotency_keys "
                                 f"WHERE created_at < now() - interval '{TTL}'")).rowcount
