@@ -3,9 +3,11 @@ no serious or critical violation, in both languages."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.browser.conftest import sign_up, unique, wait_for_map
+from tests.browser.conftest import PASSWORD, sign_up, unique, wait_for_map
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +78,22 @@ def test_contribution_and_account_pages_have_no_serious_violation(page, api_user
     page.goto(f"/c/{proposal}")
     assert page.locator(".comment").count() == 1
     assert violations(page) == []
-    sign_up(page)
+    # the sign-up leads to the sign-in page and its notice (the same whether or not the
+    # address had an account)
+    page.goto("/signup?next=/me/contributions")
+    page.get_by_label("Nom public").fill("Axe")
+    page.get_by_label("E-mail").fill(f"{unique('axe').replace(' ', '-')}@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer mon compte").click()
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.get_by_role("status").filter(has_text="elle en a un maintenant").count() == 1
+    assert violations(page) == []
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(re.compile(r"/me/contributions"))
+    page.locator(".account-menu summary").click()  # the menu open: both ways to sign out
+    assert page.get_by_role("button", name="Se déconnecter partout").is_visible()
+    assert violations(page) == []
     page.goto(f"/c/{proposal}?lang=en")
     assert violations(page) == []
     page.goto("/me/contributions")
