@@ -295,11 +295,11 @@ class Http:
 # --------------------------------------------------------------------------- gunicorn
 
 
-def gunicorn(db: BenchDb, app: str = "app:create_app()") -> Gunicorn:
+def gunicorn(db: BenchDb, app: str = "app:create_app()", **env: str) -> Gunicorn:
     """`gunicorn -w 2 <app>` on a free port, against the bench database."""
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
     log.close()
-    return Gunicorn(db.env(), Path(log.name), app=app)
+    return Gunicorn({**db.env(), **env}, Path(log.name), app=app)
 
 
 def stop(running: Gunicorn) -> None:
@@ -407,21 +407,27 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
         use_wrk = tool == "wrk" or (tool == "auto" and loadgen.wrk_available())
         generate = loadgen.wrk_load if use_wrk else loadgen.python_load
         quiet_load = common.wait_for_quiet(quiet_wait)
-        # The machine's speed drifts by up to ~30% within an hour (other tenants): the app and
-        # the reference's minimal app take turns, and each reports its median run.
+        # The machine's speed drifts by up to ~30% within an hour (other tenants): the app, the
+        # reference's minimal app and the minimal app serving our stored Features take turns,
+        # and each reports its median run.
         minimal = gunicorn(db, app="bench.minimal_app:app")
+        same_bytes = gunicorn(db, app="bench.minimal_app:app", MINIMAL_PAGE="stored")
         try:
-            ours_runs, minimal_runs = [], []
+            ours_runs, minimal_runs, same_runs = [], [], []
             for k in range(load_runs):
                 log(f"bbox: {'wrk' if use_wrk else 'python'} load {k + 1}/{load_runs}, {connections} "
-                    f"connections, {duration:g} s: the app, then the minimal app")
+                    f"connections, {duration:g} s: the app, the minimal app, the same bytes")
                 ours_runs.append(generate("127.0.0.1", server.port, paths, connections, duration))
                 minimal_runs.append(generate("127.0.0.1", minimal.port, paths, connections, duration))
+                same_runs.append(generate("127.0.0.1", same_bytes.port, paths, connections, duration))
             minimal_bytes = _page_bytes(minimal.port, paths[0])
+            same_bytes_size = _page_bytes(same_bytes.port, paths[0])
         finally:
             stop(minimal)
+            stop(same_bytes)
         load = sorted(ours_runs, key=lambda run: run.rps)[len(ours_runs) // 2]
         minimal_rps = sorted(run.rps for run in minimal_runs)[len(minimal_runs) // 2]
+        same_rps = sorted(run.rps for run in same_runs)[len(same_runs) // 2]
     finally:
         for contender in contenders.values():
             try:
@@ -488,6 +494,13 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
                 "rps_median": round(minimal_rps, 1),
                 "response_bytes": minimal_bytes,
             },
+            "minimal_app_same_bytes": {
+                "app": "bench/minimal_app.py with MINIMAL_PAGE=stored (our stored Features, "
+                       "concatenated in SQL)",
+                "runs_rps": [round(run.rps, 1) for run in same_runs],
+                "rps_median": round(same_rps, 1),
+                "response_bytes": same_bytes_size,
+            },
         },
         "reference": REFERENCE,
         "ratios": {
@@ -498,6 +511,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
             "rps_over_target": common.ratio(rps, REFERENCE["target_rps"]),
             "rps_over_minimal_flask": common.ratio(rps, REFERENCE["minimal_flask_sql"]["rps"]),
             "rps_over_minimal_app_here": common.ratio(rps, minimal_rps),
+            "rps_over_minimal_same_bytes": common.ratio(rps, same_rps),
             "rps_over_pygeoapi": common.ratio(rps, REFERENCE["pygeoapi"]["rps"]),
         },
     }
@@ -530,6 +544,10 @@ def print_tables(result: dict) -> None:
             ["  minimal app rebuilt here, req/s", None, None, load["minimal_app"]["rps_median"], None,
              r["rps_over_minimal_app_here"]],
             ["  its runs", None, None, " / ".join(f"{v:.0f}" for v in load["minimal_app"]["runs_rps"]), None, None],
+            ["  minimal app, our stored Features, req/s", None, None,
+             load["minimal_app_same_bytes"]["rps_median"], None, r["rps_over_minimal_same_bytes"]],
+            ["  its runs", None, None,
+             " / ".join(f"{v:.0f}" for v in load["minimal_app_same_bytes"]["runs_rps"]), None, None],
             ["  p50 ms", lat.get("p50"), py["p50_ms"], mini["p50_ms"], None, common.ratio(lat.get("p50"), mini["p50_ms"])],
             ["  p90 ms", lat.get("p90"), py["p90_ms"], mini["p90_ms"], None, common.ratio(lat.get("p90"), mini["p90_ms"])],
             ["  p99 ms", lat.get("p99"), py["p99_ms"], mini["p99_ms"], None, common.ratio(lat.get("p99"), mini["p99_ms"])],
@@ -546,6 +564,7 @@ def print_tables(result: dict) -> None:
             ["app's page query / minimal page (both raw SQL)", r["raw_app_query_over_raw_minimal"]],
             ["req/s / target 500", r["rps_over_target"]],
             ["req/s / the minimal app's, same machine and minutes", r["rps_over_minimal_app_here"]],
+            ["req/s / the minimal app serving the same bytes", r["rps_over_minimal_same_bytes"]],
             ["req/s / pygeoapi 53.7", r["rps_over_pygeoapi"]],
             ["SQL round trips per request", " + ".join(
                 f"{v:g} {k}" for k, v in wire["by_kind_per_request"].items())],

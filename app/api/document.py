@@ -347,7 +347,8 @@ def openapi_document(app: Flask | None = None) -> dict:
     app = app or current_app
     cached = app.extensions.get("openapi_document")
     if cached is None:
-        cached = app.extensions["openapi_document"] = build(app)
+        with app.app_context():  # the category and service enums are read from the database
+            cached = app.extensions["openapi_document"] = build(app)
     return cached
 
 
