@@ -83,6 +83,18 @@ class Config:
     MAILBOX_PATH = Path(os.environ.get("CARTAGORA_MAILBOX", ROOT / "var" / "mail" / "outbox.mbox"))
     LANGUAGES = ("fr", "en")
     JSON_SORT_KEYS = False
+    # The address people reach Cartagora at: links in e-mails (verification, password reset)
+    # are built from it, never from the request's Host header (which anyone can forge).
+    PUBLIC_URL = os.environ.get("CARTAGORA_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    # single-use links sent by e-mail, hours
+    VERIFY_EMAIL_TTL_HOURS = int(os.environ.get("CARTAGORA_VERIFY_EMAIL_TTL_HOURS", "72"))
+    RESET_PASSWORD_TTL_HOURS = int(os.environ.get("CARTAGORA_RESET_PASSWORD_TTL_HOURS", "1"))
+    # Sign-in with an OpenID Connect provider (the city's "compte unique"): off unless an
+    # issuer is set. Its discovery document is read from <issuer>/.well-known/openid-configuration.
+    OIDC_ISSUER = os.environ.get("CARTAGORA_OIDC_ISSUER", "").rstrip("/")
+    OIDC_CLIENT_ID = os.environ.get("CARTAGORA_OIDC_CLIENT_ID", "")
+    OIDC_CLIENT_SECRET = os.environ.get("CARTAGORA_OIDC_CLIENT_SECRET", "")
+    OIDC_LABEL = os.environ.get("CARTAGORA_OIDC_LABEL", "compte Paris")  # "Sign in with …"
 
     # Basemap: any XYZ raster tile URL; the map keeps working on our own layers without it.
     TILE_URL = os.environ.get("CARTAGORA_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")

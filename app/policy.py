@@ -81,7 +81,7 @@ def holds(session: Session, user: User | None, relation: str, subject: Contribut
     if relation == SUPERVISOR:
         return user.has_role("supervisor")
     if relation == ADMIN:
-        return "admin" in user.roles
+        return "admin" in user.active_roles
     if relation == STAFF_IN_SCOPE:
         if subject is None:
             return user.has_role("agent", "supervisor")

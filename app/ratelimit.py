@@ -36,6 +36,7 @@ LIMITS = {
     "write": "30 per minute;600 per hour",
     "sign_up": "5 per minute;20 per hour",
     "sign_in": "30 per minute;300 per hour",
+    "email": "3 per minute;10 per hour",  # requests that send an e-mail to a given address
     "expensive": "60 per minute;1200 per hour",
 }
 # failed sign-ins: a few, then one per 20 s, then locked for the rest of the hour / day

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from app import create_app
+from app.accounts import two_factor
+from app.accounts.models import TWO_FACTOR_ROLES
 from app.config import default_database_url
 from app.db import db
 
@@ -111,6 +114,14 @@ def runner(app, connection):
     return app.test_cli_runner()
 
 
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The TOTP an authenticator app would show, `steps_ahead` 30-second steps from now (a
+    step not used yet: each is accepted once, within one step of the clock)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead)
+
+
 class Api:
     """A resident (or staff member) talking to the JSON API with a bearer token."""
 
@@ -124,12 +135,19 @@ class Api:
         self.client = client
         self.email = f"user{Api.counter}-{os.getpid()}@example.org"
         self.password = "a long enough password"
+        self.totp_secret = None
         with client.application.app_context():
             self.user = create_user(_db.session, self.email, self.password, name or f"User {Api.counter}",
                                     roles)
+            if TWO_FACTOR_ROLES.intersection(roles):  # their rights need two-factor sign-in on
+                self.totp_secret, _ = two_factor.begin(_db.session, self.user)
+                two_factor.confirm(_db.session, self.user, totp_code(self.totp_secret, 0))
             _db.session.commit()
             self.user_id = self.user.id
-        r = client.post("/api/v1/auth/token", json={"email": self.email, "password": self.password})
+        credentials = {"email": self.email, "password": self.password}
+        if self.totp_secret:
+            credentials["totp_code"] = totp_code(self.totp_secret, 1)
+        r = client.post("/api/v1/auth/token", json=credentials)
         assert r.status_code == 201, r.json
         self.headers = {"Authorization": f"Bearer {r.json['access_token']}"}
 

@@ -33,12 +33,12 @@ EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "12"))
 # name a report or an agent that does not exist (or an agent outside the report's scope), a status or a category may belong to the other kind, a bbox's west may
 # be east of its east, a cursor is only valid when the server made it, a period may be empty
 # or too long for hotspots, the public may not ask for counts under 5, sorting by distance
-# needs a position.
+# needs a position; a link's token or a two-factor code is valid only when the server made it.
 DOMAIN_CODES = top_level_codes() | {
     "date_in_past", "invalid_date", "unknown_report", "invalid_status", "invalid_bbox",
     "invalid_cursor", "unknown_category", "unknown_agent", "out_of_scope", "needs_position",
     "empty_period", "period_too_long", "below_public_minimum", "wrong_password", "feedback_given",
-    "idempotency_key_reused",
+    "idempotency_key_reused", "invalid_link", "invalid_totp",
     "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
 }
 CALLERS = ("anonymous", "resident", "admin")

@@ -70,6 +70,9 @@ class Endpoint:
     path: str  # "{s}" is the subject's URL
     subject: str | None = "report"  # report, proposal, resolved_report or None
     body: dict | None = None
+    # answers past the gate that still mean "allowed": the state refuses, not the policy
+    # (two-factor sign-in already on for a moderator, not on for a resident…)
+    past_the_gate: tuple[int, ...] = ()
 
 
 TOMORROW_FREE = {"to": "acknowledged", "public_note": "Vu"}
@@ -105,6 +108,17 @@ ENDPOINTS = [
     Endpoint("sign out", "account.manage", "POST", "/api/v1/auth/logout", None),
     Endpoint("change password", "account.manage", "POST", "/api/v1/me/password", None,
              {"current_password": "a long enough password", "new_password": "another long password"}),
+    Endpoint("resend verification", "account.manage", "POST", "/api/v1/me/verification", None),
+    Endpoint("start two-factor", "account.manage", "POST", "/api/v1/me/totp", None,
+             past_the_gate=(409,)),
+    Endpoint("confirm two-factor", "account.manage", "POST", "/api/v1/me/totp/confirm", None,
+             {"code": "000000"}, past_the_gate=(409,)),
+    Endpoint("disable two-factor", "account.manage", "POST", "/api/v1/me/totp/disable", None,
+             {"code": "000000"}, past_the_gate=(409, 422)),
+    Endpoint("new recovery codes", "account.manage", "POST", "/api/v1/me/totp/recovery-codes", None,
+             {"code": "000000"}, past_the_gate=(409, 422)),
+    Endpoint("delete account", "account.manage", "POST", "/api/v1/me/delete", None,
+             {"password": "a long enough password"}),
 ]
 
 
@@ -153,7 +167,8 @@ def test_the_matrix(client, people, endpoint):
     for persona in PERSONAS:
         subject = make_subject(client, people, endpoint.subject) if endpoint.subject else None
         r = call(client, people[persona], endpoint, subject, people)
-        got[persona] = r.status_code // 100 if r.status_code < 300 else r.status_code
+        allowed = r.status_code < 300 or r.status_code in endpoint.past_the_gate
+        got[persona] = 2 if allowed else r.status_code
         want[persona] = expected(persona, endpoint.action, endpoint.subject)
         if r.status_code >= 400:
             assert r.content_type == "application/problem+json"
@@ -166,7 +181,8 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
                 for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
                 if rule.rule.startswith("/api/")}
     covered = {(e.method, e.path) for e in ENDPOINTS}
-    public = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token")}  # anyone
+    public = {("POST", f"/api/v1/auth/{path}") for path in  # anyone
+              ("register", "token", "verify-email", "password-reset", "password-reset/confirm")}
     as_rules = {(m, r.replace("<id:contribution_id>", "").replace("<id:user_id>", "{agent}")
                  .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
                 for m, r in declared}

@@ -41,9 +41,48 @@ class RegisterInput(Body):
     display_name: Text(DISPLAY_NAME_MAX, min_length=1)
 
 
+TOTP_CODE = Field(description="The 6-digit code of the authenticator app.",
+                  examples=["123456"])
+RECOVERY_CODE = Field(description="A single-use recovery code, instead of `totp_code`.",
+                      examples=["a1b2c-3d4e5"])
+
+
 class Credentials(Body):
     email: Text(EMAIL_MAX, min_length=1)
     password: Text(MAX_PASSWORD, min_length=1, strip=False)
+    totp_code: Annotated[Text(7) | None, TOTP_CODE] = None
+    recovery_code: Annotated[Text(20) | None, RECOVERY_CODE] = None
+
+
+LinkToken = Annotated[Text(100, min_length=1), Field(description="The token of the e-mailed link.")]
+
+
+class EmailOnly(Body):
+    email: Email
+
+
+class VerifyEmailInput(Body):
+    token: LinkToken
+
+
+class PasswordResetInput(Body):
+    token: LinkToken
+    new_password: NewPassword
+
+
+class TotpCode(Body):
+    code: Annotated[Text(7) | None, TOTP_CODE] = None
+    recovery_code: Annotated[Text(20) | None, RECOVERY_CODE] = None
+
+
+class TotpConfirm(Body):
+    code: Annotated[Text(7, min_length=6), TOTP_CODE]
+
+
+class DeleteAccountInput(Body):
+    password: Annotated[Text(MAX_PASSWORD, min_length=1, strip=False), Field(
+        description="The account's password; an account made through OIDC, without one, types "
+                    "its e-mail address instead.")]
 
 
 class PasswordChange(Body):
@@ -64,6 +103,34 @@ class UserOut(Model):
     email: str
     display_name: str
     roles: list[Literal[ROLES]]  # type: ignore[valid-type]
+    active_roles: list[Literal[ROLES]] = Field(  # type: ignore[valid-type]
+        description="The roles usable now: a moderator's or an admin's wait for two-factor sign-in.")
+    email_verified: bool
+    two_factor: bool = Field(description="Two-factor sign-in (TOTP) is on.")
+    has_password: bool = Field(description="False for an account made through OIDC that never set one.")
+
+
+class TotpSetupOut(Model):
+    secret: str = Field(description="Base32, for apps that cannot scan the QR code.")
+    otpauth_uri: str = Field(description="The `otpauth://totp/…` URI the QR code holds.")
+
+
+class RecoveryCodesOut(Model):
+    recovery_codes: list[str] = Field(description="Single-use codes, shown only this once.")
+
+
+class MyDataOut(Model):
+    format: Literal["cartagora-my-data/1"]
+    exported_at: str
+    account: dict
+    identities: list[dict]
+    sessions: list[dict]
+    contributions: list[dict]
+    comments: list[dict]
+    votes: list[dict]
+    follows: list[dict]
+    feedback: list[dict]
+    emails: list[dict]
 
 
 class TokenOut(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -28,6 +29,9 @@ from app.web.i18n import LANGUAGES, current_lang
 from app.web.security import check_csrf, csrf_token
 
 bp = Blueprint("web", __name__)
+
+PENDING = "pending_2fa"  # session key: the account that passed its password, awaiting its code
+PENDING_S = 300
 
 
 @bp.before_request
@@ -108,14 +112,25 @@ def login():
             try:
                 limiter.check("sign_in", requester(None))
                 user = guarded_sign_in(form.email, lambda: accounts.authenticate(
-                    db.session, form.email, form.password))
+                    db.session, form.email, form.password, second_step=False))
             except AppError as exc:
                 errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
-                sign_in(user)
-                return redirect(safe_next())
+                return complete_sign_in(user, safe_next())
     return render_template("login.html", errors=errors, email=email, next=safe_next(""),
-                           registered=bool(registered))
+                           registered=bool(registered), notice=session.pop("flash", None))
+
+
+def complete_sign_in(user, next_url: str):
+    """After the password or the city's provider: the code page if two-factor sign-in is
+    on (the session then only remembers who passed the first step, for five minutes)."""
+    if user.totp_enabled_at is not None:
+        fresh_session()
+        session[PENDING] = {"user": user.id, "email": user.email, "until": time.time() + PENDING_S,
+                            "next": next_url}
+        return redirect(url_for("account_pages.second_step"))
+    sign_in(user)
+    return redirect(next_url)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -132,7 +147,9 @@ def signup():
             except AppError as exc:
                 errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
-                accounts.register(db.session, form.email, form.password, form.display_name)
+                cfg = current_app.config
+                accounts.register(db.session, form.email, form.password, form.display_name,
+                                  cfg["PUBLIC_URL"], cfg["VERIFY_EMAIL_TTL_HOURS"])
                 session["registered_email"] = form.email
                 return redirect(url_for("web.login", next=safe_next("") or None))
     return render_template("signup.html", errors=errors, values=values, next=safe_next(""),

@@ -1,0 +1,94 @@
+"""My data (RGPD articles 15, 17 and 20): everything an account holds, and its deletion.
+
+The export is one JSON document: the account, its identities at OIDC providers, its
+sessions (never a token), its contributions (whole Features, withdrawn ones too), comments,
+votes, follows, answers to resolved reports, and the e-mails we sent it.
+
+Deleting an account keeps its row, anonymised, so that what it contributed stays on the map
+attributed to a "former account" (Ancien compte / Former account), as a public record of
+the city's dialogue should; everything personal goes: e-mail, name, password, two-factor
+secret, identities, sessions, links, follows, e-mails not yet sent. Votes stay counted but
+can no longer be tied to anyone. The account cannot sign in again, by any way.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from app.accounts.models import AccountToken, ApiToken, RecoveryCode, User, UserIdentity
+from app.accounts.services import check_password
+
+FORMER_ACCOUNT = "Ancien compte · Former account"  # shown in both languages, like a name
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(session: Session, user: User) -> dict:
+    from app.engagement.models import Comment, Vote
+    from app.field.models import FixFeedback, Follow, OutboxMessage
+
+    contributions = [json.loads(row[0]) | {"withdrawn_at": _iso(row[1])} for row in session.execute(text(
+        "SELECT feature_json, withdrawn_at FROM contributions WHERE author_id = :u ORDER BY id"),
+        {"u": user.id})]
+    return {
+        "format": "cartagora-my-data/1",
+        "exported_at": datetime.now(UTC).isoformat(),
+        "account": {
+            "id": user.id, "email": user.email, "display_name": user.display_name, "roles": user.roles,
+            "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
+            "has_password": user.password_hash is not None,
+            "two_factor_enabled_at": _iso(user.totp_enabled_at),
+        },
+        "identities": [{"issuer": i.issuer, "subject": i.subject, "email": i.email,
+                        "created_at": _iso(i.created_at), "last_used_at": _iso(i.last_used_at)}
+                       for i in session.scalars(select(UserIdentity).where(UserIdentity.user_id == user.id))],
+        "sessions": [{"kind": t.kind, "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
+                      "revoked_at": _iso(t.revoked_at)}
+                     for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                              .order_by(ApiToken.id))],
+        "contributions": contributions,
+        "comments": [{"id": c.id, "contribution_id": c.contribution_id, "body": c.body,
+                      "created_at": _iso(c.created_at)}
+                     for c in session.scalars(select(Comment).where(Comment.author_id == user.id)
+                                              .order_by(Comment.id))],
+        "votes": [{"contribution_id": v.contribution_id, "value": v.value}
+                  for v in session.scalars(select(Vote).where(Vote.user_id == user.id)
+                                           .order_by(Vote.contribution_id))],
+        "follows": [{"contribution_id": f.contribution_id, "created_at": _iso(f.created_at)}
+                    for f in session.scalars(select(Follow).where(Follow.user_id == user.id)
+                                             .order_by(Follow.contribution_id))],
+        "feedback": [{"contribution_id": f.contribution_id, "value": f.value,
+                      "created_at": _iso(f.created_at)}
+                     for f in session.scalars(select(FixFeedback).where(FixFeedback.user_id == user.id)
+                                              .order_by(FixFeedback.id))],
+        "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
+                   for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
+                                            .order_by(OutboxMessage.id))],
+    }
+
+
+def delete_account(session: Session, user: User, password: str | None) -> None:
+    """Anonymise the account (confirmed by its password, or its e-mail address if it has
+    none); its contributions, comments and votes stay, under FORMER_ACCOUNT."""
+    from app.field.models import AgentScope, Follow, OutboxMessage
+
+    check_password(user, password)
+    session.refresh(user, with_for_update=True)
+    session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == user.email,
+                                                OutboxMessage.status == "pending"))
+    for model in (ApiToken, AccountToken, RecoveryCode, UserIdentity, Follow, AgentScope):
+        session.execute(delete(model).where(model.user_id == user.id))
+    user.email = f"deleted-{user.id}@invalid"
+    user.display_name = FORMER_ACCOUNT  # every Feature it wrote is re-serialised (trigger)
+    user.password_hash = user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
+    user.email_verified_at = None
+    user.roles = ["resident"]
+    user.is_active = False
+    user.deleted_at = datetime.now(UTC)
+    session.flush()
