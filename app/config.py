@@ -89,6 +89,8 @@ class Config:
     # single-use links sent by e-mail, hours
     VERIFY_EMAIL_TTL_HOURS = int(os.environ.get("CARTAGORA_VERIFY_EMAIL_TTL_HOURS", "72"))
     RESET_PASSWORD_TTL_HOURS = int(os.environ.get("CARTAGORA_RESET_PASSWORD_TTL_HOURS", "1"))
+    # moderation: an item is hidden until reviewed when this many people flagged it
+    MODERATION_HIDE_AT = int(os.environ.get("CARTAGORA_MODERATION_HIDE_AT", "3"))
     # Sign-in with an OpenID Connect provider (the city's "compte unique"): off unless an
     # issuer is set. Its discovery document is read from <issuer>/.well-known/openid-configuration.
     OIDC_ISSUER = os.environ.get("CARTAGORA_OIDC_ISSUER", "").rstrip("/")

@@ -10,8 +10,10 @@ matrix (every write endpoint × every kind of person) from RULES and checks it t
 Scopes: an agent acts on the reports of their services and arrondissements (agent_scopes
 rows, NULL meaning any); supervisors and admins act on every report. Proposals are nobody's
 scope: only their author (and supervisors and admins) edit or withdraw them. Planners read
-everything (the statistics) and edit no contribution but their own. Moderators will hide
-contributions (moderation, a later issue); they edit none but their own.
+everything (the statistics) and edit no contribution but their own. Moderators (and admins)
+review flagged items through app.moderation — hide, restore, edit with the original kept, ban
+— which is not editing as an author: it is audited and the author is told. Moderators' and
+admins' rights hold only with two-factor sign-in on (User.active_roles).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ AUTHOR = "author"                    # wrote the contribution (for a report: its
 STAFF_IN_SCOPE = "staff_in_scope"    # an agent whose scope covers the report; supervisors, admins
 SUPERVISOR = "supervisor"            # supervisors and admins
 ADMIN = "admin"
+MODERATOR = "moderator"              # moderators and admins
 EARLY_FOLLOWER = "early_follower"    # followed the report before its resolution
 
 RULES: dict[str, tuple[str, ...]] = {
@@ -47,6 +50,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "reports.queue": (STAFF_IN_SCOPE,),                 # the queue shows each one's scope
     "agents.set_scopes": (ADMIN,),
     "account.manage": (SIGNED_IN,),                     # sign out (everywhere), password
+    "moderation.flag": (SIGNED_IN,),                    # once per person and item (the table)
+    "moderation.review": (MODERATOR,),                  # the queue; hide, restore, edit, ban
+    "audit.read": (MODERATOR,),                         # the audit log and its export
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also
@@ -54,6 +60,7 @@ RULES: dict[str, tuple[str, ...]] = {
 HOLDERS: dict[str, tuple[str, ...] | str] = {
     SIGNED_IN: "*", AUTHOR: "*", EARLY_FOLLOWER: "*",
     STAFF_IN_SCOPE: ("agent", "supervisor"), SUPERVISOR: ("supervisor",), ADMIN: ("admin",),
+    MODERATOR: ("moderator",),
 }
 
 # the problem code of a refusal, when more telling than `forbidden`
@@ -82,6 +89,8 @@ def holds(session: Session, user: User | None, relation: str, subject: Contribut
         return user.has_role("supervisor")
     if relation == ADMIN:
         return "admin" in user.active_roles
+    if relation == MODERATOR:
+        return user.has_role("moderator")  # has_role is true for admin too
     if relation == STAFF_IN_SCOPE:
         if subject is None:
             return user.has_role("agent", "supervisor")

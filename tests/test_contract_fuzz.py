@@ -39,6 +39,7 @@ DOMAIN_CODES = top_level_codes() | {
     "invalid_cursor", "unknown_category", "unknown_agent", "out_of_scope", "needs_position",
     "empty_period", "period_too_long", "below_public_minimum", "wrong_password", "feedback_given",
     "idempotency_key_reused", "invalid_link", "invalid_totp",
+    "nothing_to_change", "not_editable",  # which members an edit takes depends on the item's type
     "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
 }
 CALLERS = ("anonymous", "resident", "admin")

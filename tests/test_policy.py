@@ -16,7 +16,15 @@ import pytest
 from sqlalchemy import text
 
 from app import policy
-from app.policy import ADMIN, AUTHOR, EARLY_FOLLOWER, SIGNED_IN, STAFF_IN_SCOPE, SUPERVISOR
+from app.policy import (
+    ADMIN,
+    AUTHOR,
+    EARLY_FOLLOWER,
+    MODERATOR,
+    SIGNED_IN,
+    STAFF_IN_SCOPE,
+    SUPERVISOR,
+)
 from tests.conftest import Api, feature
 
 PERSONAS = ("anonymous", "resident", "author", "agent_in_scope", "agent_out_of_scope",
@@ -42,6 +50,8 @@ def relations(persona: str, subject: str | None) -> set[str]:
         out.add(SUPERVISOR)
     if persona == "admin":
         out.add(ADMIN)
+    if persona in ("moderator", "admin"):
+        out.add(MODERATOR)
     return out
 
 
@@ -119,6 +129,19 @@ ENDPOINTS = [
              {"code": "000000"}, past_the_gate=(409, 422)),
     Endpoint("delete account", "account.manage", "POST", "/api/v1/me/delete", None,
              {"password": "a long enough password"}),
+    Endpoint("flag", "moderation.flag", "POST", "/api/v1/flags", "report",
+             {"subject_type": "contribution", "subject_id": "{id}", "reason": "spam"}),
+    Endpoint("moderation queue", "moderation.review", "GET", "/api/v1/moderation/queue", None),
+    Endpoint("hide", "moderation.review", "POST", "/api/v1/moderation/decisions", "proposal",
+             {"subject_type": "contribution", "subject_id": "{id}", "action": "hide", "reason": "Hors sujet"}),
+    Endpoint("moderator's edit", "moderation.review", "POST", "/api/v1/moderation/edits", "report",
+             {"subject_type": "contribution", "subject_id": "{id}", "title": "Titre modéré", "reason": "Injure"}),
+    Endpoint("banned domains", "moderation.review", "GET", "/api/v1/moderation/domains", None),
+    Endpoint("ban a domain", "moderation.review", "PUT", "/api/v1/moderation/domains/<domain>", None,
+             {"reason": "Spam"}),
+    Endpoint("unban a domain", "moderation.review", "DELETE", "/api/v1/moderation/domains/<domain>", None,
+             past_the_gate=(404,)),  # a domain nobody banned
+    Endpoint("audit log", "audit.read", "GET", "/api/v1/audit", None),
 ]
 
 
@@ -152,11 +175,14 @@ def make_subject(client, people, kind: str) -> Subject:
 
 def call(client, who: Api | None, endpoint: Endpoint, subject: Subject | None, people):
     path = endpoint.path.replace("{agent}", str(people["agent_out_of_scope"].user_id))
+    path = path.replace("<domain>", "spam.example")
     body = endpoint.body
     if subject is not None:
         path = path.replace("{s}", subject.url)
         if body and body.get("ids") == ["{id}"]:
             body = {**body, "ids": [subject.id]}
+        if body and body.get("subject_id") == "{id}":
+            body = {**body, "subject_id": subject.id}
     send = getattr(who or client, endpoint.method.lower())
     return send(path, json=body) if body is not None else send(path)
 

@@ -379,3 +379,12 @@ NEAR_PARIS_DEG = 1.0
 _W, _S, _E, _N = _near_paris()
 NearParisLongitude = Annotated[float, Field(ge=_W, le=_E, allow_inf_nan=False)]
 NearParisLatitude = Annotated[float, Field(ge=_S, le=_N, allow_inf_nan=False)]
+
+
+def needs(required_for: dict[str, str], key: str = "to") -> dict:
+    """JSON Schema conditionals: when `key` has one of these values, its member is required,
+    not null (a transition's target, a flag's reason…)."""
+    return {"allOf": [
+        {"if": {"properties": {key: {"const": value}}, "required": [key]},
+         "then": {"required": [member], "properties": {member: {"not": {"type": "null"}}}}}
+        for value, member in required_for.items()]}

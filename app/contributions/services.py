@@ -28,7 +28,10 @@ def create(
     it and the photo files written, which the caller removes unless the transaction commits."""
     policy.require(session, author, "contribution.create")
     processed = process_uploads(uploads, max_photo_bytes, max_photos, already=0)
-    contribution = Contribution(kind=kind, status=INITIAL_STATUS[kind], author_id=author.id, **values)
+    from app.moderation.services import is_banned
+
+    contribution = Contribution(kind=kind, status=INITIAL_STATUS[kind], author_id=author.id,
+                                hidden=is_banned(session, author), **values)
     session.add(contribution)
     session.flush()  # the trigger fills arrondissement and quartier
     written = attach_photos(session, contribution, processed, media_dir)

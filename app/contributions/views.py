@@ -12,7 +12,7 @@ from app.areas.services import category_index
 from app.config import Config
 from app.contributions import queries, services
 from app.contributions.media import photo_is_public, remove_unless_committed
-from app.contributions.models import KINDS, REPORT_OPEN
+from app.contributions.models import KINDS, REPORT_OPEN, Contribution
 from app.contributions.photos import ALLOWED_FORMATS
 from app.contributions.photos import paths as photo_paths
 from app.contributions.schemas import (
@@ -51,7 +51,10 @@ MEDIA_NAME = ("`<sha256>.jpg` (the photo) or `<sha256>.thumb.jpg` (its thumbnail
 
 
 def feature_response(kind: str, contribution_id: int, status: int = 200) -> Response:
-    contribution = visible_or_404(db.session, kind, contribution_id)
+    """The Feature with its photos. A create (201) answers with what it stored even when it
+    is hidden (a banned author's, app.moderation): the author is not told."""
+    contribution = db.session.get(Contribution, contribution_id) if status == 201 else \
+        visible_or_404(db.session, kind, contribution_id)
     body = queries.feature_text(db.session, contribution_id, current_language())
     media = [
         {

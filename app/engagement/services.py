@@ -56,7 +56,10 @@ def tally(session: Session, contribution_id: int, user_id: int) -> dict:
 def add_comment(session: Session, contribution: Contribution, user: User, body: str) -> Comment:
     """A comment of plain text, already checked (1 to COMMENT_MAX characters, stripped)."""
     policy.require(session, user, "contribution.comment", contribution)
-    comment = Comment(contribution_id=contribution.id, author_id=user.id, body=body)
+    from app.moderation.services import is_banned
+
+    comment = Comment(contribution_id=contribution.id, author_id=user.id, body=body,
+                      hidden=is_banned(session, user))
     session.add(comment)
     session.flush()
     session.refresh(comment)

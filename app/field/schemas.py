@@ -22,6 +22,7 @@ from app.api.types import (
     ServiceCode,
     Text,
     fail,
+    needs,
 )
 from app.areas.services import category_index
 from app.contributions.models import REPORT_CLOSED, REPORT_OPEN, REPORT_STATUSES, STATUS_GROUPS
@@ -50,14 +51,6 @@ def transition_table() -> str:
 
 
 # ---- bodies ---------------------------------------------------------------------------------
-
-def needs(required_for: dict[str, str]) -> dict:
-    """JSON Schema conditionals: a target `to` needs its member, not null."""
-    return {"allOf": [
-        {"if": {"properties": {"to": {"const": target}}, "required": ["to"]},
-         "then": {"required": [member], "properties": {member: {"not": {"type": "null"}}}}}
-        for target, member in required_for.items()]}
-
 
 class TransitionInput(Body):
     """A status change. Members a target does not use are ignored (a `duplicate_of` sent with

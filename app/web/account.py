@@ -25,7 +25,6 @@ from flask import (
 
 from app.accounts import mydata, oidc, two_factor
 from app.accounts import services as accounts
-from app.accounts.auth import current_user
 from app.accounts.schemas import DeleteAccountInput, EmailOnly, PasswordChange, PasswordResetInput
 from app.accounts.services import InvalidCredentials
 from app.db import db
@@ -33,30 +32,22 @@ from app.errors import AppError
 from app.messages import message
 from app.ratelimit import guarded_sign_in, limiter, requester
 from app.web.i18n import current_lang
-from app.web.security import check_csrf
-from app.web.views import PENDING, complete_sign_in, fresh_session, page_form, safe_next, sign_in
+from app.web.security import protect_forms
+from app.web.views import (
+    PENDING,
+    complete_sign_in,
+    fresh_session,
+    page_form,
+    refusal_errors,
+    safe_next,
+    sign_in,
+    signed_in_or_login,
+)
 
 bp = Blueprint("account_pages", __name__)
 
 
-@bp.before_request
-def protect_forms():
-    if request.method == "POST":
-        check_csrf()
-
-
-def _problem(exc: AppError) -> dict[str, str]:
-    """A service's refusal as the page's errors: its field errors, else one for the form."""
-    if exc.errors:
-        return {e.field: e.to_dict()["detail"] for e in exc.errors}
-    return {"form": message(exc.code, exc.params, current_lang())}
-
-
-def _signed_in():
-    user = current_user()
-    if user is None:
-        abort(redirect(url_for("web.login", next=request.full_path.rstrip("?"))))
-    return user
+protect_forms(bp)
 
 
 def _links() -> tuple[str, int, int]:
@@ -143,7 +134,7 @@ def forgot_password():
             try:
                 limiter.check("email", requester(None))
             except AppError as exc:
-                errors = _problem(exc)
+                errors = refusal_errors(exc)
             else:
                 public_url, _, reset_ttl = _links()
                 accounts.request_password_reset(db.session, form.email, public_url, reset_ttl)
@@ -161,7 +152,7 @@ def reset_password(token: str):
             try:
                 accounts.reset_password(db.session, form.token, form.new_password)
             except AppError as exc:
-                errors = _problem(exc)
+                errors = refusal_errors(exc)
             else:
                 fresh_session()
                 session["flash"] = message("password_reset_done", None, current_lang())
@@ -179,7 +170,7 @@ def verify_email(token: str):
             accounts.verify_email(db.session, token)
             done = True
         except AppError as exc:
-            errors = _problem(exc)
+            errors = refusal_errors(exc)
     return render_template("account/verify.html", token=token, errors=errors, done=done)
 
 
@@ -187,7 +178,7 @@ def verify_email(token: str):
 
 @bp.get("/account")
 def account():
-    user = _signed_in()
+    user = signed_in_or_login()
     return render_template("account/account.html", account=user, errors={},
                            recovery_left=two_factor.remaining_codes(db.session, user)
                            if user.totp_enabled_at else 0,
@@ -196,7 +187,7 @@ def account():
 
 @bp.post("/account/verification")
 def resend_verification():
-    user = _signed_in()
+    user = signed_in_or_login()
     try:
         limiter.check("email", requester(user))
     except AppError as exc:
@@ -210,14 +201,14 @@ def resend_verification():
 
 @bp.post("/account/password")
 def change_password():
-    user = _signed_in()
+    user = signed_in_or_login()
     form, errors = page_form(PasswordChange)
     if form is not None:
         try:
             accounts.change_password(db.session, user, form.current_password, form.new_password,
                                      keep=session.get("sid"))
         except AppError as exc:
-            errors = _problem(exc)
+            errors = refusal_errors(exc)
         else:
             session["flash"] = message("password_changed", None, current_lang())
             return redirect(url_for("account_pages.account"))
@@ -230,7 +221,7 @@ def change_password():
 def two_factor_page():
     """Enrol: a new secret as a QR code; the first code switches it on and shows the
     recovery codes once. With it on: new recovery codes, or switch it off."""
-    user = _signed_in()
+    user = signed_in_or_login()
     errors, codes = {}, None
     action = request.form.get("action") if request.method == "POST" else None
     try:
@@ -243,7 +234,7 @@ def two_factor_page():
             session["flash"] = message("totp_disabled", None, current_lang())
             return redirect(url_for("account_pages.account"))
     except AppError as exc:
-        errors = _problem(exc)
+        errors = refusal_errors(exc)
     secret = qr = None
     if user.totp_enabled_at is None:
         if user.totp_secret is None or action is None:
@@ -257,7 +248,7 @@ def two_factor_page():
 
 @bp.get("/account/export")
 def export():
-    user = _signed_in()
+    user = signed_in_or_login()
     body = json.dumps(mydata.export(db.session, user), ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": 'attachment; filename="cartagora-my-data.json"',
@@ -266,13 +257,13 @@ def export():
 
 @bp.post("/account/delete")
 def delete_account():
-    user = _signed_in()
+    user = signed_in_or_login()
     form, errors = page_form(DeleteAccountInput)
     if form is not None:
         try:
             mydata.delete_account(db.session, user, form.password)
         except AppError as exc:
-            errors = _problem(exc)
+            errors = refusal_errors(exc)
         else:
             fresh_session()
             session["flash"] = message("account_deleted", None, current_lang())

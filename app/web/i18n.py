@@ -56,6 +56,21 @@ def status_label(kind: str, status: str) -> str:
     return str(STATUS_LABELS.get(kind, {}).get(status, status))
 
 
+REASON_LABELS = {"spam": _l("Spam or advertising"), "offensive": _l("Offensive or hateful"),
+                 "personal_data": _l("Personal data shown"), "off_topic": _l("Off-topic"),
+                 "other": _l("Other")}
+SUBJECT_LABELS = {"contribution": _l("Contribution"), "report": _l("Report"), "proposal": _l("Proposal"),
+                  "comment": _l("Comment"), "user": _l("Profile")}
+
+
+def reason_label(reason: str) -> str:
+    return str(REASON_LABELS.get(reason, reason))
+
+
+def subject_label(kind: str) -> str:
+    return str(SUBJECT_LABELS.get(kind, kind))
+
+
 def ordinal(n: int) -> str:
     """1er, 2e… in French; 1st, 2nd… in English (arrondissements are named by their number)."""
     if current_lang() == "fr":
@@ -168,6 +183,8 @@ def init_i18n(app: Flask) -> None:
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         KIND_LABELS=KIND_LABELS,
         status_label=status_label,
+        reason_label=reason_label,
+        subject_label=subject_label,
         ordinal=ordinal,
         js_strings=js_strings,
     )

@@ -25,6 +25,15 @@ def check_csrf() -> None:
         abort(400)
 
 
+def protect_forms(bp) -> None:
+    """Every form a blueprint's pages post must carry the session's CSRF token."""
+
+    @bp.before_request
+    def _check():
+        if request.method == "POST":
+            check_csrf()
+
+
 def tile_source(url: str) -> str | None:
     """The CSP source of the basemap's tiles: scheme://host, `{s}` subdomains as a wildcard."""
     parts = urlsplit(url)

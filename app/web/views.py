@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     redirect,
     render_template,
@@ -26,7 +27,7 @@ from app.messages import message
 from app.ratelimit import guarded_sign_in, limiter, requester
 from app.web import services
 from app.web.i18n import LANGUAGES, current_lang
-from app.web.security import check_csrf, csrf_token
+from app.web.security import csrf_token, protect_forms
 
 bp = Blueprint("web", __name__)
 
@@ -34,10 +35,15 @@ PENDING = "pending_2fa"  # session key: the account that passed its password, aw
 PENDING_S = 300
 
 
-@bp.before_request
-def protect_forms():
-    if request.method == "POST":
-        check_csrf()
+protect_forms(bp)
+
+
+def signed_in_or_login():
+    """The signed-in person, else (abort) a redirect to the sign-in page and back."""
+    user = current_user()
+    if user is None:
+        abort(redirect(url_for("web.login", next=request.full_path.rstrip("?"))))
+    return user
 
 
 @bp.app_context_processor
@@ -61,9 +67,17 @@ def field_errors(errors) -> dict[str, str]:
     return {e.field.removeprefix("properties."): e.to_dict()["detail"] for e in errors}
 
 
-def page_form(model):
-    """A page's form read with the API's own declared model: (the model, {}) or (None, errors)."""
-    data = {name: request.form[name] for name in model.model_fields if name in request.form}
+def refusal_errors(exc: AppError) -> dict[str, str]:
+    """A service's refusal as a page form's errors: its field errors, else one for the form."""
+    return {e.field: e.to_dict()["detail"] for e in exc.errors} or \
+        {"form": message(exc.code, exc.params, current_lang())}
+
+
+def page_form(model, data: dict | None = None):
+    """A page's form (or `data`) read with the API's own declared model, its fields only:
+    (the model, {}) or (None, errors)."""
+    source = request.form if data is None else data
+    data = {name: source[name] for name in model.model_fields if name in source}
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:
@@ -96,7 +110,7 @@ def contribution(contribution_id: int):
     if c is None:
         return render_template("not_found.html"), 404
     page = services.contribution_page(db.session, c, current_user(), current_lang())
-    return render_template("contribution.html", **page)
+    return render_template("contribution.html", **page, notice=session.pop("flash", None))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -187,9 +201,7 @@ def logout():
 
 @bp.get("/me/contributions")
 def my_contributions():
-    user = current_user()
-    if user is None:
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+    user = signed_in_or_login()
     items = services.my_contributions(db.session, user, current_lang())
     return render_template("my_contributions.html", items=items)
 

@@ -1,0 +1,158 @@
+"""Moderation (issue 13): flags, hiding at three, the queue, decisions told to the author,
+edits keeping the original, bans, and the append-only audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import feature
+
+
+@pytest.fixture
+def moderator(make_user):
+    return make_user(("moderator",), name="Modératrice")
+
+
+def flag(who, subject_id, reason="spam", subject_type="contribution", note=None):
+    body = {"subject_type": subject_type, "subject_id": subject_id, "reason": reason}
+    if note:
+        body["note"] = note
+    return who.post("/api/v1/flags", json=body)
+
+
+def mails_to(session, email):
+    return session.execute(text("SELECT subject, body FROM outbox WHERE recipient = :e ORDER BY id"),
+                           {"e": email}).all()
+
+
+def test_three_flags_hide_until_reviewed_and_the_author_is_told(client, make_user, moderator, session):
+    author = make_user(name="Auteur")
+    rid = author.post("/api/v1/reports", json=feature(title="Publicité déguisée")).json["id"]
+    a, b, c = (make_user(name=n) for n in "ABC")
+    assert flag(a, rid).json == {"flags": 1, "hidden": False}
+    again = flag(a, rid, "offensive")
+    assert again.status_code == 409 and again.json["code"] == "already_flagged"
+    other = flag(b, rid, "other")
+    assert other.status_code == 422 and other.json["errors"][0] == {
+        "field": "note", "code": "required", "detail": "Ce champ est obligatoire."}
+    assert flag(b, rid, "other", note="Lien vers un site marchand").json == {"flags": 2, "hidden": False}
+    assert client.get(f"/api/v1/reports/{rid}").status_code == 200
+    assert flag(c, rid, "offensive").json == {"flags": 3, "hidden": True}
+
+    assert client.get(f"/api/v1/reports/{rid}").status_code == 404
+    assert flag(make_user(), rid).status_code == 404  # hidden: nothing left to flag
+    subject, body = mails_to(session, author.email)[-1]
+    assert subject.startswith("[Cartagora] Votre contribution est masquée")
+    assert "Publicité déguisée" in body
+
+    items = moderator.get("/api/v1/moderation/queue?state=hidden").json["items"]
+    mine = [i for i in items if i["subject_id"] == rid]
+    assert len(mine) == 1 and mine[0]["flags"] == 3 and mine[0]["hidden"] is True
+    assert mine[0]["reasons"] == {"spam": 1, "other": 1, "offensive": 1}
+    assert mine[0]["notes"] == [{"reason": "other", "note": "Lien vers un site marchand"}]
+    assert mine[0]["author"]["display_name"] == "Auteur"
+    assert moderator.get("/api/v1/moderation/queue?state=flagged").json["items"] == [
+        i for i in moderator.get("/api/v1/moderation/queue?state=flagged").json["items"] if not i["hidden"]]
+
+    back = moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "contribution", "subject_id": rid, "action": "restore", "reason": "Information utile"})
+    assert back.json == {"subject_type": "contribution", "subject_id": rid, "hidden": False, "banned": False,
+                         "open_flags": 0}
+    assert client.get(f"/api/v1/reports/{rid}").status_code == 200
+    assert "Information utile" in mails_to(session, author.email)[-1][1]
+    log = moderator.get(f"/api/v1/audit?subject_type=contribution&subject_id={rid}").json["entries"]
+    assert [(e["action"], e["actor"] and e["actor"]["display_name"], e["reason"]) for e in log] == [
+        ("restore", "Modératrice", "Information utile"), ("auto_hide", None, None)]
+    assert log[0]["details"] == {"flags_closed": 3} and log[1]["details"] == {"flags": 3}
+
+
+def test_a_moderator_edits_and_the_original_is_kept(client, make_user, moderator):
+    author = make_user(name="Auteur")
+    rid = author.post("/api/v1/reports", json=feature(title="Ce voisin est un idiot")).json["id"]
+    r = moderator.post("/api/v1/moderation/edits", json={
+        "subject_type": "contribution", "subject_id": rid, "title": "Nuisance signalée", "reason": "Injure"})
+    assert r.status_code == 200, r.json
+    assert client.get(f"/api/v1/reports/{rid}").json["properties"]["title"] == "Nuisance signalée"
+    entry = moderator.get(f"/api/v1/audit?action=edit&subject_id={rid}").json["entries"][0]
+    assert entry["details"]["original"] == {"title": "Ce voisin est un idiot"}
+    assert entry["details"]["changed"] == {"title": "Nuisance signalée"}
+    wrong = moderator.post("/api/v1/moderation/edits", json={
+        "subject_type": "contribution", "subject_id": rid, "body": "x", "reason": "r"})
+    assert wrong.status_code == 422 and wrong.json["errors"][0] == {
+        "field": "body", "code": "not_editable", "detail": "Ce type d'élément n'a pas ce champ."}
+
+
+def test_banned_accounts_and_domains_write_hidden_content(client, make_user, moderator, session):
+    troll = make_user(name="Troll")
+    before = troll.post("/api/v1/reports", json=feature(title="Avant le bannissement")).json["id"]
+    r = moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "user", "subject_id": troll.user_id, "action": "ban", "reason": "Spam répété"})
+    assert r.json["banned"] is True
+    created = troll.post("/api/v1/reports", json=feature(title="Après le bannissement"))
+    assert created.status_code == 201  # the author is not told
+    assert client.get(f"/api/v1/reports/{created.json['id']}").status_code == 404
+    assert client.get(f"/api/v1/reports/{before}").status_code == 200  # the past stays
+    said = troll.post(f"/api/v1/reports/{before}/comments", json={"body": "Encore moi"})
+    assert said.status_code == 201
+    assert client.get(f"/api/v1/reports/{before}/comments").json["comments"] == []
+    assert moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "contribution", "subject_id": before, "action": "ban", "reason": "r"}).status_code == 409
+
+    domain = troll.email.rpartition("@")[2]
+    neighbour = make_user(name="Même domaine")  # same test domain as every fixture user
+    assert moderator.put(f"/api/v1/moderation/domains/{domain.upper()}", json={"reason": "Ferme à spam"}).status_code == 204
+    assert moderator.get("/api/v1/moderation/domains").json["domains"][0]["domain"] == domain
+    hidden = neighbour.post("/api/v1/reports", json=feature(title="Domaine banni"))
+    assert client.get(f"/api/v1/reports/{hidden.json['id']}").status_code == 404
+    assert moderator.delete(f"/api/v1/moderation/domains/{domain}").status_code == 204
+    shown = neighbour.post("/api/v1/reports", json=feature(title="Domaine rétabli"))
+    assert client.get(f"/api/v1/reports/{shown.json['id']}").status_code == 200
+    actions = [e["action"] for e in moderator.get("/api/v1/audit?limit=3").json["entries"]]
+    assert actions == ["unban_domain", "ban_domain", "ban"]
+
+
+def test_a_comment_hidden_by_flags_leaves_the_list(client, make_user):
+    author = make_user(name="Auteur")
+    rid = author.post("/api/v1/reports", json=feature(title="Banc cassé")).json["id"]
+    cid = make_user(name="Grossier").post(f"/api/v1/reports/{rid}/comments", json={"body": "Insulte"}).json["id"]
+    for n in range(3):
+        flag(make_user(name=f"F{n}"), cid, "offensive", subject_type="comment")
+    assert client.get(f"/api/v1/reports/{rid}/comments").json["comments"] == []
+
+
+def test_the_audit_log_is_append_only_and_exports_as_csv(moderator, make_user, session):
+    rid = make_user().post("/api/v1/reports", json=feature(title="À masquer")).json["id"]
+    moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "contribution", "subject_id": rid, "action": "hide", "reason": "Doublon, \"exact\""})
+    exported = moderator.get("/api/v1/audit.csv?limit=1")
+    assert exported.content_type.startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[0] == ["id", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "reason", "details"]
+    assert rows[1][3:8] == ["Modératrice", "hide", "contribution", str(rid), 'Doublon, "exact"']
+    session.commit()
+    for statement in ("UPDATE audit_log SET reason = 'rien'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with session.begin_nested():
+                session.execute(text(statement))
+    assert session.scalar(text("SELECT reason FROM audit_log WHERE subject_id = :s"), {"s": str(rid)}) == \
+        'Doublon, "exact"'
+
+
+def test_the_moderation_pages_are_for_moderators(client, make_user, session):
+    assert client.get("/moderation").status_code == 302  # to the sign-in page
+    resident = make_user(name="Curieuse")
+    token = resident.headers["Authorization"].split()[1]
+    session.execute(text("UPDATE api_tokens SET kind = 'session' WHERE token_hash = sha256(convert_to(:t, 'UTF8'))"),
+                    {"t": token})
+    session.commit()
+    with client.session_transaction() as browser:
+        browser["sid"] = token
+    page = client.get("/moderation")
+    assert page.status_code == 403 and "Accès refusé" in page.get_data(as_text=True)
+    assert "Modération" not in page.get_data(as_text=True).split("<main")[0]  # no menu entry
+    assert client.get("/moderation/audit").status_code == 403
