@@ -56,8 +56,11 @@ def test_three_flags_hide_until_reviewed_and_the_author_is_told(client, make_use
     assert mine[0]["reasons"] == {"spam": 1, "other": 1, "offensive": 1}
     assert mine[0]["notes"] == [{"reason": "other", "note": "Lien vers un site marchand"}]
     assert mine[0]["author"]["display_name"] == "Auteur"
-    assert moderator.get("/api/v1/moderation/queue?state=flagged").json["items"] == [
-        i for i in moderator.get("/api/v1/moderation/queue?state=flagged").json["items"] if not i["hidden"]]
+    flagged = moderator.get("/api/v1/moderation/queue?state=flagged&subject_type=contribution").json["items"]
+    assert rid not in {i["subject_id"] for i in flagged}  # hidden now: not among the visible ones
+    by_reason = moderator.get("/api/v1/moderation/queue?reason=offensive").json["items"]
+    assert [(i["subject_id"], i["reasons"]["offensive"]) for i in by_reason if i["subject_id"] == rid] == [(rid, 1)]
+    assert moderator.get("/api/v1/moderation/queue?reason=personal_data").json["items"] == []
 
     back = moderator.post("/api/v1/moderation/decisions", json={
         "subject_type": "contribution", "subject_id": rid, "action": "restore", "reason": "Information utile"})

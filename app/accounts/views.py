@@ -47,7 +47,9 @@ def user_json(user) -> dict:
             "two_factor": user.totp_enabled_at is not None, "has_password": user.password_hash is not None}
 
 
-def links() -> tuple[str, int, int]:
+def link_settings() -> tuple[str, int, int]:
+    """(public URL, verification link hours, reset link hours): what e-mailed links are built
+    from (the API's endpoints and the pages alike)."""
     cfg = current_app.config
     return cfg["PUBLIC_URL"], cfg["VERIFY_EMAIL_TTL_HOURS"], cfg["RESET_PASSWORD_TTL_HOURS"]
 
@@ -62,7 +64,7 @@ def register(body: RegisterInput):
     can learn who uses Cartagora: a new address gets its account (sign in with `POST
     /api/v1/auth/token`) and a welcome e-mail; the owner of an existing one is told by e-mail
     that someone tried."""
-    public_url, verify_ttl, _ = links()
+    public_url, verify_ttl, _ = link_settings()
     services.register(db.session, body.email, body.password, body.display_name, public_url, verify_ttl)
     return {"detail": message("registered")}, 202
 
@@ -142,7 +144,7 @@ def verify_email(body: VerifyEmailInput):
                                RegisteredOut)})
 def resend_verification():
     """E-mail me a new link to confirm my address."""
-    public_url, verify_ttl, _ = links()
+    public_url, verify_ttl, _ = link_settings()
     sent = services.send_verification(db.session, current_user(), public_url, verify_ttl)
     return {"detail": message("verification_sent" if sent else "email_verified")}, 202
 
@@ -154,7 +156,7 @@ def password_reset(body: EmailOnly):
 
     The answer is the same whether or not the address has an account; an account's owner
     gets a link valid for an hour (`CARTAGORA_RESET_PASSWORD_TTL_HOURS`)."""
-    public_url, _, reset_ttl = links()
+    public_url, _, reset_ttl = link_settings()
     services.request_password_reset(db.session, body.email, public_url, reset_ttl)
     return {"detail": message("password_reset_sent")}, 202
 

@@ -67,8 +67,7 @@ def _subject(session: Session, subject_type: str, subject_id: int, lock: bool = 
 
 
 def _author_id(subject_type: str, subject) -> int | None:
-    return {"contribution": lambda s: s.author_id, "comment": lambda s: s.author_id,
-            "user": lambda s: s.id}[subject_type](subject)
+    return subject.id if subject_type == "user" else subject.author_id
 
 
 def _label(subject_type: str, subject) -> str:

@@ -25,8 +25,10 @@ from flask import (
 
 from app.accounts import mydata, oidc, two_factor
 from app.accounts import services as accounts
+from app.accounts.auth import SESSION_TOKEN_KEY
 from app.accounts.schemas import DeleteAccountInput, EmailOnly, PasswordChange, PasswordResetInput
 from app.accounts.services import InvalidCredentials
+from app.accounts.views import link_settings
 from app.db import db
 from app.errors import AppError
 from app.messages import message
@@ -50,9 +52,10 @@ bp = Blueprint("account_pages", __name__)
 protect_forms(bp)
 
 
-def _links() -> tuple[str, int, int]:
-    cfg = current_app.config
-    return cfg["PUBLIC_URL"], cfg["VERIFY_EMAIL_TTL_HOURS"], cfg["RESET_PASSWORD_TTL_HOURS"]
+def account_page(user, errors: dict | None = None, notice: str | None = None) -> str:
+    return render_template("account/account.html", account=user, errors=errors or {}, notice=notice,
+                           recovery_left=two_factor.remaining_codes(db.session, user)
+                           if user.totp_enabled_at else 0)
 
 
 # ---- sign-in: the second step, and the city's provider ---------------------------------------
@@ -68,8 +71,9 @@ def second_step():
         code = request.form.get("code", "").strip()
         use_recovery = "-" in code or len(code.replace(" ", "")) == 10
 
+        user = db.session.get(accounts.User, pending["user"])
+
         def attempt():
-            user = db.session.get(accounts.User, pending["user"])
             if user is None or not user.is_active or user.deleted_at is not None:
                 raise InvalidCredentials()
             if not two_factor.check(db.session, user, None if use_recovery else code,
@@ -78,7 +82,7 @@ def second_step():
             return user
 
         try:
-            user = guarded_sign_in(pending["email"], attempt)
+            user = guarded_sign_in(user.email if user else "", attempt)
         except AppError as exc:
             errors = {"code": message(exc.code, exc.params, current_lang())}
         else:
@@ -136,7 +140,7 @@ def forgot_password():
             except AppError as exc:
                 errors = refusal_errors(exc)
             else:
-                public_url, _, reset_ttl = _links()
+                public_url, _, reset_ttl = link_settings()
                 accounts.request_password_reset(db.session, form.email, public_url, reset_ttl)
                 sent = True
     return render_template("account/forgot.html", errors=errors, sent=sent,
@@ -179,10 +183,7 @@ def verify_email(token: str):
 @bp.get("/account")
 def account():
     user = signed_in_or_login()
-    return render_template("account/account.html", account=user, errors={},
-                           recovery_left=two_factor.remaining_codes(db.session, user)
-                           if user.totp_enabled_at else 0,
-                           notice=session.pop("flash", None))
+    return account_page(user, notice=session.pop("flash", None))
 
 
 @bp.post("/account/verification")
@@ -193,7 +194,7 @@ def resend_verification():
     except AppError as exc:
         session["flash"] = message(exc.code, exc.params, current_lang())
     else:
-        public_url, verify_ttl, _ = _links()
+        public_url, verify_ttl, _ = link_settings()
         sent = accounts.send_verification(db.session, user, public_url, verify_ttl)
         session["flash"] = message("verification_sent" if sent else "email_verified", None, current_lang())
     return redirect(url_for("account_pages.account"))
@@ -206,15 +207,13 @@ def change_password():
     if form is not None:
         try:
             accounts.change_password(db.session, user, form.current_password, form.new_password,
-                                     keep=session.get("sid"))
+                                     keep=session.get(SESSION_TOKEN_KEY))
         except AppError as exc:
             errors = refusal_errors(exc)
         else:
             session["flash"] = message("password_changed", None, current_lang())
             return redirect(url_for("account_pages.account"))
-    return render_template("account/account.html", account=user, errors=errors, notice=None,
-                           recovery_left=two_factor.remaining_codes(db.session, user)
-                           if user.totp_enabled_at else 0)
+    return account_page(user, errors)
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
@@ -268,6 +267,4 @@ def delete_account():
             fresh_session()
             session["flash"] = message("account_deleted", None, current_lang())
             return redirect(url_for("web.login"))
-    return render_template("account/account.html", account=user, errors=errors, notice=None,
-                           recovery_left=two_factor.remaining_codes(db.session, user)
-                           if user.totp_enabled_at else 0)
+    return account_page(user, errors)

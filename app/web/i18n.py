@@ -60,7 +60,12 @@ REASON_LABELS = {"spam": _l("Spam or advertising"), "offensive": _l("Offensive o
                  "personal_data": _l("Personal data shown"), "off_topic": _l("Off-topic"),
                  "other": _l("Other")}
 SUBJECT_LABELS = {"contribution": _l("Contribution"), "report": _l("Report"), "proposal": _l("Proposal"),
-                  "comment": _l("Comment"), "user": _l("Profile")}
+                  "comment": _l("Comment"), "user": _l("Profile"), "domain": _l("E-mail domain")}
+# the audit log's actions (app.moderation.services.audit)
+ACTION_LABELS = {"auto_hide": _l("hidden by flags"), "hide": _l("hidden"), "restore": _l("restored"),
+                 "dismiss": _l("flags dismissed"), "edit": _l("edited"), "ban": _l("banned"),
+                 "unban": _l("ban lifted"), "ban_domain": _l("domain banned"),
+                 "unban_domain": _l("domain ban lifted")}
 
 
 def reason_label(reason: str) -> str:
@@ -69,6 +74,10 @@ def reason_label(reason: str) -> str:
 
 def subject_label(kind: str) -> str:
     return str(SUBJECT_LABELS.get(kind, kind))
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def ordinal(n: int) -> str:
@@ -185,6 +194,7 @@ def init_i18n(app: Flask) -> None:
         status_label=status_label,
         reason_label=reason_label,
         subject_label=subject_label,
+        action_label=action_label,
         ordinal=ordinal,
         js_strings=js_strings,
     )

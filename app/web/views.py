@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
+from app.accounts.views import link_settings
 from app.api.contract import field_errors as contract_field_errors
 from app.db import db
 from app.errors import AppError
@@ -140,8 +141,7 @@ def complete_sign_in(user, next_url: str):
     on (the session then only remembers who passed the first step, for five minutes)."""
     if user.totp_enabled_at is not None:
         fresh_session()
-        session[PENDING] = {"user": user.id, "email": user.email, "until": time.time() + PENDING_S,
-                            "next": next_url}
+        session[PENDING] = {"user": user.id, "until": time.time() + PENDING_S, "next": next_url}
         return redirect(url_for("account_pages.second_step"))
     sign_in(user)
     return redirect(next_url)
@@ -161,9 +161,9 @@ def signup():
             except AppError as exc:
                 errors = {"form": message(exc.code, exc.params, current_lang())}
             else:
-                cfg = current_app.config
+                public_url, verify_ttl, _ = link_settings()
                 accounts.register(db.session, form.email, form.password, form.display_name,
-                                  cfg["PUBLIC_URL"], cfg["VERIFY_EMAIL_TTL_HOURS"])
+                                  public_url, verify_ttl)
                 session["registered_email"] = form.email
                 return redirect(url_for("web.login", next=safe_next("") or None))
     return render_template("signup.html", errors=errors, values=values, next=safe_next(""),

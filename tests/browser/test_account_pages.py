@@ -11,7 +11,7 @@ import time
 import pyotp
 import pytest
 
-from tests.browser.conftest import PASSWORD, scalar, sign_up
+from tests.browser.conftest import PASSWORD, scalar, sign_in, sign_up
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
@@ -85,9 +85,7 @@ def test_forgotten_password_then_reset_link_then_delete(open_context):
     page.get_by_role("button", name="Changer mon mot de passe").click()
     page.wait_for_url(re.compile(r"/login"))
     assert page.locator(".form-notice").inner_text() == "Votre mot de passe est changé ; connectez-vous avec lui."
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Mot de passe").fill("un tout nouveau mot de passe")
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, email, "un tout nouveau mot de passe")
     page.wait_for_url(re.compile(r"/(\?.*)?$"))
 
     page.goto("/account?lang=en")

@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     PASSWORD,
     photo_bytes,
     scalar,
+    sign_in,
     unique,
 )
 
@@ -48,10 +49,7 @@ def test_agent_resolves_a_report_with_a_photo_on_a_phone(open_context, api_user,
 
     context, watch = open_context(width=360, height=640, is_mobile=True, has_touch=True)
     page = context.new_page()
-    page.goto("/login?next=/agent?sort=newest")
-    page.get_by_label("E-mail").fill(agent_email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, agent_email, next_path="/agent?sort=newest")
     page.wait_for_url(re.compile(r"/agent\?sort=newest$"))
     assert page.get_by_role("link", name="Agent", exact=True).is_visible()
     assert page.locator(".agent-counts").inner_text()

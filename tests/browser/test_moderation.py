@@ -4,14 +4,13 @@ queue on a desktop, restores an item hidden by three flags, and reads the audit 
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 import pytest
 import requests
 
 from app.db import db
-from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, sign_up, unique
+from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, sign_in, sign_up, unique
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
@@ -71,13 +70,7 @@ def test_a_moderator_reviews_the_queue_on_a_desktop(open_context, api_user, live
     email, secret = moderator
     context, _ = open_context(width=1440, height=900)
     page = context.new_page()
-    page.goto("/login?next=/moderation")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(re.compile(r"/login/code"))
-    page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, email, next_path="/moderation", totp_secret=secret)
     page.wait_for_url(re.compile(r"/moderation$"))
     assert page.get_by_role("link", name="Modération").is_visible()
     hidden = page.locator(f"#item-contribution-{hidden_id}")
@@ -107,7 +100,8 @@ def test_a_moderator_reviews_the_queue_on_a_desktop(open_context, api_user, live
     page.get_by_role("link", name="Journal d'audit").click()
     rows = page.locator("table.audit tbody tr")
     assert "Titre injurieux" in rows.nth(0).inner_text() and flagged_title in rows.nth(0).inner_text()
-    assert "Vérifié : signalement utile" in rows.nth(1).inner_text()
+    assert "Vérifié : signalement utile" in rows.nth(1).inner_text() and "rétabli" in rows.nth(1).inner_text()
+    assert "modifié" in rows.nth(0).inner_text()
     assert violations(page) == []
     assert scalar("SELECT count(*) FROM audit_log WHERE subject_id = :s AND action = 'auto_hide'",
                   s=str(hidden_id)) == 1
