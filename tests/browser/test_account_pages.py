@@ -27,6 +27,15 @@ def test_two_factor_enrolment_and_sign_in(page):
     page.goto("/account")
     assert "non confirmée" in page.locator(".facts").inner_text()
     assert violations(page) == []
+    # the welcome e-mail's link: a page with a button, which confirms the address
+    body = scalar("SELECT body FROM outbox WHERE recipient = :e ORDER BY id LIMIT 1", e=email)
+    page.goto(re.search(r"http://[^/]+(/verify-email/[A-Za-z0-9_-]+)", body).group(1))
+    assert violations(page) == []
+    page.get_by_role("button", name="Confirmer mon adresse").click()
+    assert page.locator(".form-notice").inner_text() == "Votre adresse e-mail est confirmée."
+    page.goto("/account")
+    assert "confirmée" in page.locator(".facts").inner_text() and "non confirmée" not in \
+        page.locator(".facts").inner_text()
     page.get_by_role("link", name="Activer la connexion en deux étapes").click()
     page.wait_for_url(re.compile(r"/account/two-factor"))
     assert page.locator(".qr svg").is_visible()

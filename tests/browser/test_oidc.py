@@ -12,6 +12,7 @@ from oidc_provider_mock import run_server_in_thread
 
 from app.accounts.oidc import init_oidc
 from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, unique
+from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +53,7 @@ def test_sign_in_with_the_city_account_links_the_verified_address(open_context, 
     through_provider(context, watch, provider)
     page = context.new_page()
     page.goto("/login?next=/me/contributions")
+    assert violations(page) == []  # the sign-in page with the city's button
     page.get_by_role("link", name="Se connecter avec compte Paris").click()
     page.wait_for_url(re.compile(re.escape(provider) + "/oauth2/authorize"))
     page.locator("input[name=sub]").fill(subject)
