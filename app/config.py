@@ -52,6 +52,12 @@ def default_ratelimit_storage() -> str | None:
     return written.read_text().strip() if written.exists() else None
 
 
+def link_settings(config) -> tuple[str, int, int]:
+    """(public URL, verification link hours, reset link hours) of a configuration: what
+    e-mailed links are built from, for the API and the pages alike."""
+    return config["PUBLIC_URL"], config["VERIFY_EMAIL_TTL_HOURS"], config["RESET_PASSWORD_TTL_HOURS"]
+
+
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
 

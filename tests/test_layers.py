@@ -55,3 +55,12 @@ def test_domains_do_not_import_the_pages(path):
 def test_views_do_not_import_other_views(path):
     bad = [m for m, _ in imports(path) if m.endswith(".views") or ".views." in m]
     assert not bad, bad
+
+
+@pytest.mark.parametrize("path", [p for p in files("app/web/*.py") if p.name != "views.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_modules_share_helpers_not_each_other(path):
+    """What the page modules share is in app/web/forms.py; none imports another's views."""
+    bad = [m for m, _ in imports(path) if m in ("app.web.views", "app.web.account", "app.web.moderation",
+                                                  "app.web.agent")]
+    assert not bad, bad

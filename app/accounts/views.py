@@ -25,6 +25,7 @@ from app.accounts.schemas import (
     VerifyEmailInput,
 )
 from app.api.contract import Reply, operation
+from app.config import link_settings
 from app.db import db
 from app.messages import message
 from app.ratelimit import guarded_sign_in
@@ -47,13 +48,6 @@ def user_json(user) -> dict:
             "two_factor": user.totp_enabled_at is not None, "has_password": user.password_hash is not None}
 
 
-def link_settings() -> tuple[str, int, int]:
-    """(public URL, verification link hours, reset link hours): what e-mailed links are built
-    from (the API's endpoints and the pages alike)."""
-    cfg = current_app.config
-    return cfg["PUBLIC_URL"], cfg["VERIFY_EMAIL_TTL_HOURS"], cfg["RESET_PASSWORD_TTL_HOURS"]
-
-
 @operation(bp, "POST", "/auth/register", body=RegisterInput, tags=TAGS, limit="sign_up",
            replies={202: Reply("Accepted, whether or not the e-mail already had an account.",
                                RegisteredOut)})
@@ -64,7 +58,7 @@ def register(body: RegisterInput):
     can learn who uses Cartagora: a new address gets its account (sign in with `POST
     /api/v1/auth/token`) and a welcome e-mail; the owner of an existing one is told by e-mail
     that someone tried."""
-    public_url, verify_ttl, _ = link_settings()
+    public_url, verify_ttl, _ = link_settings(current_app.config)
     services.register(db.session, body.email, body.password, body.display_name, public_url, verify_ttl)
     return {"detail": message("registered")}, 202
 
@@ -144,7 +138,7 @@ def verify_email(body: VerifyEmailInput):
                                RegisteredOut)})
 def resend_verification():
     """E-mail me a new link to confirm my address."""
-    public_url, verify_ttl, _ = link_settings()
+    public_url, verify_ttl, _ = link_settings(current_app.config)
     sent = services.send_verification(db.session, current_user(), public_url, verify_ttl)
     return {"detail": message("verification_sent" if sent else "email_verified")}, 202
 
@@ -156,7 +150,7 @@ def password_reset(body: EmailOnly):
 
     The answer is the same whether or not the address has an account; an account's owner
     gets a link valid for an hour (`CARTAGORA_RESET_PASSWORD_TTL_HOURS`)."""
-    public_url, _, reset_ttl = link_settings()
+    public_url, _, reset_ttl = link_settings(current_app.config)
     services.request_password_reset(db.session, body.email, public_url, reset_ttl)
     return {"detail": message("password_reset_sent")}, 202
 

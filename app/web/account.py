@@ -28,14 +28,12 @@ from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY
 from app.accounts.schemas import DeleteAccountInput, EmailOnly, PasswordChange, PasswordResetInput
 from app.accounts.services import InvalidCredentials
-from app.accounts.views import link_settings
+from app.config import link_settings
 from app.db import db
 from app.errors import AppError
 from app.messages import message
 from app.ratelimit import guarded_sign_in, limiter, requester
-from app.web.i18n import current_lang
-from app.web.security import protect_forms
-from app.web.views import (
+from app.web.forms import (
     PENDING,
     complete_sign_in,
     fresh_session,
@@ -45,6 +43,8 @@ from app.web.views import (
     sign_in,
     signed_in_or_login,
 )
+from app.web.i18n import current_lang
+from app.web.security import protect_forms
 
 bp = Blueprint("account_pages", __name__)
 
@@ -140,7 +140,7 @@ def forgot_password():
             except AppError as exc:
                 errors = refusal_errors(exc)
             else:
-                public_url, _, reset_ttl = link_settings()
+                public_url, _, reset_ttl = link_settings(current_app.config)
                 accounts.request_password_reset(db.session, form.email, public_url, reset_ttl)
                 sent = True
     return render_template("account/forgot.html", errors=errors, sent=sent,
@@ -194,7 +194,7 @@ def resend_verification():
     except AppError as exc:
         session["flash"] = message(exc.code, exc.params, current_lang())
     else:
-        public_url, verify_ttl, _ = link_settings()
+        public_url, verify_ttl, _ = link_settings(current_app.config)
         sent = accounts.send_verification(db.session, user, public_url, verify_ttl)
         session["flash"] = message("verification_sent" if sent else "email_verified", None, current_lang())
     return redirect(url_for("account_pages.account"))

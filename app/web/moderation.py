@@ -22,9 +22,9 @@ from app.messages import message
 from app.moderation import services
 from app.moderation.models import REASONS, SUBJECT_TYPES
 from app.moderation.schemas import DecisionInput, EditInput, FlagInput, QueueQuery
+from app.web.forms import page_form, refusal_errors, safe_next, signed_in_or_login
 from app.web.i18n import current_lang
 from app.web.security import protect_forms
-from app.web.views import page_form, refusal_errors, safe_next, signed_in_or_login
 
 bp = Blueprint("moderation_pages", __name__)
 
