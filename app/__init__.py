@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
 
     from app.accounts.views import bp as accounts_bp
+    from app.admin.views import bp as admin_bp
     from app.api.views import bp as api_bp
     from app.areas.views import bp as areas_bp
     from app.cli import register_cli
@@ -55,13 +56,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.moderation.views import bp as moderation_bp
     from app.web import init_web
     from app.web.account import bp as account_pages_bp
+    from app.web.admin import bp as admin_pages_bp
     from app.web.agent import bp as agent_pages_bp
     from app.web.moderation import bp as moderation_pages_bp
     from app.web.views import bp as web_bp
 
     for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp,
                agent_pages_bp, map_bp, web_bp, account_pages_bp, moderation_bp,
-               moderation_pages_bp):
+               moderation_pages_bp, admin_bp, admin_pages_bp):
         app.register_blueprint(bp)
     init_web(app)  # Babel, CSRF token, security headers (CSP)
     from app.accounts.oidc import init_oidc

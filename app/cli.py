@@ -74,12 +74,12 @@ def load_areas() -> None:
 
 @geo_cli.command("load-categories")
 def load_categories() -> None:
-    """Load services, DansMaRue report types and sub-types, and proposal themes."""
+    """Add the services, DansMaRue report types and sub-types, and proposal themes missing."""
     from app.areas.services import load_categories as load
 
     n = load(db.session)
     db.session.commit()
-    click.echo(f"categories: {n}")
+    click.echo(f"categories added: {n}")
 
 
 @geo_cli.command("load-addresses")

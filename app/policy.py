@@ -53,6 +53,11 @@ RULES: dict[str, tuple[str, ...]] = {
     "moderation.flag": (SIGNED_IN,),                    # once per person and item (the table)
     "moderation.review": (MODERATOR,),                  # the queue; hide, restore, edit, ban
     "audit.read": (MODERATOR,),                         # the audit log and its export
+    "moderation.read_hidden": (MODERATOR,),             # a hidden contribution's page and Feature
+    "photo.redact": (MODERATOR,),                       # blur a region; the original kept
+    "photo.read_original": (MODERATOR, STAFF_IN_SCOPE),  # a redacted photo's original
+    "category.agent_only": (STAFF_IN_SCOPE,),           # contribute in an agent-only category
+    "admin.manage": (ADMIN,),                           # categories, services, users, keys
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also

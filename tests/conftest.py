@@ -162,6 +162,20 @@ class Api:
         return call
 
 
+def browser(client, session, who: Api):
+    """A web browser (a test client of its own) signed in as `who`'s account: a session token
+    of its own in the cookie, so `who`'s bearer token keeps working."""
+    from app.accounts.models import User
+    from app.accounts.services import issue_token
+
+    token, _ = issue_token(session, session.get(User, who.user_id), 1, kind="session")
+    session.commit()
+    page = client.application.test_client()
+    with page.session_transaction() as cookies:
+        cookies["sid"] = token
+    return page
+
+
 @pytest.fixture
 def make_user(client):
     def make(roles=("resident",), name=None) -> Api:

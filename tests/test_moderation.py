@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
+from collections import Counter
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import feature
+from tests.conftest import browser, feature
 
 
 @pytest.fixture
@@ -159,3 +161,161 @@ def test_the_moderation_pages_are_for_moderators(client, make_user, session):
     assert page.status_code == 403 and "Accès refusé" in page.get_data(as_text=True)
     assert "Modération" not in page.get_data(as_text=True).split("<main")[0]  # no menu entry
     assert client.get("/moderation/audit").status_code == 403
+
+
+def test_moderators_review_a_hidden_contribution_everyone_else_gets_a_404(client, make_user, moderator,
+                                                                         session):
+    author = make_user(name="Autrice")
+    resident = make_user(name="Voisine")
+    rid = author.post("/api/v1/reports", json=feature(title="Propos douteux")).json["id"]
+    pid = author.post("/api/v1/proposals", json=feature(title="Idée douteuse", category="mobilite.velo")).json["id"]
+    for kind, cid in (("report", rid), ("proposal", pid)):
+        assert "hidden" not in moderator.get(f"/api/v1/{kind}s/{cid}").json["properties"]
+        assert moderator.post("/api/v1/moderation/decisions", json={
+            "subject_type": "contribution", "subject_id": cid, "action": "hide", "reason": "À vérifier"}
+        ).status_code == 200
+
+        read = moderator.get(f"/api/v1/{kind}s/{cid}")
+        assert read.status_code == 200 and read.json["id"] == cid
+        assert read.json["properties"]["hidden"] is True
+        for who in (client, resident, author):  # the author too: hidden is hidden
+            r = who.get(f"/api/v1/{kind}s/{cid}")
+            assert r.status_code == 404 and r.json["code"] == "contribution_not_found"
+    # reading is all a moderator does to it there: votes, comments and edits stay 404
+    assert moderator.put(f"/api/v1/reports/{rid}/vote", json={"value": 1}).status_code == 404
+    assert moderator.post(f"/api/v1/reports/{rid}/comments", json={"body": "Vu"}).status_code == 404
+    assert author.patch(f"/api/v1/reports/{rid}", json={"properties": {"title": "Autre"}}).status_code == 404
+    assert author.delete(f"/api/v1/reports/{rid}").status_code == 404
+
+    page = browser(client, session, moderator).get(f"/c/{rid}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Propos douteux" in html
+    banner = html.split('id="moderation-banner"')[1].split("</p>")[0]
+    assert "Hidden by moderation" in banner or "Masquée par la modération" in banner
+    assert 'href="/moderation?' in banner
+    assert 'id="comment-form"' not in html  # nothing to write on a hidden one
+    for who in (client, browser(client, session, resident), browser(client, session, author)):
+        gone = who.get(f"/c/{rid}")
+        assert gone.status_code == 404 and "Propos douteux" not in gone.get_data(as_text=True)
+
+    # restored: public again, no banner, no `hidden`
+    moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "contribution", "subject_id": rid, "action": "restore", "reason": "Rien à redire"})
+    assert "hidden" not in moderator.get(f"/api/v1/reports/{rid}").json["properties"]
+    assert 'id="moderation-banner"' not in client.get(f"/c/{rid}").get_data(as_text=True)
+
+
+def test_a_withdrawn_contribution_stays_a_404_for_moderators(client, make_user, moderator, session):
+    author = make_user(name="Autrice")
+    rid = author.post("/api/v1/reports", json=feature(title="Retirée puis masquée")).json["id"]
+    moderator.post("/api/v1/moderation/decisions", json={
+        "subject_type": "contribution", "subject_id": rid, "action": "hide", "reason": "Spam"})
+    assert moderator.get(f"/api/v1/reports/{rid}").status_code == 200
+    session.execute(text("UPDATE contributions SET withdrawn_at = now() WHERE id = :r"), {"r": rid})
+    session.commit()
+    assert moderator.get(f"/api/v1/reports/{rid}").status_code == 404
+    assert browser(client, session, moderator).get(f"/c/{rid}").status_code == 404
+
+
+def test_the_contribution_page_offers_to_report_its_authors_profile(client, make_user, session):
+    author = make_user(name="Auteur signalable")
+    rid = author.post("/api/v1/reports", json=feature(title="Avec un profil")).json["id"]
+    link = f'/flag?subject_type=user&amp;subject_id={author.user_id}&amp;next=/c/{rid}'
+    assert link in browser(client, session, make_user(name="Lectrice")).get(f"/c/{rid}").get_data(as_text=True)
+    assert link not in browser(client, session, author).get(f"/c/{rid}").get_data(as_text=True)  # not one's own
+    assert link not in client.get(f"/c/{rid}").get_data(as_text=True)  # signed in to flag
+    flag_page = browser(client, session, make_user()).get(f"/flag?subject_type=user&subject_id={author.user_id}")
+    assert flag_page.status_code == 200
+
+
+def test_e_mails_name_what_was_moderated(client, make_user, moderator, session):
+    author = make_user(name="Commentatrice")
+    rid = make_user().post("/api/v1/reports", json=feature(title="Trottoir encombré")).json["id"]
+    cid = author.post(f"/api/v1/reports/{rid}/comments", json={"body": "Quel abruti a garé ça"}).json["id"]
+    for n in range(3):
+        flag(make_user(name=f"G{n}"), cid, "offensive", subject_type="comment")
+    subject, body = mails_to(session, author.email)[-1]
+    # sent in French then English ("FR / EN"): the English half names the comment
+    assert subject.endswith(" / Your comment is hidden until it is reviewed")
+    assert "your comment “Quel abruti a garé ça”" in body
+    assert "contribution" not in subject + body
+    assert subject.startswith("[Cartagora] Votre commentaire est masqué")
+    assert "commentaire" in body.split("\n\n")[0]
+
+    decide = {"subject_type": "comment", "subject_id": cid, "reason": "Insulte"}
+    moderator.post("/api/v1/moderation/decisions", json={**decide, "action": "restore"})
+    assert mails_to(session, author.email)[-1][0].endswith(" / Your comment is visible again")
+    moderator.post("/api/v1/moderation/decisions", json={**decide, "action": "hide"})
+    subject, body = mails_to(session, author.email)[-1]
+    assert subject.endswith(" / A moderator hid your comment") and "Insulte" in body
+    moderator.post("/api/v1/moderation/edits", json={**decide, "body": "Qui a garé ça ?"})
+    subject, body = mails_to(session, author.email)[-1]
+    assert subject.endswith(" / A moderator edited your comment") and "Qui a garé ça ?" in body
+    assert "commentaire" in subject.split(" / ")[0]
+
+    r = moderator.post("/api/v1/moderation/edits", json={
+        "subject_type": "user", "subject_id": author.user_id, "display_name": "Commentatrice 2",
+        "reason": "Nom injurieux"})
+    assert r.status_code == 200, r.json
+    subject, body = mails_to(session, author.email)[-1]
+    assert subject.endswith(" / A moderator edited your profile")
+    assert "your public name to “Commentatrice 2”" in body and "Nom injurieux" in body
+    assert "profil" in subject.split(" / ")[0]
+
+
+FLAGGERS = 6
+
+
+@pytest.fixture
+def committed_people(app):
+    """An author and FLAGGERS residents, committed: the race test's requests run on pooled
+    connections of their own, outside the rolled-back `connection` (tests/test_races.py).
+    Afterwards what they made is deleted, but for the audit log's entry: it is append-only."""
+    from app.accounts.services import create_user, issue_token
+    from app.db import db
+
+    tag = uuid.uuid4().hex[:8]
+    people = []
+    with app.app_context():
+        for n in range(FLAGGERS + 1):
+            user = create_user(db.session, f"flag-race-{n}-{tag}@example.org", "a long enough password",
+                               f"Flag race {n}", ("resident",))
+            token, _ = issue_token(db.session, user, 1)
+            people.append((user.id, user.email, {"Authorization": f"Bearer {token}"}))
+        db.session.commit()
+    yield people
+    ids = [uid for uid, _, _ in people]
+    with db.engine.begin() as conn:
+        reports = conn.execute(text("SELECT id FROM contributions WHERE author_id = ANY(:u)"),
+                               {"u": ids}).scalars().all()
+        conn.execute(text("DELETE FROM outbox WHERE recipient = ANY(:e)"), {"e": [e for _, e, _ in people]})
+        conn.execute(text("DELETE FROM flags WHERE user_id = ANY(:u)"), {"u": ids})
+        conn.execute(text("DELETE FROM status_events WHERE contribution_id = ANY(:r)"), {"r": reports})
+        conn.execute(text("DELETE FROM contributions WHERE id = ANY(:r)"), {"r": reports})
+        conn.execute(text("DELETE FROM users WHERE id = ANY(:u)"), {"u": ids})
+
+
+def test_flags_sent_at_once_hide_once_and_tell_the_author_once(app, committed_people):
+    from tests.test_races import at_once, new_report, rows
+
+    (_, author_email, author), *flaggers = committed_people
+    hide_at = app.config["MODERATION_HIDE_AT"]
+    assert FLAGGERS > hide_at
+    rid = new_report(app, author, "Signalée de toutes parts")
+    answers = at_once(app, [
+        (lambda headers: lambda c: c.post("/api/v1/flags", json={
+            "subject_type": "contribution", "subject_id": rid, "reason": "spam"}, headers=headers))(h)
+        for _, _, h in flaggers])
+    # the item's row lock counts the flags in turn: the hide_at-th hides it, the later ones
+    # find nothing left to flag
+    assert Counter(a.status_code for a in answers) == {201: hide_at, 404: FLAGGERS - hide_at}
+    assert sorted((a.json["flags"], a.json["hidden"]) for a in answers if a.status_code == 201) == [
+        (n, n == hide_at) for n in range(1, hide_at + 1)]
+    assert rows("SELECT hidden FROM contributions WHERE id = :r", r=rid) == [(True,)]
+    assert rows("SELECT count(*) FROM flags WHERE subject_type = 'contribution' AND subject_id = :r",
+                r=rid) == [(hide_at,)]
+    assert rows("""SELECT action, actor_id, details->>'flags' FROM audit_log
+                   WHERE subject_type = 'contribution' AND subject_id = :r""", r=str(rid)) == [
+        ("auto_hide", None, str(hide_at))]
+    mails = rows("SELECT subject FROM outbox WHERE recipient = :e", e=author_email)
+    assert len(mails) == 1 and mails[0][0].endswith(" / Your contribution is hidden until it is reviewed")

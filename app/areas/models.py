@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -60,6 +62,11 @@ class Category(Base):
     # the label in the source dataset (DansMaRue 'type' or 'type / soustype'), for imports
     source_label: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(default=0)
+    # never offered to residents, refused from them (DansMaRue's "[réservé agents …]")
+    agent_only: Mapped[bool] = mapped_column(default=False)
+    # the public sees its contributions at the centre of their 100 m cell, without address
+    sensitive: Mapped[bool] = mapped_column(default=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # no new ones
 
     service: Mapped[Service | None] = relationship(lazy="joined")
 

@@ -49,6 +49,13 @@ class Category(Model):
     code: str
     label: LocalizedText
     service: Service | None
+    agent_only: bool = Field(description="Only agents, supervisors and admins file reports in "
+                                         "it; residents are refused (`category_agent_only`).")
+    sensitive: bool = Field(description="Its contributions are public at the centre of their "
+                                        "100 m cell (Lambert-93), without address; staff see "
+                                        "the exact place.")
+    active: bool = Field(description="False: disabled by an admin; no new contribution "
+                                     "(`category_disabled`), existing ones keep it.")
     children: list["Category"] = Field(description="Sub-categories (one level).")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,28 +78,35 @@ def load_areas(session: Session) -> tuple[int, int]:
     return len(arr), len(qu)
 
 
+AGENT_ONLY = re.compile(r"\[réservé ", re.IGNORECASE)  # as the administration migration
+
+
 def load_categories(session: Session, path: Path = CATEGORIES_FILE) -> int:
-    """Upsert services and the category tree (by code). Returns the number of categories."""
+    """Add the services and categories of the reference file that are missing (by code).
+    Returns the number of categories added. What exists is the admins' (/admin: labels,
+    tree, services, flags) and is left as it is; so `make run` can load the file each time.
+    A sub-type DansMaRue labels "[réservé agents …]" starts agent-only."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    services = {}
+    services = {s.code: s for s in session.scalars(select(Service))}
     for s in data["services"]:
-        row = session.scalar(select(Service).where(Service.code == s["code"])) or Service(code=s["code"])
-        row.name_fr, row.name_en = s["name_fr"], s["name_en"]
-        session.add(row)
-        services[s["code"]] = row
+        if s["code"] not in services:
+            services[s["code"]] = Service(code=s["code"], name_fr=s["name_fr"], name_en=s["name_en"])
+            session.add(services[s["code"]])
     session.flush()
     existing = {c.code: c for c in session.scalars(select(Category))}
     count = 0
 
     def upsert(node: dict, kind: str, parent: Category | None, service: Service | None) -> Category:
         nonlocal count
-        cat = existing.get(node["code"]) or Category(code=node["code"], kind=kind)
-        cat.parent_id = parent.id if parent else None
-        cat.label_fr = node["label_fr"]
-        cat.label_en = node.get("label_en") or node["label_fr"]
-        cat.source_label = node.get("source_label")
-        cat.position = node.get("position", 0)
-        cat.service_id = service.id if service else None
+        if node["code"] in existing:
+            return existing[node["code"]]
+        cat = Category(
+            code=node["code"], kind=kind, parent_id=parent.id if parent else None,
+            label_fr=node["label_fr"], label_en=node.get("label_en") or node["label_fr"],
+            source_label=node.get("source_label"), position=node.get("position", 0),
+            service_id=service.id if service else None,
+            agent_only=bool(AGENT_ONLY.search(node["label_fr"])),
+        )
         session.add(cat)
         count += 1
         return cat
@@ -125,6 +134,9 @@ class Cat:
     source_label: str | None
     position: int
     service: dict | None
+    agent_only: bool = False
+    sensitive: bool = False
+    active: bool = True
 
 
 class CategoryIndex:
@@ -166,6 +178,9 @@ class CategoryIndex:
                 "code": c.code,
                 "label": {"fr": c.label_fr, "en": c.label_en},
                 "service": c.service,
+                "agent_only": c.agent_only,
+                "sensitive": c.sensitive,
+                "active": c.active,
                 "children": [node(k) for k in self.children.get(c.id, [])],
             }
 
@@ -175,12 +190,38 @@ class CategoryIndex:
 
 _index: CategoryIndex | None = None
 _services: frozenset[str] | None = None
+_version: int | None = None
+_checked_at = 0.0
+# how long a process trusts its tree before it reads catalogue_version again (one primary-key
+# read): an admin's change reaches every gunicorn worker within this time
+RECHECK_SECONDS = 1.0
+
+
+def _current(session: Session | None) -> Session | None:
+    """Drop this process's tree and services when catalogue_version moved (every change to
+    categories or services bumps it, in its transaction). Returns the session used, if any."""
+    global _index, _services, _version, _checked_at
+    now = time.monotonic()
+    if _index is not None and now - _checked_at < RECHECK_SECONDS:
+        return session
+    if session is None:
+        from app.db import db
+
+        session = db.session
+    version = session.scalar(text("SELECT version FROM catalogue_version"))
+    _checked_at = now
+    if version != _version:
+        _index = _services = None
+        _version = version
+    return session
 
 
 def category_index(session: Session | None = None) -> CategoryIndex:
-    """The tree, read once per process (load_categories resets it); without a session it is
-    read through the request's (a hot path that found it loaded creates none)."""
+    """The tree, read once per process and again when an admin changed it (catalogue_version,
+    checked at most every RECHECK_SECONDS); without a session it is read through the
+    request's (a hot path that found it fresh creates none)."""
     global _index
+    session = _current(session)
     if _index is None:
         if session is None:
             from app.db import db
@@ -197,6 +238,7 @@ def category_index(session: Session | None = None) -> CategoryIndex:
                 c.position,
                 {"code": c.service.code, "name": {"fr": c.service.name_fr, "en": c.service.name_en}}
                 if c.service else None,
+                c.agent_only, c.sensitive, c.disabled_at is None,
             ))
             members["fr"][c.id], members["en"][c.id] = member_fr, member_en
         _index = CategoryIndex(rows, members)
@@ -204,8 +246,9 @@ def category_index(session: Session | None = None) -> CategoryIndex:
 
 
 def service_codes(session: Session | None = None) -> frozenset[str]:
-    """Every service's code, read once per process (load_categories resets it)."""
+    """Every service's code, read as the tree is."""
     global _services
+    session = _current(session)
     if _services is None:
         if session is None:
             from app.db import db
@@ -216,8 +259,10 @@ def service_codes(session: Session | None = None) -> frozenset[str]:
 
 
 def reset_category_index() -> None:
-    global _index, _services
+    """Read the tree again at the next use (this process; others follow catalogue_version)."""
+    global _index, _services, _checked_at
     _index = _services = None
+    _checked_at = 0.0
 
 
 def load_addresses(session: Session, path: Path = ADDRESSES_FILE) -> int:

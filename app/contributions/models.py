@@ -70,7 +70,15 @@ class Contribution(Base):
     status: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
-    geom: Mapped[WKBElement] = mapped_column(Geometry("GEOMETRY", 4326, spatial_index=False))
+    # the trigger contributions_coarse may replace it (a sensitive category): read back
+    geom: Mapped[WKBElement] = mapped_column(Geometry("GEOMETRY", 4326, spatial_index=False),
+                                             server_default=FetchedValue(),
+                                             server_onupdate=FetchedValue())
+    # in a sensitive category: the exact geometry, which staff see; `geom` is then the coarse
+    # public point (the contributions_coarse trigger keeps both)
+    exact_geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("GEOMETRY", 4326, spatial_index=False), server_default=FetchedValue(),
+        server_onupdate=FetchedValue())
     # metric copy for distances, grids and clustering (Lambert-93)
     geom_l93: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", 2154, spatial_index=False),

@@ -111,6 +111,20 @@ def feature_text(session: Session, contribution_id: int, lang: str) -> str | Non
     return feature(row, category_index(session).members_in(lang)) if row else None
 
 
+def with_exact_place(session: Session, contribution_id: int, body: str) -> str:
+    """The Feature text with the exact geometry and address of a contribution in a sensitive
+    category (the stored text has the coarse public point and no address), for staff."""
+    row = session.execute(text("""
+        SELECT ST_AsGeoJSON(exact_geom, 6) AS geometry, to_json(address)::text AS address
+        FROM contributions WHERE id = :id AND exact_geom IS NOT NULL"""), {"id": contribution_id}).first()
+    if row is None:
+        return body
+    # the geometry is the Feature's last member; a user's text cannot hold an unescaped
+    # `"address":null`, so its first occurrence is the member
+    body = body[:body.rindex(',"geometry":')] + ',"geometry":' + row.geometry + "}"
+    return body.replace('"address":null', '"address":' + row.address, 1)
+
+
 def nearby_reports(
     session: Session, lon: float, lat: float, category_ids: list[int], radius_m: float,
     statuses: tuple[str, ...], limit: int, lang: str,

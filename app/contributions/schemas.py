@@ -348,6 +348,8 @@ class ContributionProperties(Model):
 
 class ContributionDetailProperties(ContributionProperties):
     photos: list[ContributionPhoto]
+    hidden: bool | None = Field(None, description="Only to moderators, on a contribution hidden "
+                                                  "by moderation (everyone else gets a 404).")
 
 
 class NearbyProperties(ContributionProperties):

@@ -27,6 +27,7 @@ def create(
     """A new contribution from column values (`FeatureBody.values()`) and its photos. Returns
     it and the photo files written, which the caller removes unless the transaction commits."""
     policy.require(session, author, "contribution.create")
+    check_category(session, author, values["category_id"])
     processed = process_uploads(uploads, max_photo_bytes, max_photos, already=0)
     from app.moderation.services import is_banned
 
@@ -36,6 +37,18 @@ def create(
     session.flush()  # the trigger fills arrondissement and quartier
     written = attach_photos(session, contribution, processed, media_dir)
     return contribution, written
+
+
+def check_category(session: Session, user: User, category_id: int) -> None:
+    """A new contribution (or a new category for one) takes an active category, and an
+    agent-only one only from staff (app.policy `category.agent_only`)."""
+    from app.areas.services import category_index
+
+    cat = category_index(session).by_id[category_id]
+    if not cat.active:
+        raise ValidationFailed([FieldError("properties.category", "category_disabled")])
+    if cat.agent_only and not policy.allows(session, user, "category.agent_only"):
+        raise ValidationFailed([FieldError("properties.category", "category_agent_only")])
 
 
 def process_uploads(uploads, max_bytes: int, max_photos: int, already: int):
@@ -88,6 +101,8 @@ def update(session: Session, contribution: Contribution, user: User, values: dic
     policy.require(session, user, "contribution.edit", contribution)
     if contribution.withdrawn_at is not None:
         raise Conflict("already_withdrawn")
+    if "category_id" in values and values["category_id"] != contribution.category_id:
+        check_category(session, user, values["category_id"])
     for key, value in values.items():
         setattr(contribution, key, value)
     contribution.updated_at = datetime.now(UTC)
@@ -110,29 +125,40 @@ def withdraw(session: Session, contribution: Contribution, user: User) -> None:
     session.flush()
 
 
-def visible_or_404(session: Session, kind: str, contribution_id: int, *,
-                   withdrawn: bool = False, lock: bool = False) -> Contribution:
+def visible_or_404(session: Session, kind: str | None, contribution_id: int, *,
+                   withdrawn: bool = False, lock: bool = False,
+                   reader: User | None = None) -> Contribution:
     """The contribution a view works on, or a 404 problem (`contribution_not_found`). With
     `lock`, its row is locked until the request's transaction ends (SELECT … FOR UPDATE):
-    a concurrent change waits, then sees this one's result."""
-    contribution = get_visible(session, kind, contribution_id, withdrawn=withdrawn, lock=lock)
+    a concurrent change waits, then sees this one's result. `reader`: see get_visible."""
+    contribution = get_visible(session, kind, contribution_id, withdrawn=withdrawn, lock=lock,
+                               reader=reader)
     if contribution is None:
         raise NotFound("contribution_not_found")
     return contribution
 
 
 def get_visible(
-    session: Session, kind: str, contribution_id: int, *, withdrawn: bool = False,
-    lock: bool = False,
+    session: Session, kind: str | None, contribution_id: int, *, withdrawn: bool = False,
+    lock: bool = False, reader: User | None = None,
 ) -> Contribution | None:
-    """A contribution the public can see (with withdrawn=True, also one its author withdrew)."""
-    query = select(Contribution).where(
-        Contribution.id == contribution_id,
-        Contribution.kind == kind,
-        Contribution.hidden.is_(False),
-    )
+    """A contribution the public can see (with withdrawn=True, also one its author withdrew).
+    `kind` None: either kind (a page whose address does not say).
+
+    With a `reader` the policy lets read hidden contributions (`moderation.read_hidden`: a
+    moderator reviewing it), also one moderation hid. Only the read paths pass a reader:
+    a hidden contribution takes no edit, vote or comment, even from a moderator."""
+    query = select(Contribution).where(Contribution.id == contribution_id)
+    if kind is not None:
+        query = query.where(Contribution.kind == kind)
+    if reader is None:  # the public's: a hidden row is not even read (nor locked)
+        query = query.where(Contribution.hidden.is_(False))
     if not withdrawn:
         query = query.where(Contribution.withdrawn_at.is_(None))
     if lock:  # and read the row as the lock found it, not as this session last saw it
         query = query.with_for_update(of=Contribution).execution_options(populate_existing=True)
-    return session.scalar(query)
+    contribution = session.scalar(query)
+    if contribution is not None and contribution.hidden and \
+            not policy.allows(session, reader, "moderation.read_hidden", contribution):
+        return None
+    return contribution

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request, send_from_directory
 
 from app import policy
 from app.accounts.auth import current_user
+from app.accounts.models import User
 from app.api.contract import GEOJSON, JPEG, Multipart, Reply, describe, operation
 from app.areas.services import category_index
 from app.config import Config
@@ -50,12 +51,19 @@ MEDIA_NAME = ("`<sha256>.jpg` (the photo) or `<sha256>.thumb.jpg` (its thumbnail
               "of the stored JPEG, in lower-case hex.")
 
 
-def feature_response(kind: str, contribution_id: int, status: int = 200) -> Response:
+def feature_response(kind: str, contribution_id: int, status: int = 200,
+                     reader: User | None = None) -> Response:
     """The Feature with its photos. A create (201) answers with what it stored even when it
-    is hidden (a banned author's, app.moderation): the author is not told."""
+    is hidden (a banned author's, app.moderation): the author is not told. A `reader` whom
+    the policy lets read hidden contributions (a moderator) also gets a hidden one, marked
+    `"hidden": true`. In a sensitive category, staff whose scope covers it get the exact place
+    (everyone else, the centre of its 100 m cell and no address)."""
     contribution = db.session.get(Contribution, contribution_id) if status == 201 else \
-        visible_or_404(db.session, kind, contribution_id)
+        visible_or_404(db.session, kind, contribution_id, reader=reader)
     body = queries.feature_text(db.session, contribution_id, current_language())
+    if contribution.exact_geom is not None and policy.allows(
+            db.session, current_user(), "report.read_internal", contribution):
+        body = queries.with_exact_place(db.session, contribution_id, body)  # staff: the exact place
     media = [
         {
             "url": url_for("contributions.photo", name=f"{p.sha256}.jpg"),
@@ -67,7 +75,10 @@ def feature_response(kind: str, contribution_id: int, status: int = 200) -> Resp
     ]
     # the stored Feature text; the photos become its first property
     head, opening, rest = body.partition('"properties":{')
-    body = head + opening + '"photos":' + json.dumps(media, separators=(",", ":")) + "," + rest
+    # only a reader allowed to see it reaches a hidden one here (never a create's author)
+    hidden = '"hidden":true,' if contribution.hidden and reader is not None else ""
+    body = (head + opening + hidden + '"photos":' + json.dumps(media, separators=(",", ":")) + ","
+            + rest)
     response = Response(body, status=status, mimetype=GEOJSON)
     if status == 201:
         response.headers["Location"] = url_for(f"contributions.{kind}_read", contribution_id=contribution_id)
@@ -129,9 +140,10 @@ def register(kind: str) -> None:
     @operation(bp, "GET", item, tags=tags, endpoint=f"{kind}_read", operation_id=f"{plural}_read",
                problems=NOT_FOUND, replies={200: feature_reply})
     @db.read_only
-    @describe(f"Read a {kind}.")
+    @describe(f"Read a {kind}.\n\nA hidden one (app.moderation) reads as 404, except to moderators, "
+              "who review it: for them it carries `hidden: true`.")
     def read_view(contribution_id: int):
-        return feature_response(kind, contribution_id)
+        return feature_response(kind, contribution_id, reader=current_user())
 
     @operation(bp, "PATCH", item, body=FEATURE_PATCHES[kind], multipart=PHOTOS,
                auth=policy.roles("contribution.edit"),

@@ -243,6 +243,9 @@ def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int
     `actor` None: the command line (`flask users scopes`), trusted like the database."""
     if actor is not None:
         policy.require(session, actor, "agents.set_scopes")
+    session.get(User, agent.id, with_for_update={"of": User})  # one change of scopes at a time
+    before = [(s.service_id, s.arrondissement_id) for s in session.scalars(
+        select(AgentScope).where(AgentScope.user_id == agent.id))]
     session.execute(AgentScope.__table__.delete().where(AgentScope.user_id == agent.id))
     for service_id, arrondissement_id in sorted(set(scopes), key=str):
         session.add(AgentScope(user_id=agent.id, service_id=service_id,
@@ -250,6 +253,11 @@ def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int
     if "agent" not in agent.roles:
         agent.roles = sorted({*agent.roles, "agent"})
     session.flush()
+    if actor is not None:
+        from app.moderation.services import audit
+
+        audit(session, actor, "agent.scopes", "user", agent.id, None,
+              original={"scopes": sorted(before, key=str)}, changes={"scopes": sorted(set(scopes), key=str)})
 
 
 # ---- notifications -------------------------------------------------------------------------

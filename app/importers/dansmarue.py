@@ -216,9 +216,9 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     existing = session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'contributions'::regclass"))
     # The contributions_locate trigger's rule through the same function (locate_point: a grid
     # cell, else the quartier containing the point, lowest id on a border). Passing
-    # quartier_id, service_id and feature_json tells the row triggers (locate, route,
-    # serialise) that they are already done; the id is drawn here because the Feature text
-    # carries it.
+    # quartier_id, service_id and feature_json tells the row triggers (coarse, locate, route,
+    # serialise) that they are already done (a sensitive category's public point is coarse);
+    # the id is drawn here because the Feature text carries it.
     # The foreign-key checks are statements PostgreSQL prepares once and runs per row and
     # key; the app's connections force custom plans (app/db.py, for the bbox page), which
     # would plan each of the extract's 158k checks anew (~1.5 s).
@@ -226,15 +226,19 @@ def _load(session: Session, staged: int, summary: ImportSummary) -> None:
     session.execute(text("SET LOCAL plan_cache_mode = auto"))
     result = session.execute(text("""
         INSERT INTO contributions (id, kind, category_id, service_id, status, title, geom,
-            quartier_id, arrondissement_id, address, source, source_id, created_at, updated_at,
-            feature_json)
-        SELECT r.id, 'report', r.category_id, r.service_id, 'new', r.title, r.geom, r.quartier_id,
+            exact_geom, quartier_id, arrondissement_id, address, source, source_id, created_at,
+            updated_at, feature_json)
+        SELECT r.id, 'report', r.category_id, r.service_id, 'new', r.title, r.public_geom,
+            CASE WHEN r.sensitive THEN r.geom END, r.quartier_id,
             r.arrondissement_id, r.address, CAST(:source AS varchar), r.source_id, r.at, r.at,
             contribution_feature_json(r.id, r.category, 'report', r.title, '', 'new',
-                r.arrondissement_id, r.quartier_id, r.quartier_name, r.address, r.at, r.at,
-                0, 0, 0, 0, NULL, r.source_id, r.geom)
+                r.arrondissement_id, r.quartier_id, r.quartier_name,
+                CASE WHEN NOT r.sensitive THEN r.address END, r.at, r.at,
+                0, 0, 0, 0, NULL, r.source_id, r.public_geom)
         FROM (
             SELECT nextval('contributions_id_seq') AS id, s.category_id, cat.service_id,
+                cat.sensitive, CASE WHEN cat.sensitive THEN coarse_point(p.geom) ELSE p.geom END
+                AS public_geom,
                 category_feature_member(cat.code, cat.label_fr) AS category, s.title, p.geom,
                 q.id AS quartier_id, q.arrondissement_id, q.name AS quartier_name,
                 NULLIF(s.address, '') AS address, s.source_id, p.at

@@ -1,10 +1,11 @@
-"""Moderation's tables (migration d3e4f5a00010): flags, banned e-mail domains, the audit log."""
+"""Moderation's tables (migration d3e4f5a00010): flags, banned e-mail domains, the audit log;
+photo redactions (e4f5a6b00011)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,3 +50,20 @@ class AuditEntry(Base):
     subject_id: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class PhotoRedaction(Base):
+    """A moderator's blurred copy replaced a contribution's photo; the original stays on disk
+    (named by its hash), for staff only (app.moderation.redaction)."""
+
+    __tablename__ = "photo_redactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("contributions.id", ondelete="CASCADE"))
+    original_sha256: Mapped[str] = mapped_column(String(64))  # indexed (the migration)
+    redacted_sha256: Mapped[str] = mapped_column(String(64))
+    regions: Mapped[list[dict]] = mapped_column(JSONB)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

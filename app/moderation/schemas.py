@@ -112,3 +112,43 @@ class AuditQuery(ApiQuery):
 
 class AuditOut(Model):
     entries: list[dict]
+
+
+# ---- photo redaction ----------------------------------------------------------------------------
+
+REGIONS_MAX = 10
+Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$", min_length=64, max_length=64,
+                              description="The SHA-256 of the stored JPEG, in lower-case hex (the "
+                                          "name of its file in the photo's `url`).")]
+
+
+class Region(Body):
+    """A rectangle of the photo, from its top-left corner, as fractions of its width (`x`,
+    `w`) and height (`y`, `h`). It must lie within the photo (`x + w` and `y + h` at most 1,
+    else `out_of_range` on `w` or `h`); it is widened to whole pixels."""
+
+    x: float = Field(ge=0, lt=1, description="Left edge, a fraction of the width.")
+    y: float = Field(ge=0, lt=1, description="Top edge, a fraction of the height.")
+    w: float = Field(gt=0, le=1, description="Width, a fraction of the photo's width.")
+    h: float = Field(gt=0, le=1, description="Height, a fraction of the photo's height.")
+
+
+class RedactionInput(Body):
+    """The blurred copy replaces the photo on the contribution; the original is kept on disk
+    for staff (`GET /api/v1/moderation/photos/{sha256}/original`) and stops being public."""
+
+    contribution_id: Id
+    sha256: Sha256
+    regions: list[Region] = Field(min_length=1, max_length=REGIONS_MAX,
+                                  description="The regions to blur (faces, number plates…).")
+    reason: Annotated[Text(REASON_MAX, min_length=1), Field(
+        description="Why: the audit log keeps it.")]
+
+
+class RedactionOut(Model):
+    url: str = Field(description="The blurred photo.")
+    thumbnail_url: str
+    sha256: str = Field(description="The blurred photo's SHA-256.")
+    original_sha256: str = Field(description="The original's, for staff.")
+    width: int
+    height: int

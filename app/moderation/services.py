@@ -29,16 +29,39 @@ from app.engagement.models import Comment
 from app.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
 from app.moderation.models import AuditEntry, BannedDomain, Flag
 
-# the e-mails to authors (English msgids, French in the catalogue; sent in both)
-HIDDEN_BY_FLAGS = (_lp("e-mail", "Your contribution is hidden until it is reviewed"),
-                   _lp("e-mail", "Several people flagged “{title}”: it is hidden until a moderator "
-                                 "reviews it."))
-HIDDEN = (_lp("e-mail", "A moderator hid your contribution"),
-          _lp("e-mail", "A moderator hid “{title}”. Reason: {reason}"))
-RESTORED = (_lp("e-mail", "Your contribution is visible again"),
-            _lp("e-mail", "A moderator reviewed “{title}”: it is visible again. {reason}"))
-EDITED = (_lp("e-mail", "A moderator edited your contribution"),
-          _lp("e-mail", "A moderator edited “{title}”. Reason: {reason}"))
+# the e-mails to authors, by what was moderated: a contribution, a comment ({title}: its
+# beginning) or a profile ({title}: its public name), so the author knows which of theirs it
+# is (English msgids, French in the catalogue; sent in both). Profiles are edited, never hidden.
+HIDDEN_BY_FLAGS = {
+    "contribution": (_lp("e-mail", "Your contribution is hidden until it is reviewed"),
+                     _lp("e-mail", "Several people flagged “{title}”: it is hidden until a "
+                                   "moderator reviews it.")),
+    "comment": (_lp("e-mail", "Your comment is hidden until it is reviewed"),
+                _lp("e-mail", "Several people flagged your comment “{title}”: it is hidden until "
+                              "a moderator reviews it.")),
+}
+HIDDEN = {
+    "contribution": (_lp("e-mail", "A moderator hid your contribution"),
+                     _lp("e-mail", "A moderator hid “{title}”. Reason: {reason}")),
+    "comment": (_lp("e-mail", "A moderator hid your comment"),
+                _lp("e-mail", "A moderator hid your comment “{title}”. Reason: {reason}")),
+}
+RESTORED = {
+    "contribution": (_lp("e-mail", "Your contribution is visible again"),
+                     _lp("e-mail", "A moderator reviewed “{title}”: it is visible again. {reason}")),
+    "comment": (_lp("e-mail", "Your comment is visible again"),
+                _lp("e-mail", "A moderator reviewed your comment “{title}”: it is visible again. "
+                              "{reason}")),
+}
+EDITED = {
+    "contribution": (_lp("e-mail", "A moderator edited your contribution"),
+                     _lp("e-mail", "A moderator edited “{title}”. Reason: {reason}")),
+    "comment": (_lp("e-mail", "A moderator edited your comment"),
+                _lp("e-mail", "A moderator edited your comment, which now reads “{title}”. "
+                              "Reason: {reason}")),
+    "user": (_lp("e-mail", "A moderator edited your profile"),
+             _lp("e-mail", "A moderator changed your public name to “{title}”. Reason: {reason}")),
+}
 
 EDITABLE = {"contribution": ("title", "description"), "comment": ("body",), "user": ("display_name",)}
 DECISIONS = {"contribution": ("hide", "restore", "dismiss"), "comment": ("hide", "restore", "dismiss"),
@@ -78,13 +101,15 @@ def _label(subject_type: str, subject) -> str:
     return subject.display_name
 
 
-def _tell_author(session: Session, subject_type: str, subject, mail: tuple, reason: str = "") -> None:
+def _tell_author(session: Session, subject_type: str, subject, mails: dict, reason: str = "") -> None:
+    """The author is told, in the e-mail of `mails` that names this type of item."""
     from app.accounts.services import send_mail
 
     author_id = _author_id(subject_type, subject)
     author = session.get(User, author_id) if author_id else None
     if author is not None and author.deleted_at is None:
-        send_mail(session, author.email, mail, title=_label(subject_type, subject), reason=reason or "")
+        send_mail(session, author.email, mails[subject_type], title=_label(subject_type, subject),
+                  reason=reason or "")
 
 
 def _close_flags(session: Session, subject_type: str, subject_id: int) -> int:

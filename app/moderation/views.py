@@ -1,13 +1,15 @@
 """Moderation API: flag (anyone signed in), the queue and decisions (moderators and admins),
-banned e-mail domains, and the audit log."""
+banned e-mail domains, the audit log, and photo redaction (the original kept for staff)."""
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, url_for
 
 from app import policy
 from app.accounts.auth import current_user
-from app.api.contract import Reply, operation
+from app.api.contract import JPEG, Reply, operation
+from app.contributions.media import remove_unless_committed
 from app.db import db
-from app.moderation import services
+from app.errors import NotFound
+from app.moderation import redaction, services
 from app.moderation.schemas import (
     AuditOut,
     AuditQuery,
@@ -19,6 +21,8 @@ from app.moderation.schemas import (
     FlagOut,
     QueueOut,
     QueueQuery,
+    RedactionInput,
+    RedactionOut,
     StateOut,
 )
 
@@ -107,6 +111,47 @@ def audit_csv(query: AuditQuery):
     """The audit log as CSV."""
     return Response(services.audit_csv(_entries(query)), mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="cartagora-audit.csv"'})
+
+
+@operation(bp, "POST", "/moderation/photos", body=RedactionInput, tags=TAGS,
+           auth=policy.roles("photo.redact"),
+           problems={404: "No such contribution (or it is withdrawn), or no photo with this SHA-256 "
+                          "on it (`not_found`).",
+                     422: "Invalid input; a region running past the photo's edge is `out_of_range` "
+                          "on its `w` or `h`."},
+           replies={201: Reply("Redacted: the blurred copy replaces the photo on the contribution.",
+                               RedactionOut)})
+def redact_photo(body: RedactionInput):
+    """Blur regions of a contribution's photo
+
+    Faces, number plates: each region is pixelated and blurred beyond reading, and the copy,
+    without metadata, replaces the photo (same position). The original stops being public; it is
+    kept for staff, and the audit log records the regions and the reason."""
+    photo, written = redaction.redact_photo(db.session, current_user(), body.contribution_id, body.sha256,
+                                            body.regions, body.reason, current_app.config["MEDIA_DIR"])
+    remove_unless_committed(written)
+    return {"url": url_for("contributions.photo", name=f"{photo.sha256}.jpg"),
+            "thumbnail_url": url_for("contributions.photo", name=f"{photo.sha256}.thumb.jpg"),
+            "sha256": photo.sha256, "original_sha256": body.sha256, "width": photo.width,
+            "height": photo.height}, 201
+
+
+@operation(bp, "GET", "/moderation/photos/<sha256>/original", tags=TAGS,
+           auth=policy.roles("photo.read_original"),
+           path_doc={"sha256": "The SHA-256 of the original (`original_sha256` of the redaction)."},
+           problems={403: "Staff whose scope covers none of the reports it was redacted on "
+                          "(`out_of_scope`), or not staff (`forbidden`).",
+                     404: "No redaction has this original (`not_found`)."},
+           replies={200: Reply("The original JPEG; never cached (`private, no-store`).",
+                               {"type": "string", "contentMediaType": JPEG}, JPEG, ("Cache-Control",))})
+def photo_original(sha256: str):
+    """The original of a redacted photo, for staff
+
+    Moderators, and agents whose scope covers the report (supervisors, admins)."""
+    if len(sha256) != 64 or sha256.strip("0123456789abcdef"):
+        raise NotFound("not_found")
+    path = redaction.original_for(db.session, current_user(), sha256, current_app.config["MEDIA_DIR"])
+    return Response(path.read_bytes(), mimetype=JPEG, headers={"Cache-Control": "private, no-store"})
 
 
 def _entries(query: AuditQuery) -> list[dict]:

@@ -60,12 +60,19 @@ REASON_LABELS = {"spam": _l("Spam or advertising"), "offensive": _l("Offensive o
                  "personal_data": _l("Personal data shown"), "off_topic": _l("Off-topic"),
                  "other": _l("Other")}
 SUBJECT_LABELS = {"contribution": _l("Contribution"), "report": _l("Report"), "proposal": _l("Proposal"),
-                  "comment": _l("Comment"), "user": _l("Profile"), "domain": _l("E-mail domain")}
+                  "comment": _l("Comment"), "user": _l("Profile"), "domain": _l("E-mail domain"),
+                  "category": _l("Category"), "service": _l("Service"), "api_key": _l("API key")}
 # the audit log's actions (app.moderation.services.audit)
 ACTION_LABELS = {"auto_hide": _l("hidden by flags"), "hide": _l("hidden"), "restore": _l("restored"),
                  "dismiss": _l("flags dismissed"), "edit": _l("edited"), "ban": _l("banned"),
                  "unban": _l("ban lifted"), "ban_domain": _l("domain banned"),
-                 "unban_domain": _l("domain ban lifted")}
+                 "unban_domain": _l("domain ban lifted"), "category.create": _l("category added"),
+                 "category.update": _l("category changed"), "service.create": _l("service added"),
+                 "service.update": _l("service renamed"), "user.roles": _l("roles changed"),
+                 "agent.scopes": _l("agent's scope changed"), "api_key.create": _l("API key issued"),
+                 "api_key.revoke": _l("API key revoked"), "photo.redact": _l("photo blurred")}
+ROLE_LABELS = {"resident": _l("resident"), "agent": _l("field agent"), "supervisor": _l("supervisor"),
+               "planner": _l("planner"), "moderator": _l("moderator"), "admin": _l("admin")}
 
 
 def reason_label(reason: str) -> str:
@@ -78,6 +85,10 @@ def subject_label(kind: str) -> str:
 
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 def ordinal(n: int) -> str:
@@ -195,6 +206,7 @@ def init_i18n(app: Flask) -> None:
         reason_label=reason_label,
         subject_label=subject_label,
         action_label=action_label,
+        role_label=role_label,
         ordinal=ordinal,
         js_strings=js_strings,
     )

@@ -16,6 +16,7 @@ from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
 from app.config import link_settings
+from app.contributions.services import get_visible
 from app.db import db
 from app.errors import AppError
 from app.messages import message
@@ -65,11 +66,15 @@ def map_page():
 
 @bp.get("/c/<id:contribution_id>")
 def contribution(contribution_id: int):
-    """A contribution's shareable page: photos, map, status, votes, comments."""
-    c = services.visible_contribution(db.session, contribution_id)
+    """A contribution's shareable page: photos, map, status, votes, comments. A hidden one
+    only for moderators, who review it (under a banner); a 404 for everyone else."""
+    user = current_user()
+    c = get_visible(db.session, None, contribution_id, reader=user)
     if c is None:
         return render_template("not_found.html"), 404
-    page = services.contribution_page(db.session, c, current_user(), current_lang())
+    page = services.contribution_page(db.session, c, user, current_lang())
+    if c.hidden:  # its photos are served while it is public only (app.contributions.media)
+        page["photos"] = []
     return render_template("contribution.html", **page, notice=session.pop("flash", None))
 
 

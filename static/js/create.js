@@ -145,7 +145,7 @@ export class CreateForm {
     const label = (node) => node.label[lang] ?? node.label.fr;
     select.replaceChildren(
       h('option', { value: '', text: t('form.choose_category') }),
-      ...this.categories[kind].map((node) => h('option', { value: node.code, text: label(node) })));
+      ...this.offered(this.categories[kind]).map((node) => h('option', { value: node.code, text: label(node) })));
     this.categoryChanged();
   }
 
@@ -153,12 +153,18 @@ export class CreateForm {
     const code = $('#f-category', this.form).value;
     const node = (this.categories[this.kind] ?? []).find((c) => c.code === code);
     const sub = $('#f-subcategory', this.form);
-    const children = node?.children ?? [];
+    const children = this.offered(node?.children ?? []);
     sub.replaceChildren(
       h('option', { value: '', text: t('form.choose_subcategory') }),
       ...children.map((c) => h('option', { value: c.code, text: c.label[lang] ?? c.label.fr })));
     $('#field-subcategory', this.form).hidden = children.length === 0;
     this.lookup();
+  }
+
+  /** The categories this person may choose: in use, and agent-only ones for staff only. */
+  offered(nodes) {
+    const staff = this.form.hasAttribute('data-staff');
+    return nodes.filter((c) => c.active && (staff || !c.agent_only));
   }
 
   category() {

@@ -67,6 +67,21 @@ def unique(prefix: str) -> str:
     return f"{prefix} {os.getpid()}-{next(_numbers)}"
 
 
+def two_factor_account(app, role: str, name: str) -> tuple[str, str, int]:
+    """A committed account with `role` and two-factor sign-in on (moderators and admins need
+    it): (e-mail, TOTP secret, id)."""
+    from app.accounts import two_factor
+    from app.accounts.services import create_user
+
+    email = f"{unique(role).replace(' ', '-')}@{EMAIL_DOMAIN}"
+    with app.app_context():
+        user = create_user(db.session, email, PASSWORD, name, [role])
+        secret, _ = two_factor.begin(db.session, user)
+        two_factor.confirm(db.session, user, pyotp.TOTP(secret).now())
+        db.session.commit()
+        return email, secret, user.id
+
+
 def cleanup_browser_data() -> None:
     """Delete what the browser tests created (their accounts' rows); vote counters follow."""
     users = f"SELECT id FROM users WHERE email LIKE '%@{EMAIL_DOMAIN}'"

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 import pytest
 import requests
 
-from app.db import db
-from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, sign_in, sign_up, unique
+from tests.browser.conftest import scalar, sign_in, sign_up, two_factor_account, unique
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
@@ -20,16 +18,7 @@ NOTRE_DAME = (2.3499, 48.8530)
 @pytest.fixture
 def moderator(app):
     """A moderator with two-factor sign-in on (required for the role): (e-mail, TOTP secret)."""
-    from app.accounts import two_factor
-    from app.accounts.services import create_user
-
-    email = f"{unique('moderator').replace(' ', '-')}@{EMAIL_DOMAIN}"
-    with app.app_context():
-        user = create_user(db.session, email, PASSWORD, "Modératrice", ["moderator"])
-        secret, _ = two_factor.begin(db.session, user)
-        two_factor.confirm(db.session, user, pyotp.TOTP(secret).now())
-        db.session.commit()
-    return email, secret
+    return two_factor_account(app, "moderator", "Modératrice")[:2]
 
 
 def report(api, title):
@@ -105,3 +94,63 @@ def test_a_moderator_reviews_the_queue_on_a_desktop(open_context, api_user, live
     assert violations(page) == []
     assert scalar("SELECT count(*) FROM audit_log WHERE subject_id = :s AND action = 'auto_hide'",
                   s=str(hidden_id)) == 1
+
+
+def test_a_moderator_blurs_a_region_of_a_photo_by_mouse_and_by_keyboard(open_context, api_user, live_server,
+                                                                        moderator):
+    import json
+
+    from tests.browser.conftest import photo_bytes
+
+    author = api_user("Automobiliste")
+    r = author.post(f"{live_server}/api/v1/reports", data={"feature": json.dumps({
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": list(NOTRE_DAME)},
+        "properties": {"title": unique("Plaque lisible"), "category": "graffitis"}})},
+        files={"photos": ("rue.jpg", photo_bytes((30, 90, 160)), "image/jpeg")}, timeout=10)
+    assert r.status_code == 201, r.text
+    rid, original_url = r.json()["id"], r.json()["properties"]["photos"][0]["url"]
+    flagger = api_user("Passant")
+    assert flagger.post(f"{live_server}/api/v1/flags", json={
+        "subject_type": "contribution", "subject_id": rid, "reason": "personal_data"}, timeout=10).status_code == 201
+
+    email, secret = moderator
+    context, _ = open_context(width=1280, height=900)
+    page = context.new_page()
+    sign_in(page, email, next_path="/moderation", totp_secret=secret)
+    page.wait_for_url(re.compile(r"/moderation$"))
+    page.locator(f"#item-contribution-{rid} a[href^='/moderation/photos/{rid}/']").click()
+    page.wait_for_url(re.compile(rf"/moderation/photos/{rid}/[0-9a-f]{{64}}$"))
+    photo = page.locator("#redact-photo")
+    page.wait_for_function("() => document.getElementById('redact-photo').complete")
+    assert violations(page) == []
+
+    # a rectangle drawn with the mouse fills the four inputs (percent of the photo)
+    box = photo.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.75, steps=5)
+    page.mouse.up()
+    drawn = {name: float(page.locator(f"#r-{name}").input_value()) for name in ("x", "y", "width", "height")}
+    assert all(abs(drawn[n] - v) < 1 for n, v in (("x", 25), ("y", 25), ("width", 50), ("height", 50))), drawn
+    assert page.locator("#redact-box").is_visible()
+
+    # the keyboard alone does the same: typing moves the rectangle
+    page.locator("#r-x").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("30")
+    assert page.locator("#redact-box").evaluate("b => b.style.left") == "30%"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("20")
+    page.locator("#r-reason").fill("Plaque d'immatriculation")
+    page.screenshot(path="tests/artifacts/moderation-redact-desktop.png", full_page=True)
+    page.locator("form.redact-form button[type=submit]").click()
+
+    page.wait_for_url(re.compile(r"/moderation$"))
+    assert page.locator(".form-notice").is_visible()
+    assert requests.get(f"{live_server}{original_url}", timeout=10).status_code == 404
+    shown = requests.get(f"{live_server}/api/v1/reports/{rid}", timeout=10).json()["properties"]["photos"]
+    assert shown[0]["url"] != original_url
+    assert requests.get(f"{live_server}{shown[0]['url']}", timeout=10).status_code == 200
+    assert scalar("SELECT regions FROM photo_redactions WHERE contribution_id = :c", c=rid) == [
+        {"x": 0.3, "y": 0.2, "w": drawn["width"] / 100, "h": drawn["height"] / 100}]

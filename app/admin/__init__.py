@@ -1,0 +1,1 @@
+"""Administration: categories, services and routing, users and roles, API keys (issue 13)."""
