@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import psycopg
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from psycopg.errors import QueryCanceled
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -128,7 +129,14 @@ def unavailable(code: str, retry_after: int):
     return response
 
 
+# path prefix -> how that standard says an error (app.open311 registers GeoReport v2's)
+ERROR_RENDERERS: dict[str, Callable[[AppError], Response]] = {}
+
+
 def problem(err: AppError):
+    for prefix, render in ERROR_RENDERERS.items():
+        if request and request.path.startswith(prefix):
+            return render(err)
     body = err.to_dict()
     if getattr(err, "detail_override", None):
         body["detail"] = err.detail_override
@@ -143,7 +151,7 @@ def problem(err: AppError):
 
 
 # machine paths: their errors are problems whatever the client accepts
-PROBLEM_PATHS = ("/api/", "/feeds/", "/media/")
+PROBLEM_PATHS = ("/api/", "/feeds/", "/media/", "/open311/")
 
 
 def wants_problem() -> bool:

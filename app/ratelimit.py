@@ -38,6 +38,7 @@ LIMITS = {
     "sign_in": "30 per minute;300 per hour",
     "email": "3 per minute;10 per hour",  # requests that send an e-mail to a given address
     "expensive": "60 per minute;1200 per hour",
+    "integration": "300 per minute;10000 per hour",  # another application's key (Open311)
 }
 # failed sign-ins: a few, then one per 20 s, then locked for the rest of the hour / day
 FAILURES_PER_ACCOUNT = "5 per minute;10 per hour;30 per day"

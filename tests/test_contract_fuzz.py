@@ -42,6 +42,7 @@ DOMAIN_CODES = top_level_codes() | {
     "nothing_to_change", "not_editable",  # which members an edit takes depends on the item's type
     "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
     "category_disabled", "category_agent_only",  # the category tree says them, not the schema
+    "invalid_parent", "has_children", "already_exists",  # the tree as it is, and the codes taken
 }
 CALLERS = ("anonymous", "resident", "admin")
 RUN: dict = {"requests": 0, "operations": set(), "statuses": {}}

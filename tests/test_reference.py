@@ -68,6 +68,15 @@ def test_reverse_nearest_address_within_100_m(client):
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "lon"
 
 
+def test_reverse_is_nearest_in_metres_not_degrees(client):
+    # On the Parvis: nearest in degrees is the quay across the Seine, 8 Port de Montebello
+    # (75005, 65.5 m, mostly east-west, where a degree is shorter); in metres it is the
+    # Parvis itself, 51.0 m away, mostly north.
+    r = client.get("/api/v1/reverse?lon=2.3497&lat=48.8526").json["features"]
+    assert [(f["properties"]["label"], f["properties"]["distance_m"]) for f in r] == [
+        ("6 w Parvis Notre-Dame Place Jean-Paul II 75004 Paris", 51.0)]
+
+
 def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
 

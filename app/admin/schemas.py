@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StrictBool
 
 from app.accounts.models import ROLES
+from app.accounts.schemas import DISPLAY_NAME_MAX
 from app.api.contract import ApiQuery, Body, Model
 from app.api.types import Choice, ServiceCode, Text, fail
 from app.areas.schemas import LocalizedText
@@ -25,8 +26,8 @@ def _not_a_boolean(value):
     return value
 
 
-Position = Annotated[int, BeforeValidator(_not_a_boolean),
-                     Field(ge=0, le=10_000, description="Order among its siblings.")]
+Position = Annotated[int, Field(ge=0, le=10_000, description="Order among its siblings."),
+                     BeforeValidator(_not_a_boolean)]
 
 
 class CategoryInput(Body):
@@ -37,8 +38,8 @@ class CategoryInput(Body):
     label_fr: Label
     label_en: Label
     service: ServiceCode | None = Field(None, description="Reports only; by default the parent's.")
-    agent_only: bool = False
-    sensitive: bool = False
+    agent_only: StrictBool = False
+    sensitive: StrictBool = False
     position: Position = 0
 
     def values(self) -> dict:
@@ -53,9 +54,9 @@ class CategoryPatch(Body):
     label_en: Label | None = None
     parent: str | None = None
     service: ServiceCode | None = None
-    agent_only: bool | None = None
-    sensitive: bool | None = None
-    active: bool | None = Field(None, description="False: no new contribution in it; existing "
+    agent_only: StrictBool | None = None
+    sensitive: StrictBool | None = None
+    active: StrictBool | None = Field(None, description="False: no new contribution in it; existing "
                                                   "ones keep it.")
     position: Position | None = None
 
@@ -146,8 +147,9 @@ class RolesInput(Body):
 
 
 class ApiKeyInput(Body):
-    name: Text(NAME_MAX, min_length=2) = Field(description="The application, e.g. “FixMyStreet "
-                                                           "Paris”.")
+    # its account's public name (app.open311): a display name's limit
+    name: Text(DISPLAY_NAME_MAX, min_length=2) = Field(description="The application, e.g. "
+                                                                   "“FixMyStreet Paris”.")
     contact: Text(CONTACT_MAX) | None = Field(None, description="Who to call about it.")
     services: list[ServiceCode] | None = Field(None, max_length=100, description=(
         "The services whose reports it may update (Open311 service request updates); none: "

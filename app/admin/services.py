@@ -26,6 +26,7 @@ from app.areas.models import Category, Service
 from app.areas.services import reset_category_index
 from app.contributions.models import REPORT_OPEN, Contribution
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.field.models import AgentScope
 from app.moderation.services import audit
 
 KEY_PREFIX = "cg_"  # recognisable in logs and by secret scanners
@@ -300,6 +301,7 @@ def create_api_key(session: Session, admin: User, name: str, contact: str | None
     session.add(key)
     session.flush()
     session.refresh(key)
+    key.user_id = _key_account(session, key).id
     audit(session, admin, "api_key.create", "api_key", key.id, None, name=name, services=service_codes)
     return {**key_row(session, key), "key": raw}
 
@@ -312,8 +314,24 @@ def revoke_api_key(session: Session, admin: User, key_id: int) -> None:
         raise NotFound("not_found")
     if key.revoked_at is None:
         key.revoked_at = _now()
+        account = session.get(User, key.user_id) if key.user_id else None
+        if account is not None:
+            account.is_active = False
         session.flush()
         audit(session, admin, "api_key.revoke", "api_key", key.id, None, name=key.name)
+
+
+def _key_account(session: Session, key: ApiKey) -> User:
+    """The account a key acts through: named after the application, agent on the key's
+    services, no password, an address under `.invalid` (RFC 2606: never delivered)."""
+    account = User(email=f"api-key-{key.id}@keys.cartagora.invalid", display_name=key.name,
+                   password_hash=None, roles=["resident", "agent"], email_verified_at=_now())
+    session.add(account)
+    session.flush()
+    for service_id in key.service_ids if key.service_ids is not None else [None]:
+        session.add(AgentScope(user_id=account.id, service_id=service_id, arrondissement_id=None))
+    session.flush()
+    return account
 
 
 def authenticate_api_key(session: Session, raw: str | None) -> ApiKey | None:

@@ -316,18 +316,30 @@ def geocode(session: Session, q: str, limit: int = 10) -> list[dict]:
 
 
 def reverse(session: Session, lon: float, lat: float, max_m: float = 100) -> dict | None:
-    """The nearest address within max_m metres (KNN on the GiST index, then a metric check)."""
+    """The nearest address within max_m metres, nearest in metres (on the spheroid).
+
+    The GiST index on addresses.geom is in degrees, and a degree of longitude is only ~73 km
+    in Paris against ~111 km for latitude: ordering by `geom <-> p` picks an address to the
+    east or west over a nearer one to the north or south (one pin in seven of the DansMaRue
+    extract got another address). So the index only finds the candidates, inside a circle
+    of max_m expressed in degrees of longitude (the shorter degree, so the circle covers
+    max_m in every direction; 111 km per degree at the equator, a little under the
+    spheroid's 111.3, errs wider), and the metric distance chooses.
+    """
     row = session.execute(
         text("""
-        SELECT id, label, number, street, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat,
-               ST_Distance(geom::geography, p::geography) AS distance_m
-        FROM addresses, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p
-        ORDER BY geom <-> p
+        SELECT a.id, a.label, a.number, a.street, a.postcode, ST_X(a.geom) AS lon,
+               ST_Y(a.geom) AS lat, ST_Distance(a.geom::geography, p::geography) AS distance_m
+        FROM ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p
+        JOIN addresses a
+          ON ST_DWithin(a.geom, p, :max_m / (111000 * cos(radians(:lat))))
+         AND ST_DWithin(a.geom::geography, p::geography, :max_m)
+        ORDER BY distance_m, a.id
         LIMIT 1
         """),
-        {"lon": lon, "lat": lat},
+        {"lon": lon, "lat": lat, "max_m": max_m},
     ).mappings().first()
-    if row is None or row["distance_m"] > max_m:
+    if row is None:
         return None
     out = _address(row)
     out["properties"]["distance_m"] = round(row["distance_m"], 1)

@@ -266,7 +266,9 @@ def notify(session: Session, report: Contribution, event: StatusEvent, actor: Us
     """Write one outbox message per reporter/follower (not the actor), in this transaction."""
     rows = session.execute(text("""
         SELECT DISTINCT u.email FROM users u
-        WHERE u.is_active AND u.id <> COALESCE(:actor, 0) AND (
+        WHERE u.is_active AND u.id <> COALESCE(:actor, 0)
+          AND u.email NOT LIKE '%.invalid'  -- API keys' accounts (RFC 2606: never delivered)
+          AND (
             u.id = (SELECT author_id FROM contributions WHERE id = :c)
             OR u.id IN (SELECT user_id FROM follows WHERE contribution_id = :c))
         ORDER BY 1

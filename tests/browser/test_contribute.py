@@ -332,3 +332,24 @@ def test_agree_or_disagree_on_a_proposal(page, api_user, live_server):
     disagree.click()  # withdrawn
     page.wait_for_function("() => document.querySelector('.vote[data-value=\"-1\"]').ariaPressed === 'false'")
     assert scalar("SELECT votes_up || '/' || votes_down FROM contributions WHERE id = :id", id=proposal) == "0/0"
+
+
+def test_residents_are_not_offered_the_agents_sub_types(page):
+    """The 20 "[réservé agents …]" sub-types (agent-only, app.admin) stay out of the form."""
+    sign_up(page, name="Dominique")
+    open_map_at(page, *LAWN)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_role("button", name="Signaler un problème ici").click()
+    f = form(page)
+    offered = 0
+    for top in ("proprete", "graffitis", "arbres"):
+        f.get_by_label("Catégorie", exact=True).select_option(top)
+        labels = f.get_by_label("Plus précisément").locator("option").all_inner_texts()[1:]
+        assert labels and not [label for label in labels if "réservé" in label.lower()]
+        offered += len(labels)
+    agent_only = scalar("SELECT count(*) FROM categories c JOIN categories t ON t.id = c.parent_id "
+                        "WHERE t.code IN ('proprete', 'graffitis', 'arbres') AND c.agent_only")
+    everything = scalar("SELECT count(*) FROM categories c JOIN categories t ON t.id = c.parent_id "
+                        "WHERE t.code IN ('proprete', 'graffitis', 'arbres') AND c.disabled_at IS NULL")
+    assert agent_only > 10 and offered == everything - agent_only
