@@ -151,7 +151,7 @@ def problem(err: AppError):
 
 
 # machine paths: their errors are problems whatever the client accepts
-PROBLEM_PATHS = ("/api/", "/feeds/", "/media/", "/open311/")
+PROBLEM_PATHS = ("/api/", "/feeds/", "/media/", "/open311/", "/ogc/")
 
 
 def wants_problem() -> bool:

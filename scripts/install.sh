@@ -4,7 +4,7 @@
 #   --browser adds Chromium (browser tests), --bench adds wrk (the load generator of make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib redis-server)
+want=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib redis-server gdal-bin)
 [ "${1:-}" = --browser ] && want+=(chromium)
 [ "${1:-}" = --bench ] && want+=(wrk)
 command -v npm >/dev/null || want+=(npm)

@@ -99,6 +99,23 @@ def client(app, connection):
 
 
 @pytest.fixture
+def http_root(app, connection):
+    """The app over real HTTP (for real clients: GDAL, owslib, georeport), on the test's
+    connection, rolled back after the test: one request at a time, as those clients send."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+    httpd.server_close()
+
+
+@pytest.fixture
 def session(app, connection):
     """A session on the test's connection, for arranging data and checking rows.
 

@@ -153,7 +153,7 @@ def test_adding_a_category_and_a_service(admin, resident, client):
     made = resident.post("/api/v1/reports", json=feature(category="graffitis.fresque-abimee"))
     assert made.status_code == 201
     assert made.json["properties"]["category"]["label"] == "Fresque abîmée"
-    bad = admin.post("/api/v1/admin/categories", json={"kind": "report", "code": "X Y", "label_fr": "a",
+    bad = admin.post("/api/v1/admin/categories", json={"kind": "report", "code": "X Y", "label_fr": "  ",
                                                        "label_en": "", "service": "nope"})
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json["errors"]} == {"code", "label_fr", "label_en", "service"}
@@ -183,6 +183,10 @@ def test_a_sensitive_category_shows_the_public_a_100_m_cell_and_staff_the_exact_
     staff = supervisor.get(f"/api/v1/reports/{report['id']}").json
     assert staff["geometry"]["coordinates"] == list(EXACT)
     assert staff["properties"]["address"] == "6 Parvis Notre-Dame"
+    queue = supervisor.get("/api/v1/agent/queue", query_string={
+        "category": "graffitis", "sort": "nearest", "lon": EXACT[0], "lat": EXACT[1], "limit": 20}).json
+    assert [(f["geometry"]["coordinates"], f["properties"]["address"])
+            for f in queue["features"] if f["id"] == report["id"]] == [(list(EXACT), "6 Parvis Notre-Dame")]
     # a new report in it is coarse from the start; its author sees the public place too
     new = resident.post("/api/v1/reports", json=feature(*EXACT)).json
     assert new["geometry"]["coordinates"] == coarse
@@ -236,7 +240,7 @@ def test_an_api_key_is_shown_once_stored_hashed_and_revocable(admin, session):
     session.expire_all()
     assert authenticate_api_key(session, key) is None
     assert [e["details"]["name"] for e in audit(session, "api_key.revoke")] == ["FixMyStreet Paris"]
-    bad = admin.post("/api/v1/admin/api-keys", json={"name": "X", "services": ["nope"]})
+    bad = admin.post("/api/v1/admin/api-keys", json={"name": " ", "services": ["nope"]})
     assert bad.status_code == 422 and {e["field"] for e in bad.json["errors"]} == {"name", "services[0]"}
 
 

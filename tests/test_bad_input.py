@@ -45,7 +45,8 @@ RAW_BODIES = [
 ]
 # values of the wrong JSON type, for any field
 OPTIONAL_TEXT = {"public_note"}
-WRONG_TYPES = [("number", 12), ("list", ["a"]), ("object", {"a": 1}), ("bool", True)]
+# a number no row has as its id (12 may name an agent: the agent_id of an assignment)
+WRONG_TYPES = [("number", 987654321), ("list", ["a"]), ("object", {"a": 1}), ("bool", True)]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ reads the request back.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -20,7 +19,6 @@ import pytest
 import requests
 from georeport import GeoReport
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from tests.conftest import NOTRE_DAME
 
@@ -33,15 +31,8 @@ FMS_UPDATE_FIELDS = ("update_id", "service_request_id", "status", "updated_datet
 
 
 @pytest.fixture
-def server(app, connection):
-    """The app over real HTTP, on the test's connection (rolled back after the test)."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/open311/v2"
-    httpd.shutdown()
-    thread.join(5)
-    httpd.server_close()
+def server(http_root):
+    return f"{http_root}/open311/v2"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ LABEL_MAX, NAME_MAX, CONTACT_MAX = 200, 100, 200
 CODE_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,79}$"
 Code = Annotated[str, Field(pattern=CODE_PATTERN, description="Lower-case letters, digits, `.`, `_` "
                                                               "and `-`; 2 to 80 characters.")]
-Label = Text(LABEL_MAX, min_length=2)
+Label = Text(LABEL_MAX, min_length=1)
 
 
 def _not_a_boolean(value):
@@ -90,13 +90,13 @@ class AdminCategories(Model):
 
 class ServiceInput(Body):
     code: Code
-    name_fr: Text(NAME_MAX, min_length=2)
-    name_en: Text(NAME_MAX, min_length=2)
+    name_fr: Text(NAME_MAX, min_length=1)
+    name_en: Text(NAME_MAX, min_length=1)
 
 
 class ServicePatch(Body):
-    name_fr: Text(NAME_MAX, min_length=2) | None = None
-    name_en: Text(NAME_MAX, min_length=2) | None = None
+    name_fr: Text(NAME_MAX, min_length=1) | None = None
+    name_en: Text(NAME_MAX, min_length=1) | None = None
 
     def changes(self) -> dict:
         return self.model_dump(exclude_none=True)
@@ -148,7 +148,7 @@ class RolesInput(Body):
 
 class ApiKeyInput(Body):
     # its account's public name (app.open311): a display name's limit
-    name: Text(DISPLAY_NAME_MAX, min_length=2) = Field(description="The application, e.g. "
+    name: Text(DISPLAY_NAME_MAX, min_length=1) = Field(description="The application, e.g. "
                                                                    "“FixMyStreet Paris”.")
     contact: Text(CONTACT_MAX) | None = Field(None, description="Who to call about it.")
     services: list[ServiceCode] | None = Field(None, max_length=100, description=(

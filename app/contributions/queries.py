@@ -117,12 +117,22 @@ def with_exact_place(session: Session, contribution_id: int, body: str) -> str:
     row = session.execute(text("""
         SELECT ST_AsGeoJSON(exact_geom, 6) AS geometry, to_json(address)::text AS address
         FROM contributions WHERE id = :id AND exact_geom IS NOT NULL"""), {"id": contribution_id}).first()
-    if row is None:
+    return swap_place(body, row.geometry, row.address) if row else body
+
+
+# the exact place of a sensitive contribution, as SQL columns, for swap_place (staff readers)
+EXACT_PLACE_COLUMNS = "ST_AsGeoJSON(c.exact_geom, 6), to_json(c.address)::text"
+
+
+def swap_place(body: str, geometry: str | None, address: str | None) -> str:
+    """A stored Feature text with `geometry` (GeoJSON text) and `address` (JSON text) in place
+    of the public ones; unchanged when `geometry` is None (not a sensitive contribution). The
+    geometry is the Feature's last member; a user's text cannot hold an unescaped
+    `"address":null`, so its first occurrence is the member."""
+    if geometry is None:
         return body
-    # the geometry is the Feature's last member; a user's text cannot hold an unescaped
-    # `"address":null`, so its first occurrence is the member
-    body = body[:body.rindex(',"geometry":')] + ',"geometry":' + row.geometry + "}"
-    return body.replace('"address":null', '"address":' + row.address, 1)
+    body = body[:body.rindex(',"geometry":')] + ',"geometry":' + geometry + "}"
+    return body.replace('"address":null', '"address":' + (address or "null"), 1)
 
 
 def nearby_reports(

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.areas.services import category_index
-from app.contributions.queries import FEATURE_COLUMNS, feature
+from app.contributions.queries import EXACT_PLACE_COLUMNS, FEATURE_COLUMNS, feature, swap_place
 from geo.filters import contributions_where
 
 QUEUE_EXTRA = ("'priority', c.priority, 'assigned_to', c.assigned_to_id, "
@@ -73,13 +73,15 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
         distance = (", 'distance_m', round(ST_Distance(c.geom_l93, ST_Transform("
                     "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 2154))::numeric)")
     rows = session.execute(text(f"""
-        SELECT {FEATURE_COLUMNS}, json_build_object({QUEUE_EXTRA.format(distance=distance)})::text
+        SELECT {FEATURE_COLUMNS}, json_build_object({QUEUE_EXTRA.format(distance=distance)})::text,
+               {EXACT_PLACE_COLUMNS}
         FROM contributions c
         WHERE {where} AND c.status = ANY(:statuses)
         ORDER BY {SORTS[f.sort]} LIMIT :limit
     """), params)
     members = category_index(session).members_in(lang)
-    features = ",".join(feature(r, members, r[2]) for r in rows)
+    # staff whose scope holds them (the WHERE says so): the exact place of a sensitive report
+    features = ",".join(swap_place(feature(r, members, r[2]), r[3], r[4]) for r in rows)
     counts = dict(session.execute(text(
         f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
     return features, counts

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.api.contract import ApiQuery, Body, Model
 from app.api.types import (
+    SOME_TEXT,
     CategoryCode,
     Choice,
     CommaList,
@@ -56,7 +57,14 @@ class TransitionInput(Body):
     """A status change. Members a target does not use are ignored (a `duplicate_of` sent with
     `acknowledged` is not kept)."""
 
-    model_config = ConfigDict(json_schema_extra=needs(workflow.REQUIRED_FOR))
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        *needs(workflow.REQUIRED_FOR)["allOf"],
+        # a rejection for an "other" reason says which in its public note (services.validate)
+        {"if": {"properties": {"to": {"const": "rejected"}, "reason": {"const": "other"}},
+                "required": ["to", "reason"]},
+         "then": {"required": ["public_note"],
+                  "properties": {"public_note": {"type": "string", "pattern": SOME_TEXT}}}},
+    ]})
 
     to: Annotated[Choice(REPORT_STATUSES, code="invalid_status"), Field(
         description=f"The new status (else `invalid_status`). Allowed from each status: "

@@ -176,7 +176,7 @@ def upgrade() -> None:
 
     CREATE TABLE api_keys (
         id serial PRIMARY KEY,
-        name text NOT NULL CONSTRAINT ck_api_keys_name CHECK (char_length(name) BETWEEN 2 AND 100),
+        name text NOT NULL CONSTRAINT ck_api_keys_name CHECK (char_length(name) BETWEEN 1 AND 100),
         prefix text NOT NULL,
         key_hash bytea NOT NULL CONSTRAINT uq_api_keys_key_hash UNIQUE,
         service_ids integer[],

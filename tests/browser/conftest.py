@@ -86,8 +86,12 @@ def cleanup_browser_data() -> None:
     """Delete what the browser tests created (their accounts' rows); vote counters follow."""
     users = f"SELECT id FROM users WHERE email LIKE '%@{EMAIL_DOMAIN}'"
     mine = f"SELECT id FROM contributions WHERE author_id IN ({users})"
+    keys = f"SELECT id FROM api_keys WHERE created_by IN ({users})"
     with db.engine.begin() as conn:
         for statement in (
+            # the API keys an admin issued on the pages, and the accounts they act through
+            f"DELETE FROM users WHERE id IN (SELECT user_id FROM api_keys WHERE id IN ({keys}))",
+            f"DELETE FROM api_keys WHERE id IN ({keys})",
             f"DELETE FROM comments WHERE author_id IN ({users}) OR contribution_id IN ({mine})",
             f"DELETE FROM votes WHERE user_id IN ({users}) OR contribution_id IN ({mine})",
             f"DELETE FROM contributions WHERE author_id IN ({users})",

@@ -122,3 +122,19 @@ def test_api_docs_render_every_operation_without_serious_violation(page, live_se
     found = violations(page)
     print("\n".join(found))
     assert found == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_ogc_api_pages_have_no_serious_violation(page, lang):
+    """The OGC API – Features resources as pages (`f=html`), for people browsing the open data."""
+    report = None
+    for path in ("/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/reports",
+                 "/ogc/collections/reports/queryables", "/ogc/collections/reports/items?limit=20",
+                 "/ogc/collections/quartiers/items?limit=10"):
+        page.goto(f"{path}{'&' if '?' in path else '?'}f=html&lang={lang}")
+        assert violations(page) == [], path
+        if path.startswith("/ogc/collections/reports/items"):
+            report = page.locator("table a[href^='/ogc/collections/reports/items/']").first.get_attribute("href")
+    assert report
+    page.goto(f"{report.split('?')[0]}?f=html&lang={lang}")
+    assert violations(page) == [], report

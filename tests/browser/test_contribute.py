@@ -337,10 +337,8 @@ def test_agree_or_disagree_on_a_proposal(page, api_user, live_server):
 def test_residents_are_not_offered_the_agents_sub_types(page):
     """The 20 "[réservé agents …]" sub-types (agent-only, app.admin) stay out of the form."""
     sign_up(page, name="Dominique")
-    open_map_at(page, *LAWN)
-    box = page.locator("#map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.get_by_role("button", name="Signaler un problème ici").click()
+    open_map_at(page, *LAWN, z=18)
+    page.get_by_role("button", name="Contribuer").click()
     f = form(page)
     offered = 0
     for top in ("proprete", "graffitis", "arbres"):

@@ -1,0 +1,1 @@
+"""OGC API – Features (/ogc): the public collections read by GIS tools."""
