@@ -55,6 +55,13 @@ serve: secret db
 dev: install secret db
 	$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
+## make opendata: write the open-data exports (GeoJSON, DansMaRue CSV, GeoPackage, areas,
+## statistics, manifest) to var/open-data/ (CARTAGORA_OPEN_DATA_DIR); nightly from a timer.
+## Read-only: it never migrates (a deploy does), so a nightly run cannot change the schema.
+.PHONY: opendata
+opendata: install secret db
+	$(FLASK) opendata export
+
 bench: install-bench db seed
 	.venv/bin/python -m bench
 

@@ -219,3 +219,5 @@ def demo_history() -> None:
 def register_cli(app: Flask) -> None:
     for group in (db_cli, geo_cli, users_cli, import_cli, outbox_cli, demo_cli, maintenance_cli):
         app.cli.add_command(group)
+    from app.opendata.cli import opendata_cli  # flask opendata export (make opendata)
+    app.cli.add_command(opendata_cli)

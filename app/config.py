@@ -70,6 +70,8 @@ class Config:
     PROXY_COUNT = int(os.environ.get("CARTAGORA_PROXY_COUNT", "0"))
     DATABASE_URL = default_database_url()
     MEDIA_DIR = Path(os.environ.get("CARTAGORA_MEDIA_DIR", ROOT / "var" / "media"))
+    # Bulk open data: `flask opendata export` (make opendata, nightly) writes here; /open-data/ serves it
+    OPEN_DATA_DIR = Path(os.environ.get("CARTAGORA_OPEN_DATA_DIR", ROOT / "var" / "open-data"))
     PHOTO_MAX_BYTES = 10 * 1024 * 1024
     PHOTOS_PER_CONTRIBUTION = 5
     # five photos of 10 MB plus the form fields

@@ -383,8 +383,10 @@ NearParisLatitude = Annotated[float, Field(ge=_S, le=_N, allow_inf_nan=False)]
 
 def needs(required_for: dict[str, str], key: str = "to") -> dict:
     """JSON Schema conditionals: when `key` has one of these values, its member is required,
-    not null (a transition's target, a flag's reason…)."""
+    not null and not blank (a transition's target, a flag's reason…)."""
+    # required means given: neither null nor a blank text (which the validators strip to nothing)
+    given = {"not": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": f"^[{_BLANK_CLASS}]*$"}]}}
     return {"allOf": [
         {"if": {"properties": {key: {"const": value}}, "required": [key]},
-         "then": {"required": [member], "properties": {member: {"not": {"type": "null"}}}}}
+         "then": {"required": [member], "properties": {member: given}}}
         for value, member in required_for.items()]}

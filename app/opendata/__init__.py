@@ -1,0 +1,1 @@
+"""Bulk open data (exports, /open-data/) and the DCAT-AP catalogue (/catalog.jsonld)."""
