@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.ogc.views import bp as ogc_bp
     from app.open311.views import bp as open311_bp
     from app.opendata.views import bp as opendata_bp
+    from app.tiles.views import bp as tiles_bp
     from app.web import init_web
     from app.web.account import bp as account_pages_bp
     from app.web.admin import bp as admin_pages_bp
@@ -66,7 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp,
                agent_pages_bp, map_bp, web_bp, account_pages_bp, moderation_bp,
-               moderation_pages_bp, admin_bp, admin_pages_bp, open311_bp, ogc_bp, opendata_bp):
+               moderation_pages_bp, admin_bp, admin_pages_bp, open311_bp, ogc_bp, tiles_bp,
+               opendata_bp):
         app.register_blueprint(bp)
     init_web(app)  # Babel, CSRF token, security headers (CSP)
     from app.accounts.oidc import init_oidc

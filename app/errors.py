@@ -151,7 +151,7 @@ def problem(err: AppError):
 
 
 # machine paths: their errors are problems whatever the client accepts
-PROBLEM_PATHS = ("/api/", "/feeds/", "/media/", "/open311/", "/ogc/")
+PROBLEM_PATHS = ("/api/", "/feeds/", "/media/", "/open311/", "/ogc/", "/tiles/")
 
 
 def wants_problem() -> bool:

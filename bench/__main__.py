@@ -1,9 +1,10 @@
-"""`python -m bench [all|import|bbox|faults|memory]`: run the benchmarks, print tables, write
+"""`python -m bench [all|import|bbox|faults|memory|tiles]`: run the benchmarks, print tables, write
 results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
 cluster of its own) and `memory` (gunicorn's workers' RSS over `--minutes` of schemathesis, on a
-copy of the development database) run only when named."""
+copy of the development database) and `tiles` (vector tiles, zooms 10–18, on up to 5M
+contributions) run only when named."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
 
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="faults: keep the temporary cluster and gunicorn's log")
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="memory: minutes of schemathesis (default: %(default)s)")
+    parser.add_argument("--tile-rows", type=int, default=5_000_000,
+                        help="tiles: contributions in the database, synthetic ones added (default: %(default)s)")
+    parser.add_argument("--tiles", type=int, default=50, help="tiles: tiles per zoom (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
 
@@ -88,6 +92,14 @@ def main(argv: list[str] | None = None) -> None:
         bbox_bench.print_tables(result)
         if not args.no_write:
             common.log(f"wrote {common.write_result('bbox', result)}")
+    if args.which == "tiles":
+        from bench import tiles_bench
+
+        result = tiles_bench.run(db, rows=args.tile_rows, per_zoom=args.tiles, seed=args.seed,
+                                 quiet_wait=args.quiet_wait)
+        tiles_bench.print_tables(result)
+        if not args.no_write:
+            common.log(f"wrote {common.write_result('tiles', result)}")
     common.log(f"done in {time.perf_counter() - started:.0f} s")
 
 

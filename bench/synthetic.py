@@ -45,6 +45,23 @@ def _base(session: Session) -> dict[str, np.ndarray]:
     }
 
 
+def stage(session, rows) -> None:
+    """COPY generated rows into the staging table the importer's run() creates (same
+    columns); dansmarue._load reads it by name."""
+    session.execute(text("""
+        CREATE TEMP TABLE import_staging (
+            source_id text, category_id integer, title text, address text,
+            created_at timestamp, lon double precision, lat double precision
+        ) ON COMMIT DROP
+    """))
+    conn = session.connection().connection.driver_connection
+    columns = [rows[k].tolist() for k in ("source_id", "category_id", "title", "address",
+                                          "created_at", "lon", "lat")]
+    with conn.cursor() as cur, cur.copy("COPY import_staging FROM STDIN") as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+
+
 def generate(session: Session, n: int, seed: int = 42) -> dict[str, np.ndarray]:
     """n synthetic rows (column arrays), all inside Paris, deterministic for a given seed."""
     base = _base(session)
@@ -87,19 +104,7 @@ def load(url: str, n: int, seed: int = 42) -> dict:
         timings["generate_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        # The staging table run() creates (same columns); _load reads it by name.
-        session.execute(text("""
-            CREATE TEMP TABLE import_staging (
-                source_id text, category_id integer, title text, address text,
-                created_at timestamp, lon double precision, lat double precision
-            ) ON COMMIT DROP
-        """))
-        conn = session.connection().connection.driver_connection
-        columns = [rows[k].tolist() for k in ("source_id", "category_id", "title", "address",
-                                              "created_at", "lon", "lat")]
-        with conn.cursor() as cur, cur.copy("COPY import_staging FROM STDIN") as copy:
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
+        stage(session, rows)
         timings["copy_staging_s"] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -21,6 +21,10 @@ ASSETS = {
     "leaflet.heat": ["dist/leaflet-heat.js", "LICENSE"],
     # /api/v1/docs, the interactive API documentation
     "swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"],
+    # vector tiles rendered in the browser (/tiles/…, tests/browser/test_tiles.py); the CSP
+    # build runs its worker from a file of ours, not a blob: URL the page's CSP would refuse
+    "maplibre-gl": ["dist/maplibre-gl.js", "dist/maplibre-gl-csp.js", "dist/maplibre-gl-csp-worker.js",
+                    "dist/maplibre-gl.css", "LICENSE.txt"],
 }
 
 

@@ -12,9 +12,8 @@ import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request, url_for
-from pydantic import BaseModel, ValidationError
 
-from app.api.contract import validation_failed
+from app.api.contract import parse_standard_query
 from app.api.types import exists_in_columns
 from app.db import db
 from app.errors import NotFound
@@ -29,15 +28,7 @@ TRS = "http://www.opengis.net/def/uri/ISO-8601/0/Gregorian"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
 
-def parse(model: type[BaseModel]) -> BaseModel:
-    """The declared model of the call from its query string; invalid: a 400 problem whose
-    field errors say which parameter and why (the JSON API's `validation_failed`)."""
-    try:
-        return model.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        err = validation_failed(exc, query=True)
-        err.status, err.title = 400, "Bad Request"
-        raise err from None
+parse = parse_standard_query  # a bad parameter is a 400 here
 
 
 def as_html(query: schemas.OgcQuery) -> bool:
