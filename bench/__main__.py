@@ -1,10 +1,11 @@
-"""`python -m bench [all|import|bbox|faults|memory|tiles]`: run the benchmarks, print tables, write
+"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc]`: run the benchmarks, print tables, write
 results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
 cluster of its own) and `memory` (gunicorn's workers' RSS over `--minutes` of schemathesis, on a
 copy of the development database) and `tiles` (vector tiles, zooms 10–18, on up to 5M
-contributions) run only when named."""
+contributions) and `ogc` (our OGC API beside pygeoapi, in its own virtualenv, on the bench
+database) run only when named."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
 
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -100,6 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         tiles_bench.print_tables(result)
         if not args.no_write:
             common.log(f"wrote {common.write_result('tiles', result)}")
+    if args.which == "ogc":
+        from bench import ogc_bench
+
+        result = ogc_bench.run(db, rows=args.rows, seed=args.seed, requests=args.requests,
+                               duration=args.duration, connections=args.connections, tool=args.loadgen,
+                               quiet_wait=args.quiet_wait, load_runs=args.load_runs)
+        ogc_bench.print_tables(result)
+        if not args.no_write:
+            common.log(f"wrote {common.write_result('ogc', result)}")
     common.log(f"done in {time.perf_counter() - started:.0f} s")
 
 
