@@ -77,6 +77,7 @@ MESSAGES = {
     "unknown_token": _lp("problem", "Unknown token: requests are created at once, without tokens."),
     "needs_one_location": _lp("problem", "Give one location: lat and long, address_string or address_id."),
     "unknown_address": _lp("problem", "No such address in Paris."),
+    "routed_to": _lp("problem", "Sent to the team in charge: {service}."),
     "category_created": _lp("problem", "Category added."),
     "category_saved": _lp("problem", "Category saved: the map shows it now."),
     "service_created": _lp("problem", "Service added."),

@@ -46,14 +46,10 @@ def _base(session: Session) -> dict[str, np.ndarray]:
 
 
 def stage(session, rows) -> None:
-    """COPY generated rows into the staging table the importer's run() creates (same
-    columns); dansmarue._load reads it by name."""
-    session.execute(text("""
-        CREATE TEMP TABLE import_staging (
-            source_id text, category_id integer, title text, address text,
-            created_at timestamp, lon double precision, lat double precision
-        ) ON COMMIT DROP
-    """))
+    """COPY generated rows into the importer's staging table; dansmarue._load reads it."""
+    from app.importers.dansmarue import create_staging
+
+    create_staging(session)
     conn = session.connection().connection.driver_connection
     columns = [rows[k].tolist() for k in ("source_id", "category_id", "title", "address",
                                           "created_at", "lon", "lat")]

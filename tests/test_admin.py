@@ -140,6 +140,22 @@ def test_a_new_service_takes_the_open_reports_and_leaves_the_closed_ones(admin, 
                                "WHERE c.id = :i"), {"i": new["id"]}) == "tags-brigade"
 
 
+def test_the_list_counts_each_categorys_public_contributions(admin, make_report, session):
+    def listed() -> dict[str, int]:
+        return {c["code"]: c["contributions"] for c in admin.get("/api/v1/admin/categories?kind=report").json["categories"]}
+
+    before = listed()
+    report = make_report(category="graffitis.abribus")
+    make_report(category="graffitis.abribus")
+    session.execute(text("UPDATE contributions SET hidden = true WHERE id = :i"), {"i": report["id"]})
+    session.commit()
+    after = listed()
+    assert after["graffitis.abribus"] == before["graffitis.abribus"] + 1  # the hidden one is not public
+    assert after["graffitis"] == before["graffitis"]
+    assert sum(after.values()) == session.scalar(text(
+        "SELECT count(*) FROM contributions WHERE kind = 'report' AND NOT hidden AND withdrawn_at IS NULL"))
+
+
 def test_adding_a_category_and_a_service(admin, resident, client):
     r = admin.post("/api/v1/admin/categories", json={
         "kind": "report", "code": "graffitis.fresque-abimee", "parent": "graffitis",
@@ -246,13 +262,14 @@ def test_an_api_key_is_shown_once_stored_hashed_and_revocable(admin, session):
 
 # ---- pages -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/admin/categories", "/admin/categories?kind=proposal",
-                                  "/admin/categories/graffitis", "/admin/services", "/admin/users",
-                                  "/admin/api-keys"])
-def test_admin_pages_are_for_admins(client, session, admin, make_user, path):
+@pytest.mark.parametrize("path,shows", [
+    ("/admin/categories", "Abribus"), ("/admin/categories?kind=proposal", "Mobilité"),
+    ("/admin/categories/graffitis", 'value="Graffitis, tags, affiches et autocollants"'),
+    ("/admin/services", "Effacement des graffitis (DPE)"), ("/admin/users", "Admin"),
+    ("/admin/api-keys", "Émettre la clé")])
+def test_admin_pages_are_for_admins(client, session, admin, make_user, path, shows):
     page = browser(client, session, admin).get(path)
-    assert page.status_code == 200
-    assert "Administration" in page.get_data(as_text=True) or "Catégorie" in page.get_data(as_text=True)
+    assert page.status_code == 200 and shows in page.get_data(as_text=True)
     resident = browser(client, session, make_user())
     assert resident.get(path).status_code == 403
 

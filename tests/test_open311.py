@@ -99,6 +99,7 @@ def test_a_request_posted_as_fixmystreet_does_is_read_back_by_georeport(server, 
     assert r.status_code == 201, r.text
     created = xml(r).find("request")
     request_id = created.findtext("service_request_id")
+    assert created.findtext("service_notice") == "Transmis à l'équipe chargée : Effacement des graffitis (DPE)."
     assert request_id.isdigit() and created.find("token") is None
     for fmt in ("xml", "json"):
         got = GeoReport(server, jurisdiction="paris.fr", output_format=fmt).get_service_request(request_id)

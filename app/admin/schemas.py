@@ -76,7 +76,8 @@ class AdminCategory(Model):
     sensitive: bool
     active: bool
     position: int
-    contributions: int | None = Field(None, description="How many contributions it holds (lists).")
+    contributions: int | None = Field(None, description="How many public contributions it holds "
+                                                             "(lists).")
     rerouted: int | None = Field(None, description="Open reports moved to the new service (edits).")
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import policy
 from app.accounts.models import User
 from app.api.types import exists_in_columns
+from app.areas.models import Service
 from app.contributions.models import Contribution
 from app.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
 from app.field import workflow
@@ -235,6 +236,24 @@ def follow(session: Session, contribution: Contribution, user: User, on: bool) -
         session.execute(text("DELETE FROM follows WHERE contribution_id = :c AND user_id = :u"), params)
     session.expire(contribution, ["followers_count"])
     return contribution.followers_count
+
+
+def set_scopes_by_code(session: Session, actor: User, agent_id: int,
+                       scopes: list[tuple[str | None, int | None]]) -> User:
+    """Replace an account's agent scopes given as (service code, arrondissement) pairs, None
+    meaning all (the API and the admin pages). An unknown code is `invalid_value` on
+    `scopes[i].service`; an unknown or deleted account, 404."""
+    policy.require(session, actor, "agents.set_scopes")
+    agent = session.get(User, agent_id) if exists_in_columns(agent_id) else None
+    if agent is None or agent.deleted_at is not None:
+        raise NotFound()
+    ids = dict(session.execute(select(Service.code, Service.id)).all())
+    unknown = [FieldError(f"scopes[{i}].service", "invalid_value")
+               for i, (code, _) in enumerate(scopes) if code is not None and code not in ids]
+    if unknown:
+        raise ValidationFailed(unknown)
+    set_scopes(session, agent, [(ids[code] if code else None, arr) for code, arr in scopes], actor)
+    return agent
 
 
 def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int | None]],

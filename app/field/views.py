@@ -11,9 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import policy
 from app.accounts.auth import current_user
-from app.accounts.models import User
 from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation
-from app.areas.models import Service
 from app.contributions import photos as photo_files
 from app.contributions.media import remove_unless_committed
 from app.contributions.schemas import ARRONDISSEMENTS, PLURAL
@@ -231,17 +229,8 @@ def put_scopes(user_id: int, body: ScopesInput):
     gives them the agent role, e.g. `{"scopes": [{"service": "graffitis", "arrondissement":
     11}, {"service": "voirie"}]}`. A service code that does not exist is `invalid_value` on
     `scopes[i].service`."""
-    agent = db.session.get(User, user_id)
-    if agent is None:
-        raise NotFound()
-    codes = {s.code: s.id for s in db.session.query(Service)}
-    unknown = [FieldError(f"scopes[{i}].service", "invalid_value")
-               for i, scope in enumerate(body.scopes)
-               if scope.service is not None and scope.service not in codes]
-    if unknown:
-        raise ValidationFailed(unknown)
-    scopes = [(codes[s.service] if s.service else None, s.arrondissement) for s in body.scopes]
-    services.set_scopes(db.session, agent, scopes, current_user())
+    agent = services.set_scopes_by_code(db.session, current_user(), user_id,
+                                        [(s.service, s.arrondissement) for s in body.scopes])
     return {"user_id": agent.id,
             "scopes": [{"service": s.service, "arrondissement": s.arrondissement}
                        for s in body.scopes]}

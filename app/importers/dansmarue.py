@@ -119,6 +119,15 @@ def open_csv(path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
+def create_staging(session: Session) -> None:
+    """The staging table rows are COPYed into before _load inserts them (also the bench's)."""
+    session.execute(text("""
+        CREATE TEMP TABLE import_staging (
+            source_id text, category_id integer, title text, address text,
+            created_at timestamp, lon double precision, lat double precision
+        ) ON COMMIT DROP
+    """))
+
 def run(session: Session, stream: io.TextIOBase, progress=None) -> ImportSummary:
     """Parse, validate and bulk-load one export. `progress(n)` is called as rows are read.
 
@@ -134,12 +143,7 @@ def run(session: Session, stream: io.TextIOBase, progress=None) -> ImportSummary
     seen: set[str] = set()
     batch: list[tuple] = []
 
-    session.execute(text("""
-        CREATE TEMP TABLE import_staging (
-            source_id text, category_id integer, title text, address text,
-            created_at timestamp, lon double precision, lat double precision
-        ) ON COMMIT DROP
-    """))
+    create_staging(session)
     conn = session.connection().connection.driver_connection
     with conn.cursor() as cur, cur.copy("COPY import_staging FROM STDIN") as copy:
 

@@ -15,13 +15,16 @@ own, and it reads their reports' progress from `servicerequestupdates`.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app import policy
 from app.accounts.models import User
 from app.admin.models import ApiKey
 from app.admin.services import authenticate_api_key
@@ -32,6 +35,7 @@ from app.contributions.services import TITLE_MAX, TITLE_MIN, visible_or_404
 from app.errors import AppError, FieldError, NotFound, ValidationFailed
 from app.field import services as field
 from app.field import workflow
+from app.messages import message
 from app.open311.schemas import JURISDICTION, REQUESTS_MAX, STATUS_GROUPS
 from geo.errors import GeometryError
 from geo.validation import check_inside_paris
@@ -180,7 +184,8 @@ def key_for(session: Session, raw: str | None) -> tuple[ApiKey, User]:
     return key, account
 
 
-def create_request(session: Session, form, media_dir, max_photo_bytes: int, max_photos: int) -> dict:
+def create_request(session: Session, form, media_dir, max_photo_bytes: int, max_photos: int,
+                   lang: str) -> dict:
     """POST requests: a report in the service `service_code`, at `lat`/`long`, or at the BAN
     address `address_id` or the best match of `address_string`."""
     key, account = key_for(session, form.api_key)
@@ -192,31 +197,24 @@ def create_request(session: Session, form, media_dir, max_photo_bytes: int, max_
         check_inside_paris(Point(lon, lat))
     except GeometryError as exc:
         raise ValidationFailed([FieldError("lat", exc.code)], code=exc.code) from None
-    from geoalchemy2.shape import from_shape
-
     text_ = (form.description or "").strip()
     title = (text_.splitlines()[0] if text_ else "")[:TITLE_MAX].strip()
     if len(title) < TITLE_MIN:
         title = (cat.label_fr)[:TITLE_MAX]
     values = {"title": title, "description": text_, "category_id": cat.id, "address": address,
-              "geom": from_shape(Point(lon, lat), srid=4326)}
+              "geom": from_shape(Point(lon, lat), srid=4326), "source": "open311"}
     contribution, _ = contributions.create(session, "report", account, values, [], media_dir,
                                            max_photo_bytes, max_photos)
-    contribution.source = "open311"
     session.execute(text("""
         INSERT INTO open311_requests (contribution_id, api_key_id, media_url, attributes)
         VALUES (:c, :k, :m, CAST(:a AS jsonb))"""),
         {"c": contribution.id, "k": key.id, "m": form.media_url, "a": _json(form.attribute)})
     session.flush()
-    service = session.scalar(text("SELECT name_fr FROM services WHERE id = :s"), {"s": contribution.service_id})
-    return {"service_request_id": str(contribution.id),
-            "service_notice": f"Transmis au service {service}." if service else None,
-            "account_id": None}
+    notice = message("routed_to", {"service": cat.service["name"][lang]}, lang) if cat.service else None
+    return {"service_request_id": str(contribution.id), "service_notice": notice, "account_id": None}
 
 
 def _json(value) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -297,11 +295,9 @@ def post_update(session: Session, form) -> dict:
     report = visible_or_404(session, "report", form.service_request_id, lock=True)
     req = _transition(report, form)
     if req is None:
+        policy.require(session, account, "report.transition", report)
         last = session.scalar(text("SELECT max(id) FROM status_events WHERE contribution_id = :c"),
                               {"c": report.id})
-        from app import policy
-
-        policy.require(session, account, "report.transition", report)
         return {"update_id": str(last or 0), "service_request_id": str(report.id)}
     event = field.transition(session, report, account, req)
     return {"update_id": str(event.id), "service_request_id": str(report.id)}

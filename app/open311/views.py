@@ -104,7 +104,7 @@ def request_create(fmt: str):
     limiter.check("integration", key_name(form.api_key))
     cfg = current_app.config
     created = services.create_request(db.session, form, cfg["MEDIA_DIR"], cfg["PHOTO_MAX_BYTES"],
-                                      cfg["PHOTOS_PER_CONTRIBUTION"])
+                                      cfg["PHOTOS_PER_CONTRIBUTION"], current_language())
     return render(fmt, "requests", [created], status=201)
 
 

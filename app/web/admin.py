@@ -25,7 +25,6 @@ from app.admin.schemas import (
     ServiceInput,
     ServicePatch,
 )
-from app.areas.models import Service
 from app.db import db
 from app.errors import AppError, NotFound
 from app.field import services as field_services
@@ -130,8 +129,7 @@ def _labels(rows) -> list[tuple[str, str]]:
 def _service_options() -> list[tuple[str, str]]:
     """(code, name) of every service, in the page's language."""
     lang = current_lang()
-    return [(s.code, s.name_en if lang == "en" else s.name_fr)
-            for s in db.session.query(Service).order_by(Service.code)]
+    return [(s["code"], s["name"][lang]) for s in services.services(db.session, signed_in_or_login())]
 
 
 # ---- services -----------------------------------------------------------------------------
@@ -200,14 +198,16 @@ def user_roles(user_id: int):
 @bp.post("/users/<int:user_id>/scopes")
 def user_scopes(user_id: int):
     user = _admin()
-    agent = db.session.get(User, user_id)
-    if agent is None or agent.deleted_at is not None:
-        abort(404)
-    ids = {s.code: s.id for s in db.session.query(Service)}
-    chosen_services = [ids[c] for c in request.form.getlist("services") if c in ids] or [None]
+    chosen_services = request.form.getlist("services") or [None]
     chosen_arrs = [int(a) for a in request.form.getlist("arrondissements") if a.isdigit() and 1 <= int(a) <= 20] \
         or [None]
-    field_services.set_scopes(db.session, agent, [(s, a) for s in chosen_services for a in chosen_arrs], user)
+    try:
+        field_services.set_scopes_by_code(db.session, user, user_id,
+                                          [(s, a) for s in chosen_services for a in chosen_arrs])
+    except NotFound:
+        abort(404)
+    except AppError as exc:
+        return _back_to_users(user_id, refusal_errors(exc), "scopes_saved")
     return _back_to_users(user_id, {}, "scopes_saved")
 
 
