@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.api.views import bp as api_bp
     from app.areas.views import bp as areas_bp
     from app.cli import register_cli
+    from app.consultations.views import bp as consultations_bp
     from app.contributions.media import register_media_cleanup
     from app.contributions.views import bp as contributions_bp
     from app.engagement.views import bp as engagement_bp
@@ -62,13 +63,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.web.account import bp as account_pages_bp
     from app.web.admin import bp as admin_pages_bp
     from app.web.agent import bp as agent_pages_bp
+    from app.web.consultations import bp as consultation_pages_bp
     from app.web.moderation import bp as moderation_pages_bp
     from app.web.views import bp as web_bp
 
     for bp in (api_bp, accounts_bp, areas_bp, contributions_bp, engagement_bp, field_bp,
                agent_pages_bp, map_bp, web_bp, account_pages_bp, moderation_bp,
                moderation_pages_bp, admin_bp, admin_pages_bp, open311_bp, ogc_bp, tiles_bp,
-               opendata_bp):
+               opendata_bp, consultations_bp, consultation_pages_bp):
         app.register_blueprint(bp)
     init_web(app)  # Babel, CSRF token, security headers (CSP)
     from app.accounts.oidc import init_oidc
@@ -81,4 +83,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(planner_bp)  # /api/v1/stats/*, /planner
     app.cli.add_command(planner_cli)
+    from app.petitions.cli import petitions_cli
+    from app.petitions.views import bp as petitions_bp
+    from app.web.petitions import bp as petition_pages_bp
+
+    app.register_blueprint(petitions_bp)  # /api/v1/petitions, /petitions/feed.atom
+    app.register_blueprint(petition_pages_bp)  # /petitions, /moderation/petitions, /admin/petitions
+    app.cli.add_command(petitions_cli)
     return app

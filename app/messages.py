@@ -20,6 +20,7 @@ MESSAGES = {
     "unauthorized": _lp("problem", "Sign in: a valid bearer token is required."),
     "invalid_credentials": _lp("problem", "Wrong e-mail or password."),
     "forbidden": _lp("problem", "You are not allowed to do this."),
+    "email_unverified": _lp("problem", "Confirm your e-mail address first: we sent you a link (you can ask for another in your account)."),
     "not_found": _lp("problem", "Nothing here."),
     "contribution_not_found": _lp("problem", "This contribution does not exist."),
     "method_not_allowed": _lp("problem", "Method not allowed here."),
@@ -118,7 +119,42 @@ MESSAGES = {
     "too_many_items": _lp("problem", "At most {max} items."),
     "too_few_items": _lp("problem", "At least {min} items."),
     "date_in_past": _lp("problem", "The date cannot be in the past."),
+    # consultations and the city's answers (app.consultations)
+    "consultation_not_found": _lp("problem", "This consultation does not exist."),
+    "consultation_not_taking_ideas": _lp("problem", "This consultation takes ideas from {start} to {end} (Paris time), not now."),
+    "outside_consultation_area": _lp("problem", "This place is outside the consultation's area."),
+    "geometry_type_not_accepted": _lp("problem", "This consultation accepts only: {allowed}."),
+    "theme_not_in_consultation": _lp("problem", "This consultation accepts only these themes: {themes}."),
+    "consultation_phase": _lp("problem", "The consultation's current phase ({phase}) does not allow this."),
+    "consultation_not_open": _lp("problem", "The consultation takes no ideas or votes now ({phase})."),
+    "already_published": _lp("problem", "This consultation is already published."),
+    "synthesis_not_yet": _lp("problem", "The synthesis is published when participation is over."),
+    "ideas_first": _lp("problem", "The first phase is the ideas phase."),
+    "phases_out_of_order": _lp("problem", "Phases come once each, in this order: {order}."),
+    "phase_not_contiguous": _lp("problem", "This phase must start on {day}, the day after the previous one ends."),
+    "phase_started": _lp("problem", "The consultation has started: its phases can no longer change (close it to end it early)."),
+    "frozen_once_published": _lp("problem", "This cannot change once the consultation is published."),
+    "area_needs_one": _lp("problem", "Give one area: arrondissements, quartiers or a polygon."),
+    "illegal_answer": _lp("problem", "A proposal cannot go from '{from}' to '{to}'."),
+    "planners_only": _lp("problem", "Only planners link reports to a proposal."),
+    "invalid_scale_vote": _lp("problem", "This consultation votes on a scale: -2, -1, 0, 1 or 2."),
     "unknown_report": _lp("problem", "Unknown report."),
+    # petitions (app.petitions)
+    "petition_not_found": _lp("problem", "This petition does not exist."),
+    "petition_not_draft": _lp("problem", "Only a draft can be changed or submitted."),
+    "petition_not_awaiting_moderation": _lp("problem", "This petition is not awaiting moderation."),
+    "petition_not_open": _lp("problem", "This petition is not open for signatures yet."),
+    "petition_closed": _lp("problem", "This petition no longer collects signatures."),
+    "petition_not_answerable": _lp("problem", "This petition cannot be answered: it is not published, or it is already answered."),
+    "not_with_geometry": _lp("problem", "Give a place on the map or an arrondissement, not both."),
+    "not_below_referral": _lp("problem", "The answer threshold must be below the referral threshold."),
+    "signed": _lp("problem", "Thank you: your signature is counted."),
+    "unsigned": _lp("problem", "Your signature is withdrawn."),
+    "petition_saved": _lp("problem", "Draft saved."),
+    "petition_submitted": _lp("problem", "Sent to moderation: you will receive an e-mail when it is decided."),
+    "petition_moderated": _lp("problem", "Decision recorded; the author is told."),
+    "petition_answered": _lp("problem", "Answer published; the signers are told."),
+    "petition_settings_saved": _lp("problem", "Saved: it applies to petitions opened from now on."),
 }
 
 # geometry failures (codes raised by geo/validation.py, which knows no language)
@@ -136,11 +172,14 @@ GEOMETRY_MESSAGES = {
 GEOMETRY_KINDS = {
     "report": _lp("geometry kind", "A report"),
     "proposal": _lp("geometry kind", "A proposal"),
+    "petition": _lp("geometry kind", "A petition's place"),
+    "area": _lp("geometry kind", "A consultation's area"),
 }
 GEOMETRY_TYPES = {
     "Point": _lp("geometry type", "point"),
     "LineString": _lp("geometry type", "line"),
     "Polygon": _lp("geometry type", "polygon"),
+    "MultiPolygon": _lp("geometry type", "set of polygons"),
 }
 
 

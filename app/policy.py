@@ -34,6 +34,8 @@ SUPERVISOR = "supervisor"            # supervisors and admins
 ADMIN = "admin"
 MODERATOR = "moderator"              # moderators and admins
 EARLY_FOLLOWER = "early_follower"    # followed the report before its resolution
+PLANNER = "planner"                  # planners and admins: the city's answers, consultations
+VERIFIED = "verified"                # an account whose e-mail address is verified
 
 RULES: dict[str, tuple[str, ...]] = {
     "contribution.create": (SIGNED_IN,),
@@ -58,12 +60,22 @@ RULES: dict[str, tuple[str, ...]] = {
     "photo.read_original": (MODERATOR, STAFF_IN_SCOPE),  # a redacted photo's original
     "category.agent_only": (STAFF_IN_SCOPE,),           # contribute in an agent-only category
     "admin.manage": (ADMIN,),                           # categories, services, users, keys
+    "proposal.answer": (PLANNER,),                      # the city's answer, with a public note
+    "consultation.manage": (PLANNER,),                  # open, edit, publish, close
+    "consultation.read_draft": (PLANNER,),              # a consultation not yet published
+    "petition.create": (VERIFIED,),                     # a draft
+    "petition.edit": (AUTHOR,),                         # a draft: edit, submit to moderation
+    "petition.sign": (VERIFIED,),                       # once per account (the primary key)
+    "petition.moderate": (MODERATOR,),                  # admissible or refused; hide, restore
+    "petition.answer": (PLANNER,),                      # the city's answer; exact counts
+    "petition.read_draft": (AUTHOR, MODERATOR),         # draft, awaiting, refused or hidden
+    "proposal.link_reports": (PLANNER,),                # a proposal born of a hotspot's reports
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also
 # answers True to admins for any role
 HOLDERS: dict[str, tuple[str, ...] | str] = {
-    SIGNED_IN: "*", AUTHOR: "*", EARLY_FOLLOWER: "*",
+    SIGNED_IN: "*", AUTHOR: "*", EARLY_FOLLOWER: "*", VERIFIED: "*", PLANNER: ("planner",),
     STAFF_IN_SCOPE: ("agent", "supervisor"), SUPERVISOR: ("supervisor",), ADMIN: ("admin",),
     MODERATOR: ("moderator",),
 }
@@ -73,6 +85,8 @@ REFUSALS = {
     "report.transition": "out_of_scope", "report.prioritise": "out_of_scope",
     "report.feedback": "not_reporter_or_follower",
 }
+# refused to a signed-in person who lacks only a verified e-mail address
+UNVERIFIED = "email_unverified"
 
 
 def roles(action: str) -> str | tuple[str, ...]:
@@ -84,12 +98,17 @@ def roles(action: str) -> str | tuple[str, ...]:
     return tuple(sorted({role for group in holders for role in group}))
 
 
-def holds(session: Session, user: User | None, relation: str, subject: Contribution | None) -> bool:
-    """Whether `user` has `relation` to `subject` (None: an action without a subject)."""
+def holds(session: Session, user: User | None, relation: str, subject: object | None) -> bool:
+    """Whether `user` has `relation` to `subject`: a contribution, another authored thing (a
+    petition, a consultation: anything with `author_id`), or None (an action without one)."""
     if user is None or not user.is_active:
         return False
     if relation == SIGNED_IN:
         return True
+    if relation == VERIFIED:
+        return user.email_verified_at is not None
+    if relation == PLANNER:
+        return user.has_role("planner")  # has_role is true for admin too
     if relation == SUPERVISOR:
         return user.has_role("supervisor")
     if relation == ADMIN:
@@ -105,34 +124,37 @@ def holds(session: Session, user: User | None, relation: str, subject: Contribut
     if relation == AUTHOR:
         return subject.author_id == user.id
     if relation == EARLY_FOLLOWER:
-        return subject.kind == "report" and subject.closed_at is not None and bool(session.scalar(
+        return getattr(subject, "kind", None) == "report" and subject.closed_at is not None and bool(session.scalar(
             select(exists().where(Follow.contribution_id == subject.id, Follow.user_id == user.id,
                                   Follow.created_at < subject.closed_at))))
     raise ValueError(f"unknown relation {relation!r}")
 
 
-def allows(session: Session, user: User | None, action: str, subject: Contribution | None = None) -> bool:
+def allows(session: Session, user: User | None, action: str, subject: object | None = None) -> bool:
     return any(holds(session, user, relation, subject) for relation in RULES[action])
 
 
-def require(session: Session, user: User | None, action: str, subject: Contribution | None = None) -> None:
+def require(session: Session, user: User | None, action: str, subject: object | None = None) -> None:
     """Refuse with a problem unless the policy allows: 401 when nobody is signed in, else 403
-    (`out_of_scope` for staff acting outside their scope)."""
+    (`out_of_scope` for staff acting outside their scope, `email_unverified` for a person who
+    would be allowed with a verified address)."""
     if allows(session, user, action, subject):
         return
     if user is None:
         raise Unauthorized()
     if STAFF_IN_SCOPE in RULES[action] and user.has_role("agent", "supervisor"):
         raise Forbidden("out_of_scope")
+    if VERIFIED in RULES[action] and user.is_active and user.email_verified_at is None:
+        raise Forbidden(UNVERIFIED)
     raise Forbidden(REFUSALS.get(action, "forbidden"))
 
 
-def covers(session: Session, user: User, report: Contribution) -> bool:
+def covers(session: Session, user: User, report: object) -> bool:
     """Supervisors and admins cover every report; an agent, the reports of their services and
     arrondissements; nobody's scope holds a proposal but supervisors' and admins'."""
     if user.has_role("supervisor"):  # has_role is true for admin too
         return True
-    if not user.has_role("agent") or report.kind != "report":
+    if not user.has_role("agent") or getattr(report, "kind", None) != "report":
         return False
     return bool(session.scalar(select(exists().where(
         AgentScope.user_id == user.id,

@@ -1,4 +1,4 @@
-"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc]`: run the benchmarks, print tables, write
+"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc|petitions]`: run the benchmarks, print tables, write
 results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
 
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc", "petitions"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tile-rows", type=int, default=5_000_000,
                         help="tiles: contributions in the database, synthetic ones added (default: %(default)s)")
     parser.add_argument("--tiles", type=int, default=50, help="tiles: tiles per zoom (default: %(default)s)")
+    parser.add_argument("--workers", default="4,16,32",
+                        help="petitions: signers at once (worker processes, one connection each), "
+                             "one run per number (default: %(default)s)")
+    parser.add_argument("--page-requests", type=int, default=200,
+                        help="petitions: timed requests per page (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
 
@@ -74,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_write:
             common.log(f"wrote {common.write_result('faults', result)}")
         common.log(f"done in {time.perf_counter() - started:.0f} s")
+        return
+    if args.which == "petitions":  # a database of its own (cartagora_bench_petitions by default)
+        from bench import petitions_bench
+
+        petitions_bench.main(args)
         return
     db = common.prepare_database(args.db, fresh=not args.reuse_db)
     # Anything of the app imported from here on sees the bench database, never the dev one.

@@ -30,6 +30,7 @@ def contributions_where(
     q: str | None = None,
     source_id: str | None = None,
     cursor: tuple[datetime, int] | None = None,
+    consultation_id: int | None = None,
 ) -> tuple[list[str], dict]:
     """(clauses to AND, parameters) for the visible contributions of `kind` matching every
     filter given. `category_ids` is an exact list (an empty one matches nothing); the others
@@ -64,6 +65,9 @@ def contributions_where(
     if source_id:
         clauses.append("c.source_id = :source_id")
         p["source_id"] = source_id
+    if consultation_id is not None:
+        clauses.append("c.consultation_id = :consultation_id")
+        p["consultation_id"] = consultation_id
     if cursor:
         clauses.append("(c.created_at, c.id) < (:cursor_at, :cursor_id)")
         p["cursor_at"], p["cursor_id"] = cursor

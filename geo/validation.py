@@ -12,7 +12,10 @@ from shapely.validation import explain_validity
 from geo.areas import paris_boundary
 from geo.errors import GeometryError
 
-ALLOWED_TYPES = {"report": ("Point",), "proposal": ("Point", "LineString", "Polygon")}
+# "area": a consultation's drawn area (app.consultations)
+ALLOWED_TYPES = {"report": ("Point",), "proposal": ("Point", "LineString", "Polygon"), "area": ("Polygon",)}
+# a petition: where it is about, a point or an area (app.petitions)
+ALLOWED_TYPES["petition"] = ("Point", "Polygon", "MultiPolygon")
 MAX_VERTICES = 5000
 
 

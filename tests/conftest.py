@@ -226,3 +226,23 @@ def make_report(resident):
         return r.get_json()
 
     return make
+
+
+def at_once(app, calls):
+    """Run `calls` (functions of a test client) in threads released together; their answers.
+    For tests on real committing connections (not the rolled-back `connection` fixture)."""
+    import threading
+
+    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i, call):
+        client = app.test_client()
+        barrier.wait()
+        answers[i] = call(client)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return answers

@@ -43,6 +43,11 @@ DOMAIN_CODES = top_level_codes() | {
     "photo_unreadable",  # a schema says "a file", not "a readable JPEG"
     "category_disabled", "category_agent_only",  # the category tree says them, not the schema
     "invalid_parent", "has_children", "already_exists",  # the tree as it is, and the codes taken
+    "not_below_referral",  # a petition's answer threshold below its referral threshold
+    # a consultation's own rules: its period, area, themes and shapes, its phases' calendar
+    "consultation_not_found", "consultation_not_taking_ideas", "outside_consultation_area",
+    "geometry_type_not_accepted", "theme_not_in_consultation", "ideas_first", "phases_out_of_order",
+    "phase_not_contiguous", "phase_started", "frozen_once_published", "planners_only",
 }
 CALLERS = ("anonymous", "resident", "admin")
 RUN: dict = {"requests": 0, "operations": set(), "statuses": {}}

@@ -14,6 +14,8 @@ import io
 import itertools
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -25,14 +27,16 @@ from app.policy import (
     AUTHOR,
     EARLY_FOLLOWER,
     MODERATOR,
+    PLANNER,
     SIGNED_IN,
     STAFF_IN_SCOPE,
     SUPERVISOR,
+    VERIFIED,
 )
 from tests.conftest import Api, feature
 
 PERSONAS = ("anonymous", "resident", "author", "agent_in_scope", "agent_out_of_scope",
-            "supervisor", "planner", "moderator", "admin", "early_follower")
+            "supervisor", "planner", "moderator", "admin", "early_follower", "unverified")
 
 
 def relations(persona: str, subject: str | None) -> set[str]:
@@ -42,6 +46,10 @@ def relations(persona: str, subject: str | None) -> set[str]:
     if persona == "anonymous":
         return set()
     out = {SIGNED_IN}
+    if persona != "unverified":  # everybody else confirmed their e-mail address
+        out.add(VERIFIED)
+    if persona in ("planner", "admin"):
+        out.add(PLANNER)
     if persona == "author" and subject:
         out.add(AUTHOR)
     if persona == "early_follower" and subject == "resolved_report":
@@ -170,7 +178,50 @@ ENDPOINTS = [
               "reason": "Visage"}),
     Endpoint("a redacted photo's original", "photo.read_original", "GET",
              "/api/v1/moderation/photos/{sha}/original", "redacted_report"),
+    Endpoint("answer a proposal", "proposal.answer", "POST", "{s}/answers", "proposal",
+             {"status": "under_review", "public_note": "À l'étude"}),
+    Endpoint("open a consultation", "consultation.manage", "POST", "/api/v1/consultations", None,
+             {"title": "Matrice", "question": "Que faire ?", "area": {"arrondissements": [4]},
+              "phases": [{"phase": "ideas", "starts_on": "2030-01-01", "ends_on": "2030-01-31"}]}),
+    Endpoint("edit a consultation", "consultation.manage", "PATCH", "{s}", "consultation",
+             {"question": "Que faire ici ?"}),
+    Endpoint("publish a consultation", "consultation.manage", "POST", "{s}/publish", "consultation"),
+    Endpoint("close a consultation", "consultation.manage", "POST", "{s}/close", "open_consultation"),
 ]
+
+# e-petitions: subjects petition_draft, petition_awaiting (submitted) and petition_open (admitted)
+ENDPOINTS += [
+    Endpoint("draft a petition", "petition.create", "POST", "/api/v1/petitions", None,
+             {"title": "Une pétition de la matrice", "body": "Texte", "addressee": "La Ville"}),
+    Endpoint("edit a draft petition", "petition.edit", "PATCH", "{s}", "petition_draft",
+             {"title": "Un titre de pétition corrigé"}),
+    Endpoint("submit a petition", "petition.edit", "POST", "{s}/submit", "petition_draft"),
+    Endpoint("read a draft petition", "petition.read_draft", "GET", "{s}", "petition_draft"),
+    Endpoint("moderate a petition", "petition.moderate", "POST", "{s}/moderation", "petition_awaiting",
+             {"decision": "admissible"}),
+    Endpoint("sign a petition", "petition.sign", "PUT", "{s}/signature", "petition_open",
+             {"public_name": False, "arrondissement": 4}),
+    Endpoint("withdraw a signature", "petition.sign", "DELETE", "{s}/signature", "petition_open"),
+    Endpoint("answer a petition", "petition.answer", "POST", "{s}/answer", "petition_open",
+             {"answer": "La réponse de la Ville."}),
+    Endpoint("petition settings", "admin.manage", "PUT", "/api/v1/admin/petition-settings", None,
+             {"signing_days": 120, "answer_threshold": 1000, "referral_threshold": 5000}),  # as they are
+]
+
+
+def make_petition(people, kind: str) -> Subject:
+    """A fresh petition by `author`: a draft, awaiting moderation, or open (found admissible)."""
+    author = people["author"]
+    r = author.post("/api/v1/petitions", json={"title": "Une pétition de la matrice", "body": "Texte",
+                                               "addressee": "La Ville"})
+    assert r.status_code == 201, r.json
+    url = f"/api/v1/petitions/{r.json['id']}"
+    if kind in ("petition_awaiting", "petition_open"):
+        assert author.post(f"{url}/submit").status_code == 200
+    if kind == "petition_open":
+        done = people["moderator"].post(f"{url}/moderation", json={"decision": "admissible"})
+        assert done.status_code == 200, done.json
+    return Subject(kind, r.json["id"], url)
 
 
 PHOTO_COLOURS = itertools.count()
@@ -187,6 +238,8 @@ def people(client, session) -> dict[str, Api | None]:
     made = {p: Api(client, roles=(p if p in ("supervisor", "planner", "moderator", "admin")
                                   else "agent" if p.startswith("agent") else "resident",),
                    name=p) for p in PERSONAS if p != "anonymous"}
+    session.execute(text("UPDATE users SET email_verified_at = now() WHERE id = ANY(:ids)"),
+                    {"ids": [a.user_id for p, a in made.items() if p != "unverified"]})
     for persona, arrondissement in (("agent_in_scope", 4), ("agent_out_of_scope", 11)):
         session.execute(text("""INSERT INTO agent_scopes (user_id, service_id, arrondissement_id)
             SELECT :u, id, :a FROM services WHERE code = 'graffitis'"""),
@@ -196,7 +249,20 @@ def people(client, session) -> dict[str, Api | None]:
 
 
 def make_subject(client, people, kind: str) -> Subject:
+    if kind.startswith("petition"):
+        return make_petition(people, kind)
     author = people["author"]
+    if kind in ("consultation", "open_consultation"):  # a planner's (the author is nobody's here)
+        today = datetime.now(ZoneInfo("Europe/Paris")).date()
+        r = people["planner"].post("/api/v1/consultations", json={
+            "title": "Consultation", "question": "Que faire ?", "area": {"arrondissements": [4]},
+            "phases": [{"phase": "ideas", "starts_on": today.isoformat(),
+                        "ends_on": (today + timedelta(days=9)).isoformat()}]})
+        assert r.status_code == 201, r.json
+        url = f"/api/v1/consultations/{r.json['id']}"
+        if kind == "open_consultation":
+            assert people["planner"].post(f"{url}/publish").status_code == 200
+        return Subject(kind, r.json["id"], url)
     plural = "proposals" if kind == "proposal" else "reports"
     body = feature(title="Sujet de test", category="mobilite" if kind == "proposal" else "graffitis")
     if kind in ("report_with_photo", "redacted_report"):  # a photo of its own (a new SHA-256)
@@ -256,7 +322,8 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
     # their own tests: internal notes below, hidden contributions and agent-only categories
     # (a resident is refused with 422 `category_agent_only` on the field, not 403) elsewhere
     assert {e.action for e in ENDPOINTS} == set(policy.RULES) - {
-        "report.read_internal", "moderation.read_hidden", "category.agent_only"}
+        "report.read_internal", "moderation.read_hidden", "category.agent_only",
+        "proposal.link_reports", "consultation.read_draft"}
     declared = {(method, rule.rule) for rule in app.url_map.iter_rules()
                 for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
                 if rule.rule.startswith("/api/")}
@@ -265,6 +332,8 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
               ("register", "token", "verify-email", "password-reset", "password-reset/confirm")}
     as_rules = {(m, r.replace("<id:contribution_id>", "").replace("<id:user_id>", "{agent}")
                  .replace("<id:key_id>", "{key}")
+                 .replace("/api/v1/petitions/<id:petition_id>", "{s}")
+                 .replace("/api/v1/consultations/<id:consultation_id>", "{s}")
                  .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
                 for m, r in declared}
     missing = {d for d in as_rules if d not in covered and d[0] + d[1] not in

@@ -7,7 +7,6 @@ agents' tablets would. What they create is deleted afterwards.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 
@@ -16,7 +15,7 @@ from sqlalchemy import text
 
 from app.accounts.services import create_user, issue_token
 from app.db import db
-from tests.conftest import NOTRE_DAME, feature
+from tests.conftest import NOTRE_DAME, at_once, feature
 
 THREADS = 20
 
@@ -46,23 +45,6 @@ def world(app):
         conn.execute(text("DELETE FROM status_events WHERE contribution_id = ANY(:r)"), {"r": reports})
         conn.execute(text("DELETE FROM contributions WHERE id = ANY(:r)"), {"r": reports})
         conn.execute(text("DELETE FROM users WHERE id = ANY(:u)"), {"u": ids})
-
-
-def at_once(app, calls):
-    """Run `calls` (functions of a test client) in threads released together; their answers."""
-    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i, call):
-        client = app.test_client()
-        barrier.wait()
-        answers[i] = call(client)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return answers
 
 
 def new_report(app, headers, title="Course critique", lon=NOTRE_DAME[0], lat=NOTRE_DAME[1]) -> int:
@@ -161,3 +143,44 @@ def test_a_retried_create_with_an_idempotency_key_makes_one_report(app, world):
     made = rows("SELECT count(*) FROM contributions WHERE author_id = :u AND title = :t",
                 u=reporter_id, t="Nid de poule rue de Rivoli")
     assert made[0][0] == 1
+
+
+def test_a_close_and_proposals_at_the_same_moment_leave_no_proposal_after_the_close(app, world):
+    """Nineteen residents propose while a planner closes: each proposal is either accepted and
+    counted by the synthesis, or refused for the period (the close waits for the proposals
+    holding the consultation's share lock; later ones see it closed) — no error, no deadlock."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    planner_id, _ = world["reporter"]  # made a planner for this test
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET roles = '{planner}' WHERE id = :u"), {"u": planner_id})
+    _, planner = world["reporter"]
+    _, resident = world["voter"]
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    r = app.test_client().post("/api/v1/consultations", headers=planner, json={
+        "title": "Course", "question": "Que faire ?", "area": {"arrondissements": [4]},
+        "phases": [{"phase": "ideas", "starts_on": today.isoformat(),
+                    "ends_on": (today + timedelta(days=5)).isoformat()}]})
+    assert r.status_code == 201, r.json
+    cid = r.json["id"]
+    try:
+        assert app.test_client().post(f"/api/v1/consultations/{cid}/publish", headers=planner).status_code == 200
+        calls = [lambda c, i=i: c.post("/api/v1/proposals", headers=resident, json=feature(
+            title=f"Idée {i}", category="mobilite", consultation=cid)) for i in range(THREADS - 1)]
+        calls.append(lambda c: c.post(f"/api/v1/consultations/{cid}/close", headers=planner))
+        answers = at_once(app, calls)
+        assert answers[-1].status_code == 200, answers[-1].json
+        statuses = Counter(a.status_code for a in answers[:-1])
+        assert set(statuses) <= {201, 422}, statuses
+        refused = [a.json for a in answers[:-1] if a.status_code == 422]
+        assert all(p["errors"][0]["code"] == "consultation_not_taking_ideas" for p in refused)
+        landed = rows("SELECT id FROM contributions WHERE consultation_id = :c", c=cid)
+        assert len(landed) == statuses[201]
+        summary = app.test_client().get(f"/api/v1/consultations/{cid}/synthesis").json
+        assert summary["counts"]["proposals"] == statuses[201]
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM idempotency_keys WHERE user_id = :u"), {"u": planner_id})
+            conn.execute(text("DELETE FROM contributions WHERE consultation_id = :c"), {"c": cid})
+            conn.execute(text("DELETE FROM consultations WHERE id = :c"), {"c": cid})

@@ -2,13 +2,15 @@
 
 The export is one JSON document: the account, its identities at OIDC providers, its
 sessions (never a token), its contributions (whole Features, withdrawn ones too), comments,
-votes, follows, answers to resolved reports, and the e-mails we sent it.
+votes, follows, answers to resolved reports, petitions and signatures, and the e-mails we
+sent it.
 
 Deleting an account keeps its row, anonymised, so that what it contributed stays on the map
 attributed to a "former account" (Ancien compte / Former account), as a public record of
 the city's dialogue should; everything personal goes: e-mail, name, password, two-factor
-secret, identities, sessions, links, follows, e-mails not yet sent. Votes stay counted but
-can no longer be tied to anyone. The account cannot sign in again, by any way.
+secret, identities, sessions, links, follows, e-mails not yet sent. Votes and petition
+signatures stay counted but can no longer be tied to anyone (a signature shown with its name
+is no longer shown). The account cannot sign in again, by any way.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ def export(session: Session, user: User) -> dict:
                       "created_at": _iso(f.created_at)}
                      for f in session.scalars(select(FixFeedback).where(FixFeedback.user_id == user.id)
                                               .order_by(FixFeedback.id))],
+        "petitions": [{"id": r.id, "title": r.title, "status": r.status, "created_at": _iso(r.created_at)}
+                      for r in session.execute(text("SELECT id, title, status, created_at FROM petitions "
+                                                    "WHERE author_id = :u ORDER BY id"), {"u": user.id})],
+        "signatures": [{"petition_id": r.petition_id, "public_name": r.public_name,
+                        "arrondissement": r.arrondissement, "created_at": _iso(r.created_at)}
+                       for r in session.execute(text(
+                           "SELECT petition_id, public_name, arrondissement, created_at FROM "
+                           "petition_signatures WHERE user_id = :u ORDER BY petition_id"), {"u": user.id})],
         "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
                    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                             .order_by(OutboxMessage.id))],
@@ -84,6 +94,8 @@ def delete_account(session: Session, user: User, password: str | None) -> None:
                                                 OutboxMessage.status == "pending"))
     for model in (ApiToken, AccountToken, RecoveryCode, UserIdentity, Follow, AgentScope):
         session.execute(delete(model).where(model.user_id == user.id))
+    session.execute(text("UPDATE petition_signatures SET public_name = false WHERE user_id = :u "
+                         "AND public_name"), {"u": user.id})
     user.email = f"deleted-{user.id}@invalid"
     user.display_name = FORMER_ACCOUNT  # every Feature it wrote is re-serialised (trigger)
     user.password_hash = user.totp_secret = user.totp_enabled_at = user.totp_last_step = None

@@ -343,7 +343,7 @@ CODES = {
 }
 # a field error with one of these codes becomes the problem's own code (the most specific
 # thing to say about the request): geometry failures, a vote's value, too many photos
-TOP_LEVEL_CODES = {"invalid_vote", "too_many_photos"}
+TOP_LEVEL_CODES = {"invalid_vote", "invalid_scale_vote", "too_many_photos"}
 
 
 def top_level_codes() -> set[str]:

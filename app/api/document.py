@@ -69,6 +69,8 @@ TAGS = {
     "Statistics": "The planners' statistics: hexagons, areas, time series, hotspots, "
                   "resolution times.",
     "Reference data": "Categories, areas, addresses.",
+    "Petitions": "E-petitions: drafts, moderation, signatures (one per verified account), the "
+                 "thresholds, the city's answers.",
     "Service": "Health, this document, photo files.",
 }
 

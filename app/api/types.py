@@ -12,6 +12,7 @@ import binascii
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
+import annotated_types
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
@@ -82,6 +83,23 @@ class _TextInDocument:
 
 
 Id = Annotated[int, Field(ge=1, le=ID_MAX, json_schema_extra={"format": "int64"}, strict=False)]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool | str):  # lax ints take True as 1 and "1"; JSON says neither
+        fail("not_a_number")
+    return value
+
+
+# an id in a body: a whole number (2.0 is 2), never `true` nor "2"
+BodyId = Annotated[int, BeforeValidator(_not_a_boolean), annotated_types.Interval(ge=1, le=ID_MAX),
+                   WithJsonSchema({"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX})]
+
+
+def Whole(low: int, high: int):
+    """A whole number between `low` and `high` (2.0 is 2; `true` and "2" are `not_a_number`)."""
+    return Annotated[int, BeforeValidator(_not_a_boolean), annotated_types.Interval(ge=low, le=high),
+                     WithJsonSchema({"type": "integer", "minimum": low, "maximum": high})]
 
 
 def exists_in_columns(value: int | None) -> bool:
@@ -272,6 +290,7 @@ def geometry_schema(types: tuple[str, ...]) -> dict:
         "LineString": {"type": "array", "items": position, "minItems": 2},
         "Polygon": {"type": "array", "items": ring, "minItems": 1},
     }
+    shapes["MultiPolygon"] = {"type": "array", "items": shapes["Polygon"], "minItems": 1}
     variants = [{"type": "object", "title": t,
                  "properties": {"type": {"const": t}, "coordinates": shapes[t]},
                  "required": ["type", "coordinates"]} for t in types]

@@ -21,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.areas.models import Category, Quartier
+from app.consultations import (
+    models as _consultations,  # noqa: F401  (contributions.consultation_id)
+)
 from app.db import Base
 
 KINDS = ("report", "proposal")
@@ -123,6 +126,8 @@ class Contribution(Base):
     followers_count: Mapped[int] = mapped_column(default=0)
     is_demo: Mapped[bool] = mapped_column(default=False)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the consultation a proposal answers (app.consultations)
+    consultation_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -57,6 +57,7 @@ class ListFilters:
     until: datetime | None = None
     q: str | None = None
     source_id: str | None = None
+    consultation_id: int | None = None
     limit: int = 100
     cursor: tuple[datetime, int] | None = None
     params: dict = field(default_factory=dict)
@@ -65,7 +66,8 @@ class ListFilters:
         clauses, p = contributions_where(
             self.kind, bbox=self.bbox, category_ids=self.category_ids, statuses=self.statuses,
             arrondissements=self.arrondissements, quartiers=self.quartiers, since=self.since,
-            until=self.until, q=self.q, source_id=self.source_id, cursor=self.cursor)
+            until=self.until, q=self.q, source_id=self.source_id, cursor=self.cursor,
+            consultation_id=self.consultation_id)
         return " AND ".join(clauses), p
 
 
@@ -164,3 +166,28 @@ def nearby_reports(
     )
     members = category_index(session).members_in(lang)
     return ",".join(feature(r, members, r[2]) for r in rows)
+
+
+def links_of(session: Session, contribution) -> dict:
+    """A proposal's consultation and the reports behind it; a report's proposals (visible ones)."""
+    out: dict = {}
+    if contribution.kind == "proposal":
+        if contribution.consultation_id is not None:
+            row = session.execute(text("SELECT id, title FROM consultations WHERE id = :id"),
+                                  {"id": contribution.consultation_id}).one()
+            out["consultation"] = {"id": row.id, "title": row.title}
+        sql, mine, theirs, key = LINKED, "proposal_id", "report_id", "reports"
+    else:
+        sql, mine, theirs, key = LINKED, "report_id", "proposal_id", "proposals"
+    rows = session.execute(text(sql.format(mine=mine, theirs=theirs)), {"id": contribution.id}).all()
+    if rows or contribution.kind == "proposal":
+        out[key] = [{"id": r.id, "title": r.title, "status": r.status} for r in rows]
+    return out
+
+
+LINKED = """
+    SELECT c.id, c.title, c.status FROM proposal_reports l
+    JOIN contributions c ON c.id = l.{theirs}
+    WHERE l.{mine} = :id AND NOT c.hidden AND c.withdrawn_at IS NULL
+    ORDER BY c.id LIMIT 200
+"""

@@ -20,11 +20,13 @@ from pydantic import (
 from app.api.contract import ApiQuery, Body, Model
 from app.api.types import (
     BBox,
+    BodyId,
     CategoryCode,
     Choice,
     CommaList,
     Cursor,
     Geometry,
+    Id,
     Latitude,
     Longitude,
     Moment,
@@ -52,6 +54,7 @@ LIST_LIMIT = (1, 1000, 100)  # lowest, highest, default page size
 MAX_LIMIT = LIST_LIMIT[1]
 Q_MAX, SOURCE_ID_MAX = 200, 100
 ARRONDISSEMENTS, QUARTIERS = (1, 20), (1, 80)
+REPORTS_MAX = 200  # reports a proposal may name as its motivation
 NEARBY_RADIUS_M, NEARBY_LIMIT = (1, 500, 50.0), (1, 100, 20)  # lowest, highest, default
 
 
@@ -111,6 +114,9 @@ def _list_query(kind: str) -> type[ApiQuery]:
             None, description=f"Category codes of kind `{kind}`; a code includes its "
                               "sub-categories. Others are `unknown_category`.")),
         status=(status_type, status_field),
+        **({"consultation": (Id | None, Field(
+            None, description="Only the proposals answering this consultation."))}
+           if kind == "proposal" else {}),
     )
 
 
@@ -161,8 +167,10 @@ def build_filters(kind: str, query: FilterQuery, *, categories: list[str] | None
 
 def filters_of(kind: str, query) -> ListFilters:
     """The `ListFilters` of GET /reports or /proposals from its parsed query."""
-    return build_filters(kind, query, categories=query.category, statuses=query.status,
-                         limit=query.limit, cursor=query.cursor)
+    f = build_filters(kind, query, categories=query.category, statuses=query.status,
+                      limit=query.limit, cursor=query.cursor)
+    f.consultation_id = getattr(query, "consultation", None)
+    return f
 
 
 class NearbyQuery(ApiQuery):
@@ -226,7 +234,13 @@ class FeatureBody(Body):
             out["category_id"] = category_index().by_code[props.category].id
         if "address" in named:
             out["address"] = props.address or None
+        if getattr(props, "consultation", None) is not None:
+            out["consultation_id"] = props.consultation
         return out
+
+    def report_ids(self) -> list[int]:
+        """The reports a new proposal names as its motivation (a planner's hotspot)."""
+        return list(dict.fromkeys(getattr(self.properties, "reports", None) or []))
 
 
 class FeaturePatchBody(FeatureBody):
@@ -242,9 +256,19 @@ def _feature_bodies(kind: str) -> tuple[type[FeatureBody], type[FeatureBody]]:
                     "vertices, without self-intersection.")]
     fields = {"title": Title, "description": Description, "category": category,
               "address": Address}
+    links = {} if kind != "proposal" else {
+        "consultation": (BodyId | None, Field(None, description=(
+            "The consultation this proposal answers: it must be in its ideas phase, the "
+            "geometry inside its area and of a type it accepts, the category one of its themes "
+            "(else `consultation_not_taking_ideas`, `outside_consultation_area`, "
+            "`geometry_type_not_accepted`, `theme_not_in_consultation`)."))),
+        "reports": (list[BodyId] | None, Field(None, max_length=REPORTS_MAX, description=(
+            f"Planners: up to {REPORTS_MAX} reports that motivated the proposal (a hotspot); "
+            "each then shows the proposal. Unknown or hidden ones are `unknown_report` on "
+            "`reports[i]`; from anyone but a planner, `planners_only`.")))}
     created = create_model(f"{name}InputProperties", __base__=Body, title=(Title, ...),
                            description=(Description, ""), category=(category, ...),
-                           address=(Address, None))
+                           address=(Address, None), **links)
     patched = create_model(f"{name}PatchProperties", __base__=Body,
                            **{k: (t, absent()) for k, t in fields.items()})
     feature_type = (Literal["Feature"], Field("Feature", description="`Feature` (may be left out)."))
@@ -346,8 +370,25 @@ class ContributionProperties(Model):
     source_id: str | None = Field(description="The record's id in the dataset it was imported from.")
 
 
+class LinkedContribution(Model):
+    id: int
+    title: str
+    status: Status
+
+
+class ConsultationRef(Model):
+    id: int
+    title: str
+
+
 class ContributionDetailProperties(ContributionProperties):
     photos: list[ContributionPhoto]
+    consultation: ConsultationRef | None = Field(
+        None, description="Proposals: the consultation it answers, if any.")
+    reports: list[LinkedContribution] | None = Field(
+        None, description="Proposals: the reports that motivated it (a planner's hotspot).")
+    proposals: list[LinkedContribution] | None = Field(
+        None, description="Reports: the proposals born of it.")
     hidden: bool | None = Field(None, description="Only to moderators, on a contribution hidden "
                                                   "by moderation (everyone else gets a 404).")
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from app import policy
 from app.accounts.models import User
+from app.api.types import exists_in_columns
 from app.contributions import photos as photo_files
 from app.contributions.models import INITIAL_STATUS, Contribution, Photo
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -22,12 +24,21 @@ ADDRESS_MAX = 200
 
 def create(
     session: Session, kind: str, author: User, values: dict, uploads: list[FileStorage],
-    media_dir: Path, max_photo_bytes: int, max_photos: int,
+    media_dir: Path, max_photo_bytes: int, max_photos: int, *,
+    geometry: BaseGeometry | None = None, report_ids: list[int] | None = None,
 ) -> tuple[Contribution, list[Path]]:
     """A new contribution from column values (`FeatureBody.values()`) and its photos. Returns
-    it and the photo files written, which the caller removes unless the transaction commits."""
+    it and the photo files written, which the caller removes unless the transaction commits.
+    A proposal may answer a consultation (its rules: app.consultations.services) and name the
+    reports that motivated it (`geometry`: the shapely value of `values["geom"]`)."""
     policy.require(session, author, "contribution.create")
     check_category(session, author, values["category_id"])
+    if values.get("consultation_id") is not None:
+        from app.consultations.services import admit_proposal
+
+        admit_proposal(session, values["consultation_id"], geometry, values["category_id"], author)
+    if report_ids:
+        check_reports(session, author, report_ids)
     processed = process_uploads(uploads, max_photo_bytes, max_photos, already=0)
     from app.moderation.services import is_banned
 
@@ -35,8 +46,27 @@ def create(
                                 hidden=is_banned(session, author), **values)
     session.add(contribution)
     session.flush()  # the trigger fills arrondissement and quartier
+    if report_ids:
+        from app.consultations.models import ProposalReport
+
+        session.add_all([ProposalReport(proposal_id=contribution.id, report_id=r) for r in report_ids])
+        session.flush()
     written = attach_photos(session, contribution, processed, media_dir)
     return contribution, written
+
+
+def check_reports(session: Session, user: User, report_ids: list[int]) -> None:
+    """Planners link a proposal to the reports behind it: each a visible report."""
+    if not policy.allows(session, user, "proposal.link_reports"):
+        raise ValidationFailed([FieldError("properties.reports", "planners_only")])
+    found = set(session.scalars(select(Contribution.id).where(
+        Contribution.id.in_([r for r in report_ids if exists_in_columns(r)]),
+        Contribution.kind == "report", Contribution.hidden.is_(False),
+        Contribution.withdrawn_at.is_(None))))
+    missing = [FieldError(f"properties.reports[{i}]", "unknown_report")
+               for i, r in enumerate(report_ids) if r not in found]
+    if missing:
+        raise ValidationFailed(missing)
 
 
 def check_category(session: Session, user: User, category_id: int) -> None:
@@ -95,14 +125,22 @@ def attach_photos(session: Session, contribution: Contribution, processed,
     return written
 
 
-def update(session: Session, contribution: Contribution, user: User, values: dict) -> Contribution:
+def update(session: Session, contribution: Contribution, user: User, values: dict,
+           geometry: BaseGeometry | None = None) -> Contribution:
     """Edit a contribution (locked by the caller). Staff who are not its author edit it only
-    inside their scope, and cannot move or recategorise it out of their scope."""
+    inside their scope, and cannot move or recategorise it out of their scope. A consultation's
+    proposal moves or changes theme only while the consultation takes ideas, and stays in its
+    area (`geometry`: the shapely value of `values["geom"]`)."""
     policy.require(session, user, "contribution.edit", contribution)
     if contribution.withdrawn_at is not None:
         raise Conflict("already_withdrawn")
     if "category_id" in values and values["category_id"] != contribution.category_id:
         check_category(session, user, values["category_id"])
+    if contribution.consultation_id is not None and ("geom" in values or "category_id" in values):
+        from app.consultations.services import admit_proposal
+
+        admit_proposal(session, contribution.consultation_id, geometry if "geom" in values else None,
+                       values.get("category_id"), user)
     for key, value in values.items():
         setattr(contribution, key, value)
     contribution.updated_at = datetime.now(UTC)

@@ -77,8 +77,9 @@ def feature_response(kind: str, contribution_id: int, status: int = 200,
     head, opening, rest = body.partition('"properties":{')
     # only a reader allowed to see it reaches a hidden one here (never a create's author)
     hidden = '"hidden":true,' if contribution.hidden and reader is not None else ""
+    links = json.dumps(queries.links_of(db.session, contribution), separators=(",", ":"))[1:-1]
     body = (head + opening + hidden + '"photos":' + json.dumps(media, separators=(",", ":")) + ","
-            + rest)
+            + (links + "," if links else "") + rest)
     response = Response(body, status=status, mimetype=GEOJSON)
     if status == 201:
         response.headers["Location"] = url_for(f"contributions.{kind}_read", contribution_id=contribution_id)
@@ -133,6 +134,7 @@ def register(kind: str) -> None:
         contribution, written = services.create(
             db.session, kind, current_user(), body.values(), (uploads or {}).get("photos", []),
             cfg["MEDIA_DIR"], cfg["PHOTO_MAX_BYTES"], cfg["PHOTOS_PER_CONTRIBUTION"],
+            geometry=body.geometry, report_ids=body.report_ids(),
         )
         remove_unless_committed(written)
         return feature_response(kind, contribution.id, 201)
@@ -154,7 +156,8 @@ def register(kind: str) -> None:
               "of their scope (`out_of_scope` on `geometry` or `category`).")
     def update_view(contribution_id: int, body, uploads=None):
         contribution = visible_or_404(db.session, kind, contribution_id, lock=True)
-        services.update(db.session, contribution, current_user(), body.values())
+        services.update(db.session, contribution, current_user(), body.values(),
+                        body.geometry if "geometry" in body.model_fields_set else None)
         photos = (uploads or {}).get("photos", [])
         if photos:
             cfg = current_app.config

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from app import policy
 from app.accounts.models import User
+from app.consultations.services import check_participation
+from app.consultations.services import vote_values as consultation_votes
 from app.contributions.models import Contribution
 from app.engagement.models import Comment
 from app.errors import FieldError, ValidationFailed
@@ -14,13 +16,22 @@ from app.errors import FieldError, ValidationFailed
 COMMENT_MAX = 2000
 COMMENT_LIMIT = (1, 1000, 100)  # a page of comments: lowest, highest, default
 VOTE_VALUES = {"report": (1,), "proposal": (1, -1)}  # "me too" only on reports
+# what the API takes (a consultation on Carticipe's scale takes −2…+2 on its proposals; the
+# service checks the value against the proposal's rule)
+DECLARED_VOTE_VALUES = {"report": (1,), "proposal": (1, -1, 2, 0, -2)}
 
 
 def vote(session: Session, contribution: Contribution, user: User, value: int) -> dict:
-    """Set the user's vote (idempotent): +1/-1 on proposals, +1 ("me too") on reports."""
+    """Set the user's vote (idempotent): +1/-1 on proposals, +1 ("me too") on reports; on a
+    consultation's proposal, while it takes votes, its rule's values (−2…+2 on a scale)."""
     policy.require(session, user, "contribution.vote", contribution)
-    if isinstance(value, bool) or value not in VOTE_VALUES[contribution.kind]:
-        raise ValidationFailed([FieldError("value", "invalid_vote")], code="invalid_vote")
+    allowed = VOTE_VALUES[contribution.kind]
+    rule = check_participation(session, contribution, "vote")
+    if rule is not None:
+        allowed = consultation_votes(rule)
+    if isinstance(value, bool) or value not in allowed:
+        code = "invalid_scale_vote" if rule == "scale" else "invalid_vote"
+        raise ValidationFailed([FieldError("value", code)], code=code)
     session.execute(
         text("""
         INSERT INTO votes (contribution_id, user_id, value) VALUES (:c, :u, :v)
@@ -34,6 +45,7 @@ def vote(session: Session, contribution: Contribution, user: User, value: int) -
 
 def unvote(session: Session, contribution: Contribution, user: User) -> dict:
     policy.require(session, user, "contribution.vote", contribution)
+    check_participation(session, contribution, "vote")
     session.execute(
         text("DELETE FROM votes WHERE contribution_id = :c AND user_id = :u"),
         {"c": contribution.id, "u": user.id},
@@ -56,6 +68,7 @@ def tally(session: Session, contribution_id: int, user_id: int) -> dict:
 def add_comment(session: Session, contribution: Contribution, user: User, body: str) -> Comment:
     """A comment of plain text, already checked (1 to COMMENT_MAX characters, stripped)."""
     policy.require(session, user, "contribution.comment", contribution)
+    check_participation(session, contribution, "comment")
     from app.moderation.services import is_banned
 
     comment = Comment(contribution_id=contribution.id, author_id=user.id, body=body,

@@ -15,7 +15,7 @@ from app.contributions.schemas import PLURAL, TAGS, VoteCounts
 from app.contributions.services import visible_or_404
 from app.db import db
 from app.engagement import services
-from app.engagement.services import COMMENT_LIMIT, COMMENT_MAX, VOTE_VALUES
+from app.engagement.services import COMMENT_LIMIT, COMMENT_MAX, DECLARED_VOTE_VALUES
 
 bp = Blueprint("engagement", __name__)
 
@@ -23,14 +23,17 @@ bp = Blueprint("engagement", __name__)
 def VoteValue(kind: str):
     """One of the kind's vote values; anything else (a -1 on a report, `true`, `"1"`) is
     `invalid_vote`."""
-    allowed = VOTE_VALUES[kind]
+    allowed = DECLARED_VOTE_VALUES[kind]
 
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
             fail("invalid_vote")
         return value
 
-    about = ("`1`: me too." if kind == "report" else "`1`: agree; `-1`: disagree.")
+    about = ("`1`: me too." if kind == "report" else
+             "`1`: agree; `-1`: disagree. On a proposal answering a consultation that votes on a "
+             "scale, −2…+2 (from strongly against to strongly for); elsewhere `2`, `0` and `-2` are "
+             "`invalid_vote`.")
     return Annotated[int, PlainValidator(check),
                      WithJsonSchema({"type": "integer", "enum": list(allowed), "description": about})]
 
@@ -44,7 +47,7 @@ VOTE_INPUTS: dict[str, type[Body]] = {
 
 class VoteTally(Model):
     votes: VoteCounts
-    my_vote: Literal[1, -1] | None = Field(description="The caller's vote; null when none.")
+    my_vote: Literal[2, 1, 0, -1, -2] | None = Field(description="The caller's vote; null when none.")
 
 
 class CommentInput(Body):
@@ -84,11 +87,14 @@ def register(kind: str) -> None:
     base = f"/api/v1/{plural}/<id:contribution_id>"
     tally = Reply("The counters and the caller's vote.", VoteTally)
     values = "`1` (me too)" if kind == "report" else "`1` (agree) or `-1` (disagree)"
+    phase = {409: "The proposal answers a consultation whose current phase takes no votes or "
+                  "comments (`consultation_phase`, with the `phase`)."} if kind == "proposal" else {}
 
     @operation(bp, "PUT", f"{base}/vote", body=VOTE_INPUTS[kind], auth=policy.roles("contribution.vote"),
                tags=tags,
                endpoint=f"{kind}_vote_put", operation_id=f"{plural}_vote",
-               problems={**NOT_FOUND, 422: "Not a vote this kind takes (`invalid_vote`)."},
+               problems={**NOT_FOUND, **phase, 422: "Not a vote this kind takes (`invalid_vote`; "
+                                                    "`invalid_scale_vote` on a scale)."},
                replies={200: tally})
     @describe(f"Vote on a {kind}.\n\nOne vote per person, set idempotently: {values}.")
     def put_vote(contribution_id: int, body):
@@ -97,7 +103,7 @@ def register(kind: str) -> None:
 
     @operation(bp, "DELETE", f"{base}/vote", auth=policy.roles("contribution.vote"), tags=tags,
                endpoint=f"{kind}_vote_delete", operation_id=f"{plural}_unvote",
-               problems=NOT_FOUND, replies={200: tally})
+               problems={**NOT_FOUND, **phase}, replies={200: tally})
     @describe(f"Withdraw my vote on a {kind}.\n\nIdempotent.")
     def delete_vote(contribution_id: int):
         contribution = visible_or_404(db.session, kind, contribution_id)
@@ -121,7 +127,7 @@ def register(kind: str) -> None:
     @operation(bp, "POST", f"{base}/comments", body=CommentInput, auth=policy.roles("contribution.comment"),
                idempotent=True, tags=tags,
                endpoint=f"{kind}_comment_post", operation_id=f"{plural}_comment",
-               problems=NOT_FOUND, replies={201: Reply("Created.", CommentOut)})
+               problems={**NOT_FOUND, **phase}, replies={201: Reply("Created.", CommentOut)})
     @describe(f"Comment on a {kind}.")
     def post_comment(contribution_id: int, body: CommentInput):
         contribution = visible_or_404(db.session, kind, contribution_id)

@@ -282,7 +282,8 @@ def set_scopes(session: Session, agent: User, scopes: list[tuple[int | None, int
 # ---- notifications -------------------------------------------------------------------------
 
 def notify(session: Session, report: Contribution, event: StatusEvent, actor: User | None) -> None:
-    """Write one outbox message per reporter/follower (not the actor), in this transaction."""
+    """Write one outbox message per author/follower (not the actor), in this transaction: a
+    report's status change, or the city's answer to a proposal (app.consultations.answers)."""
     rows = session.execute(text("""
         SELECT DISTINCT u.email FROM users u
         WHERE u.is_active AND u.id <> COALESCE(:actor, 0)
@@ -292,7 +293,8 @@ def notify(session: Session, report: Contribution, event: StatusEvent, actor: Us
             OR u.id IN (SELECT user_id FROM follows WHERE contribution_id = :c))
         ORDER BY 1
     """), {"c": report.id, "actor": actor.id if actor else None}).scalars().all()
-    fr, en = workflow.both_languages(workflow.LABELS, event.to_status)
+    labels = workflow.LABELS if report.kind == "report" else workflow.PROPOSAL_LABELS
+    fr, en = workflow.both_languages(labels, event.to_status)
     subject = f"[Cartagora] #{report.id} {report.title} — {fr} / {en}"
     lines = [f"{report.title} (#{report.id})", f"Statut / status : {fr} / {en}"]
     if event.planned_for:

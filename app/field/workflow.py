@@ -60,6 +60,13 @@ LABELS = {  # a report's status, as the workflow names it
     "transferred": _lp("workflow status", "Transferred"),
     "monitoring": _lp("workflow status", "Under watch"),
 }
+PROPOSAL_LABELS = {  # a proposal's status, as residents read it (app.consultations.answers)
+    "published": _lp("proposal status", "Published"),
+    "under_review": _lp("proposal status", "Under review"),
+    "accepted": _lp("proposal status", "Accepted"),
+    "realised": _lp("proposal status", "Realised"),
+    "rejected": _lp("proposal status", "Not retained"),
+}
 REASON_LABELS = {  # why a report was rejected
     "location_unclear": _lp("rejection reason", "Location unclear"),
     "photo_needed": _lp("rejection reason", "Photo needed"),

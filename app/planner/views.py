@@ -187,6 +187,8 @@ def dashboard():
         "areas": _("Areas"), "hours": _("Hours"), "loading": _("Loading…"),
         "contributions": _("contributions"), "exporting": _("Exporting…"), "done": _("Done"),
         "all": _("all"),
+        "open_consultation": _("Open a consultation here"),
+        "create_proposal": _("Create a proposal from these reports"),
     }
     config = {**web_services.basemap(), "strings": strings}
     return render_template("planner/dashboard.html", config=config)

@@ -61,7 +61,8 @@ REASON_LABELS = {"spam": _l("Spam or advertising"), "offensive": _l("Offensive o
                  "other": _l("Other")}
 SUBJECT_LABELS = {"contribution": _l("Contribution"), "report": _l("Report"), "proposal": _l("Proposal"),
                   "comment": _l("Comment"), "user": _l("Profile"), "domain": _l("E-mail domain"),
-                  "category": _l("Category"), "service": _l("Service"), "api_key": _l("API key")}
+                  "category": _l("Category"), "service": _l("Service"), "api_key": _l("API key"),
+                  "petition": _l("Petition"), "petition_settings": _l("Petition settings")}
 # the audit log's actions (app.moderation.services.audit)
 ACTION_LABELS = {"auto_hide": _l("hidden by flags"), "hide": _l("hidden"), "restore": _l("restored"),
                  "dismiss": _l("flags dismissed"), "edit": _l("edited"), "ban": _l("banned"),
@@ -70,7 +71,8 @@ ACTION_LABELS = {"auto_hide": _l("hidden by flags"), "hide": _l("hidden"), "rest
                  "category.update": _l("category changed"), "service.create": _l("service added"),
                  "service.update": _l("service renamed"), "user.roles": _l("roles changed"),
                  "agent.scopes": _l("agent's scope changed"), "api_key.create": _l("API key issued"),
-                 "api_key.revoke": _l("API key revoked"), "photo.redact": _l("photo blurred")}
+                 "api_key.revoke": _l("API key revoked"), "photo.redact": _l("photo blurred"),
+                 "petition_settings.update": _l("petition thresholds changed")}
 ROLE_LABELS = {"resident": _l("resident"), "agent": _l("field agent"), "supervisor": _l("supervisor"),
                "planner": _l("planner"), "moderator": _l("moderator"), "admin": _l("admin")}
 
@@ -161,6 +163,7 @@ def js_strings() -> dict[str, str]:
         "form.created_report": _l("Thank you, your report is published."),
         "form.created_proposal": _l("Thank you, your proposal is published."),
         "form.view": _l("View it"),
+        "consultation.votes": _l("{up} for, {down} against"),
         "form.duplicates_one": _l("{n} similar report nearby. Is it yours? Say “me too” instead."),
         "form.duplicates_other": _l("{n} similar reports nearby. Is one of them yours? Say “me too” instead."),
         "form.distance": _l("{m} m away"),

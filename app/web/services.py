@@ -86,9 +86,8 @@ def is_following(session: Session, contribution_id: int, user: User | None) -> b
 
 
 def history(session: Session, c: Contribution, user: User | None, lang: str) -> list[dict]:
-    """A report's public status changes, oldest first, with their labels in `lang`."""
-    if c.kind != "report":
-        return []
+    """A report's public status changes, or a proposal's answers, oldest first, with their
+    labels in `lang`."""
     events = field.history(session, c, user)
     for e in events:
         e["at_dt"] = datetime.fromisoformat(e["at"])
@@ -119,6 +118,8 @@ def contribution_page(session: Session, c: Contribution, user: User | None, lang
         ],
         "my_vote": my_vote(session, c.id, user),
         "history": history(session, c, user, lang),
+        "links": links(session, c),
+        "answer_choices": answer_choices(c),
         "following": is_following(session, c.id, user),
         "comments": comments[:1000],
         "arrondissement_name": session.scalar(
@@ -135,3 +136,17 @@ def my_contributions(session: Session, user: User, lang: str) -> list[dict]:
         .limit(500)
     )
     return [{"c": c, "category": category_label(session, c.category_id, lang)} for c in rows]
+
+
+def links(session: Session, c: Contribution) -> list[dict]:
+    """A proposal's reports, or a report's proposals (app.contributions.queries.links_of)."""
+    from app.contributions.queries import links_of
+
+    found = links_of(session, c)
+    return found.get("reports") or found.get("proposals") or []
+
+
+def answer_choices(c: Contribution) -> tuple[str, ...]:
+    from app.consultations.answers import TRANSITIONS
+
+    return TRANSITIONS.get(c.status, ()) if c.kind == "proposal" else ()

@@ -26,8 +26,10 @@ function fieldOf(path) {
 }
 
 export class CreateForm {
-  constructor(map, config, { section, onOpen, onClose, onCreated }) {
+  // `consultation`: the form answers it (a proposal only, of its themes and shapes)
+  constructor(map, config, { section, onOpen, onClose, onCreated, consultation = null }) {
     this.map = map;
+    this.consultation = consultation;
     this.config = config;
     this.section = section;
     this.onOpen = onOpen;
@@ -50,6 +52,13 @@ export class CreateForm {
 
   bindForm() {
     const form = this.form;
+    if (this.consultation) {
+      form.elements.kind.value = 'proposal';
+      $('#f-kind', form).hidden = true;
+      for (const input of form.elements.shape) {
+        input.closest('label').hidden = !this.consultation.geometry_types.includes(input.value);
+      }
+    }
     form.addEventListener('change', (event) => {
       const name = event.target.name;
       if (name === 'kind') this.setKind(event.target.value);
@@ -107,7 +116,7 @@ export class CreateForm {
     this.files = [];
     this.renderPhotos();
     this.clearErrors();
-    this.setKind('report');
+    this.setKind(this.consultation ? 'proposal' : 'report');
     $('#duplicates', this.form).hidden = true;
   }
 
@@ -164,7 +173,10 @@ export class CreateForm {
   /** The categories this person may choose: in use, and agent-only ones for staff only. */
   offered(nodes) {
     const staff = this.form.hasAttribute('data-staff');
-    return nodes.filter((c) => c.active && (staff || !c.agent_only));
+    const themes = this.consultation?.themes;
+    const inThemes = (c) => !themes || themes.some((code) => code === c.code || code.startsWith(`${c.code}.`)
+      || c.code.startsWith(`${code}.`));
+    return nodes.filter((c) => c.active && (staff || !c.agent_only) && inThemes(c));
   }
 
   category() {
@@ -391,6 +403,7 @@ export class CreateForm {
       category: this.category(),
     };
     if (this.address && this.shape === 'Point') properties.address = this.address;
+    if (this.consultation) properties.consultation = this.consultation.id;
     const feature = { type: 'Feature', geometry: this.geometry(), properties };
     const body = new FormData();
     body.append('feature', JSON.stringify(feature));

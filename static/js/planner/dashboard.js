@@ -89,7 +89,7 @@ function renderLegend(title, breaks) {
   legend.append(h, ul);
 }
 
-function showInfo(title, rows, link) {
+function showInfo(title, rows, link, actions = []) {
   info.replaceChildren();
   const h = document.createElement('h2');
   h.textContent = title;
@@ -109,6 +109,30 @@ function showInfo(title, rows, link) {
     a.target = '_blank';
     info.append(a);
   }
+  for (const [text, onclick] of actions) {
+    const p = document.createElement('p');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'button secondary small';
+    b.textContent = text;
+    b.addEventListener('click', onclick);
+    p.append(b);
+    info.append(p);
+  }
+}
+
+// A hotspot becomes a consultation on its outline, or a proposal linked to its reports
+function hotspotActions(f) {
+  if (f.geometry.type !== 'Polygon') return [];
+  const polygon = encodeURIComponent(JSON.stringify(f.geometry));
+  return [
+    [S.open_consultation, () => { location.href = `/consultations/new?polygon=${polygon}`; }],
+    [S.create_proposal, async () => {
+      const reports = await api(`${f.properties.reports_url}&limit=200`);
+      const ids = reports.features.map((r) => r.id).join(',');
+      location.href = `/proposals/new?polygon=${polygon}&reports=${ids}`;
+    }],
+  ];
 }
 
 function bboxOf(geometry) {
@@ -191,7 +215,7 @@ async function loadHotspots(params) {
       `${S.hotspot} #${f.properties.rank}`,
       [[S.count, formatNumber(f.properties.count)],
         ...f.properties.top_categories.map((c) => [c.label[lang] ?? c.code, formatNumber(c.count)])],
-      f.properties.reports_url)),
+      f.properties.reports_url, hotspotActions(f))),
   }).addTo(layers.hotspots);
 }
 
