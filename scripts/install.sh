@@ -25,7 +25,9 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,report]'
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,report,budget]'
+  # pabutools without its gurobipy requirement (proprietary; see setup.cfg's `budget` extra)
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps pabutools==1.2.3
   touch "$stamp"
 fi
 

@@ -130,6 +130,9 @@ class MyDataOut(Model):
     votes: list[dict]
     follows: list[dict]
     feedback: list[dict]
+    petitions: list[dict] = Field(description="The petitions I started (drafts included).")
+    signatures: list[dict] = Field(description="My signatures: the petition, whether my name "
+                                               "is shown, the arrondissement I declared.")
     emails: list[dict]
 
 
