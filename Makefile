@@ -45,6 +45,7 @@ seed: migrate
 	$(FLASK) geo load-addresses
 	@if [ -f "$(DEMO_REPORTS)" ]; then $(FLASK) import dansmarue --quiet-if-loaded "$(DEMO_REPORTS)"; \
 	else echo "seed: $(DEMO_REPORTS) not found, no demo reports"; fi
+	$(FLASK) budget import-winners data/bp_projets_gagnants.csv
 	$(FLASK) demo history
 
 ## make serve: serve without installing or loading anything (a deployed checkout)

@@ -90,4 +90,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(petitions_bp)  # /api/v1/petitions, /petitions/feed.atom
     app.register_blueprint(petition_pages_bp)  # /petitions, /moderation/petitions, /admin/petitions
     app.cli.add_command(petitions_cli)
+    from app.budget.cli import budget_cli
+    from app.budget.views import bp as budget_bp
+    from app.web.budget import bp as budget_pages_bp
+
+    app.register_blueprint(budget_bp)  # /api/v1/budgets, /api/v1/budget-projects
+    app.register_blueprint(budget_pages_bp)  # /budget
+    app.cli.add_command(budget_cli)
     return app

@@ -155,6 +155,27 @@ MESSAGES = {
     "petition_moderated": _lp("problem", "Decision recorded; the author is told."),
     "petition_answered": _lp("problem", "Answer published; the signers are told."),
     "petition_settings_saved": _lp("problem", "Saved: it applies to petitions opened from now on."),
+    # participatory budget
+    "budget_not_found": _lp("problem", "This participatory budget does not exist."),
+    "budget_project_not_found": _lp("problem", "This budget project does not exist."),
+    "budget_phase": _lp("problem", "The participatory budget's current phase ({phase}) does not allow this."),
+    "budget_year_taken": _lp("problem", "A participatory budget already exists for {year}."),
+    "budget_published": _lp("problem", "A published participatory budget cannot go back to draft."),
+    "budget_frozen_once_published": _lp("problem", "This cannot change once the participatory budget is published."),
+    "budget_frozen_after_vote": _lp("problem", "This cannot change once the vote has started."),
+    "budget_phase_started": _lp("problem", "The phase {phase} has started: its start, and its end once it is over, cannot change."),
+    "duplicate_envelope": _lp("problem", "There is already an envelope for this arrondissement (or for all of Paris)."),
+    "popular_share_above_amount": _lp("problem", "The share reserved for the quartiers populaires cannot exceed the envelope's amount."),
+    "envelope_has_projects": _lp("problem", "The envelope {arrondissement} holds projects: it cannot be removed."),
+    "no_envelope": _lp("problem", "This participatory budget has no envelope for this place ({arrondissement})."),
+    "unknown_proposal": _lp("problem", "Unknown proposal."),
+    "not_your_proposal": _lp("problem", "Only its author can turn a proposal into a budget project."),
+    "unknown_contribution": _lp("problem", "Unknown proposal or report."),
+    "budget_project_status": _lp("problem", "Not possible for a project whose status is '{status}'."),
+    "budget_project_merged": _lp("problem", "This project was merged into project {into}: support that one."),
+    "merge_into_itself": _lp("problem", "A project cannot be merged into itself."),
+    "unknown_budget_project": _lp("problem", "No project of this participatory budget has this id."),
+    "merge_other_envelope": _lp("problem", "Only projects of the same envelope can be merged."),
 }
 
 # geometry failures (codes raised by geo/validation.py, which knows no language)
@@ -174,6 +195,7 @@ GEOMETRY_KINDS = {
     "proposal": _lp("geometry kind", "A proposal"),
     "petition": _lp("geometry kind", "A petition's place"),
     "area": _lp("geometry kind", "A consultation's area"),
+    "budget_project": _lp("geometry kind", "A budget project"),
 }
 GEOMETRY_TYPES = {
     "Point": _lp("geometry type", "point"),

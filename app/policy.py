@@ -70,6 +70,11 @@ RULES: dict[str, tuple[str, ...]] = {
     "petition.answer": (PLANNER,),                      # the city's answer; exact counts
     "petition.read_draft": (AUTHOR, MODERATOR),         # draft, awaiting, refused or hidden
     "proposal.link_reports": (PLANNER,),                # a proposal born of a hotspot's reports
+    # the participatory budget (app.budget): planners stand for the city's departments
+    "budget.manage": (ADMIN,),                          # cycles, their phases, envelopes, ballot rule
+    "budget.submit": (VERIFIED,),                       # submit a project, support one
+    "budget.edit": (AUTHOR, PLANNER),                   # a project: its authors, then planners
+    "budget.study": (PLANNER,),                         # feasibility, merging, delivery
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also
@@ -122,7 +127,8 @@ def holds(session: Session, user: User | None, relation: str, subject: object | 
     if subject is None:
         return False
     if relation == AUTHOR:
-        return subject.author_id == user.id
+        authors = getattr(subject, "author_ids", None)  # several (a merged budget project)
+        return user.id in authors if authors is not None else subject.author_id == user.id
     if relation == EARLY_FOLLOWER:
         return getattr(subject, "kind", None) == "report" and subject.closed_at is not None and bool(session.scalar(
             select(exists().where(Follow.contribution_id == subject.id, Follow.user_id == user.id,

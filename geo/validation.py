@@ -16,6 +16,8 @@ from geo.errors import GeometryError
 ALLOWED_TYPES = {"report": ("Point",), "proposal": ("Point", "LineString", "Polygon"), "area": ("Polygon",)}
 # a petition: where it is about, a point or an area (app.petitions)
 ALLOWED_TYPES["petition"] = ("Point", "Polygon", "MultiPolygon")
+# a participatory budget project: where it is, as a proposal (app.budget)
+ALLOWED_TYPES["budget_project"] = ("Point", "LineString", "Polygon")
 MAX_VERTICES = 5000
 
 

@@ -208,6 +208,66 @@ ENDPOINTS += [
              {"signing_days": 120, "answer_threshold": 1000, "referral_threshold": 5000}),  # as they are
 ]
 
+# the participatory budget: subjects budget_draft (a draft cycle), budget_submission (a cycle
+# taking projects), budget_project (one by `author` there), budget_feasibility,
+# budget_co_construction (with another project of its envelope) and budget_won (a winner of
+# a cycle in its results)
+ENDPOINTS += [
+    Endpoint("open a budget", "budget.manage", "POST", "/api/v1/budgets", None,
+             {"year": 2049, "title": "Budget de la matrice", "phases": [
+                 {"phase": "submission", "starts_on": "2049-01-01", "ends_on": "2049-01-31"}],
+              "envelopes": [{"arrondissement": None, "amount_cents": 100}]}),
+    Endpoint("edit a budget", "budget.manage", "PATCH", "{s}", "budget_draft", {"title": "Budget corrigé"}),
+    Endpoint("submit a budget project", "budget.submit", "POST", "{s}/projects", "budget_submission",
+             {"title": "Un projet de la matrice", "theme": "mobilite", "paris_wide": True}),
+    Endpoint("support a budget project", "budget.submit", "PUT", "{s}/support", "budget_project"),
+    Endpoint("withdraw a budget support", "budget.submit", "DELETE", "{s}/support", "budget_project"),
+    Endpoint("edit a budget project", "budget.edit", "PATCH", "{s}", "budget_project",
+             {"title": "Un projet corrigé"}),
+    Endpoint("study a budget project", "budget.study", "POST", "{s}/feasibility", "budget_feasibility",
+             {"feasible": True, "cost_cents": 100}),
+    Endpoint("merge budget projects", "budget.study", "POST", "{s}/merge", "budget_co_construction",
+             {"into": "{other}"}),
+    Endpoint("record a delivery", "budget.study", "PUT", "{s}/delivery", "budget_won", {"status": "works"}),
+]
+BUDGET_YEARS = itertools.count()
+
+
+def make_budget(people, kind: str) -> Subject:
+    """A fresh cycle (a year of its own) and, for the project kinds, a project by `author` in
+    it; then time moves on to the phase the endpoint needs."""
+    from app.db import db
+
+    admin, today = people["admin"], datetime.now(ZoneInfo("Europe/Paris")).date()
+    r = admin.post("/api/v1/budgets", json={
+        "year": 2050 + next(BUDGET_YEARS) % 50, "title": "Budget de la matrice",
+        "phases": [{"phase": "submission", "starts_on": (today - timedelta(days=1)).isoformat(),
+                    "ends_on": (today + timedelta(days=9)).isoformat()}],
+        "envelopes": [{"arrondissement": None, "amount_cents": 100}]})
+    assert r.status_code == 201, r.json
+    cycle = Subject(kind, r.json["id"], f"/api/v1/budgets/{r.json['id']}")
+    if kind == "budget_draft":
+        return cycle
+    assert admin.patch(cycle.url, json={"status": "published"}).status_code == 200
+    if kind == "budget_submission":
+        return cycle
+    made = [people["author"].post(f"{cycle.url}/projects", json={
+        "title": f"Projet {n}", "theme": "mobilite", "paris_wide": True}) for n in range(2)]
+    assert {m.status_code for m in made} == {201}, made[0].json
+    subject = Subject(kind, made[0].json["id"], f"/api/v1/budget-projects/{made[0].json['id']}",
+                      {"other": made[1].json["id"]})
+    stage = {"budget_feasibility": "feasibility", "budget_co_construction": "co_construction",
+             "budget_won": "results"}.get(kind)
+    if stage:  # time passes: today is in that phase
+        with people["admin"].client.application.app_context():
+            db.session.execute(text("UPDATE budget_phases SET phase = :p WHERE cycle_id = :c"),
+                               {"p": stage, "c": cycle.id})
+            if kind == "budget_won":
+                db.session.execute(text("UPDATE budget_projects SET status = 'won', feasibility_cost_cents = 1 "
+                                        "WHERE id = :p"), {"p": subject.id})
+            db.session.commit()
+    return subject
+
 
 def make_petition(people, kind: str) -> Subject:
     """A fresh petition by `author`: a draft, awaiting moderation, or open (found admissible)."""
@@ -251,6 +311,8 @@ def people(client, session) -> dict[str, Api | None]:
 def make_subject(client, people, kind: str) -> Subject:
     if kind.startswith("petition"):
         return make_petition(people, kind)
+    if kind.startswith("budget"):
+        return make_budget(people, kind)
     author = people["author"]
     if kind in ("consultation", "open_consultation"):  # a planner's (the author is nobody's here)
         today = datetime.now(ZoneInfo("Europe/Paris")).date()
@@ -300,6 +362,8 @@ def call(client, who: Api | None, endpoint: Endpoint, subject: Subject | None, p
             body = {**body, "ids": [subject.id]}
         if body and body.get("subject_id") == "{id}":
             body = {**body, "subject_id": subject.id}
+        if body and body.get("into") == "{other}":
+            body = {**body, "into": subject.extra["other"]}
     send = getattr(who or client, endpoint.method.lower())
     return send(path, json=body) if body is not None else send(path)
 
@@ -334,6 +398,8 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
                  .replace("<id:key_id>", "{key}")
                  .replace("/api/v1/petitions/<id:petition_id>", "{s}")
                  .replace("/api/v1/consultations/<id:consultation_id>", "{s}")
+                 .replace("/api/v1/budgets/<id:cycle_id>", "{s}")
+                 .replace("/api/v1/budget-projects/<id:project_id>", "{s}")
                  .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
                 for m, r in declared}
     missing = {d for d in as_rules if d not in covered and d[0] + d[1] not in

@@ -77,6 +77,12 @@ def export(session: Session, user: User) -> dict:
                        for r in session.execute(text(
                            "SELECT petition_id, public_name, arrondissement, created_at FROM "
                            "petition_signatures WHERE user_id = :u ORDER BY petition_id"), {"u": user.id})],
+        "budget_projects": [{"project_id": r.project_id, "title": r.title, "role": r.role,
+                             "created_at": _iso(r.created_at)}
+                            for r in session.execute(text(
+                                "SELECT p.project_id, b.title, p.role, p.created_at FROM budget_project_people p "
+                                "JOIN budget_projects b ON b.id = p.project_id WHERE p.user_id = :u "
+                                "ORDER BY p.project_id, p.role"), {"u": user.id})],
         "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
                    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                             .order_by(OutboxMessage.id))],

@@ -133,6 +133,8 @@ class MyDataOut(Model):
     petitions: list[dict] = Field(description="The petitions I started (drafts included).")
     signatures: list[dict] = Field(description="My signatures: the petition, whether my name "
                                                "is shown, the arrondissement I declared.")
+    budget_projects: list[dict] = Field(description="The participatory budget's projects I wrote "
+                                                    "(`author`) or support (`supporter`).")
     emails: list[dict]
 
 

@@ -143,6 +143,12 @@ class Problem(BaseModel):
         None, alias="from", description="Only with `illegal_transition`: the report's status.")
     allowed: list[Literal[REPORT_STATUSES]] | None = Field(  # type: ignore[valid-type]
         None, description="Only with `illegal_transition`: where it may go from there.")
+    phase: str | None = Field(None, description="Only with `budget_phase` and `consultation_phase`: the "
+                                                "current phase.")
+    project_status: str | None = Field(None, description="Only with `budget_project_status`: the budget "
+                                                         "project's status.")
+    merged_into: int | None = Field(None, description="Only with `budget_project_merged`: the project it "
+                                                      "was merged into.")
 
 
 class Schemas:

@@ -1,2 +1,3 @@
-"""The participatory budget: its counting rules (app.budget.rules) first; cycles, projects and
-ballots follow."""
+"""The participatory budget: its counting rules on plain values (app.budget.rules); cycles,
+envelopes, projects, feasibility, delivery and the import of the city's past winners (models,
+services, views, importer); ballots follow."""

@@ -3,8 +3,7 @@ synthesis. Services take plain values, ask app.policy, lock what they change and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
@@ -15,6 +14,7 @@ from app.accounts.models import User
 from app.consultations.models import ALLOWED_IN, PHASES, VOTE_VALUES, Consultation, Phase
 from app.contributions.models import Contribution
 from app.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
+from app.phases import PhaseDays, periods
 from geo.aggregations import PARIS, paris_midnight
 
 # how long the synthesis lasts when a planner closes a consultation that had no synthesis phase
@@ -30,14 +30,6 @@ class ConsultationClosed(AppError):
 
     status, code, title = 409, "consultation_phase", "Conflict"
 
-
-@dataclass
-class PhaseDays:
-    """A phase from its first to its last day, both included, in Paris's calendar."""
-
-    phase: str
-    starts_on: date
-    ends_on: date
 
 
 def now() -> datetime:
@@ -78,25 +70,8 @@ def listing(session: Session, reader: User | None, stage: str | None, limit: int
 # ---- writing ------------------------------------------------------------------------------
 
 def phase_periods(days: list[PhaseDays]) -> list[tuple[str, datetime, datetime]]:
-    """Phases as instants: a phase runs from Paris midnight of its first day to Paris midnight
-    after its last. They come in PHASES order, `ideas` first, each starting the day after the
-    previous one ends: at most one is current, and there is never a gap."""
-    errors: list[FieldError] = []
-    names = [d.phase for d in days]
-    if not days or names[0] != "ideas":
-        errors.append(FieldError("phases[0].phase", "ideas_first"))
-    if len(set(names)) != len(names) or names != sorted(names, key=PHASES.index):
-        errors.append(FieldError("phases", "phases_out_of_order", {"order": ", ".join(PHASES)}))
-    for i, d in enumerate(days):
-        if d.ends_on < d.starts_on:
-            errors.append(FieldError(f"phases[{i}].ends_on", "empty_period", {"min": d.starts_on.isoformat()}))
-        if i and d.starts_on != days[i - 1].ends_on + timedelta(days=1):
-            errors.append(FieldError(f"phases[{i}].starts_on", "phase_not_contiguous",
-                                     {"day": (days[i - 1].ends_on + timedelta(days=1)).isoformat()}))
-    if errors:
-        raise ValidationFailed(errors)
-    return [(d.phase, paris_midnight(d.starts_on), paris_midnight(d.ends_on + timedelta(days=1)))
-            for d in days]
+    """The phases as instants (app.phases: Paris days, in PHASES order, contiguous)."""
+    return periods(days, PHASES, first="ideas")
 
 
 def area_of(session: Session, kind: str, ids: list[int], polygon: BaseGeometry | None) -> object:
