@@ -53,17 +53,6 @@ def codes(r) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def verify(session):
-    def run(*apis):
-        session.execute(text("UPDATE users SET email_verified_at = now() WHERE id = ANY(:ids)"),
-                        {"ids": [a.user_id for a in apis]})
-        session.commit()
-        return apis[0] if len(apis) == 1 else apis
-
-    return run
-
-
-@pytest.fixture
 def admin(make_user):
     return make_user(("admin",), name="Administratrice")
 

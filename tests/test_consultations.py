@@ -82,8 +82,8 @@ def test_a_planner_opens_a_draft_that_only_planners_see_until_published(planner,
     assert planner.post(f"{url}/publish").json["code"] == "already_published"
     listed = client.get("/api/v1/consultations?stage=ideas").json["consultations"]
     assert [x["id"] for x in listed if x["id"] == c["id"]] == [c["id"]]
-    assert client.get("/api/v1/consultations?stage=votes").json["consultations"] == [] or all(
-        x["stage"] == "votes" for x in client.get("/api/v1/consultations?stage=votes").json["consultations"])
+    assert c["id"] not in [x["id"] for x in client.get("/api/v1/consultations?stage=votes").json["consultations"]]
+    assert all(x["stage"] == "ideas" for x in listed)
 
 
 def test_phases_are_paris_days_from_midnight_to_midnight_across_summer_time(planner):

@@ -34,19 +34,6 @@ def petition_body(**changes) -> dict:
 
 
 @pytest.fixture
-def verify(session):
-    """Confirm the e-mail addresses of these accounts (what the link in the welcome e-mail does)."""
-
-    def run(*apis):
-        session.execute(text("UPDATE users SET email_verified_at = now() WHERE id = ANY(:ids)"),
-                        {"ids": [a.user_id for a in apis]})
-        session.commit()
-        return apis[0] if len(apis) == 1 else apis
-
-    return run
-
-
-@pytest.fixture
 def author(make_user, verify):
     return verify(make_user(name="Autrice"))
 

@@ -67,6 +67,31 @@ def listing(session: Session, reader: User | None, stage: str | None, limit: int
     return items[:limit]
 
 
+def summary(session: Session, consultation_id: int, *, area: bool = False):
+    """Its bounding box, its visible proposals' count and (with `area`) its area as GeoJSON."""
+    return session.execute(text("""
+        SELECT ST_XMin(area) AS w, ST_YMin(area) AS s, ST_XMax(area) AS e, ST_YMax(area) AS n,
+               CASE WHEN :area THEN ST_AsGeoJSON(area, 6) END AS geojson,
+               (SELECT count(*) FROM contributions c WHERE c.consultation_id = k.id
+                AND NOT c.hidden AND c.withdrawn_at IS NULL) AS proposals
+        FROM consultations k WHERE id = :id"""), {"id": consultation_id, "area": area}).one()
+
+
+def proposal_list(session: Session, consultation_id: int, limit: int = 500) -> list:
+    """Its visible proposals for the page's list, the best supported first."""
+    return session.execute(text("""
+        SELECT c.id, c.title, c.status, c.votes_up, c.votes_down, c.comments_count
+        FROM contributions c WHERE c.consultation_id = :id AND NOT c.hidden AND c.withdrawn_at IS NULL
+        ORDER BY c.votes_up - c.votes_down DESC, c.id LIMIT :limit"""),
+        {"id": consultation_id, "limit": limit}).all()
+
+
+def published_title(session: Session, consultation_id: int) -> str | None:
+    """A published consultation's title (what a proposal's page links to), else None."""
+    return session.scalar(text("SELECT title FROM consultations WHERE id = :id AND status = 'published'"),
+                          {"id": consultation_id})
+
+
 # ---- writing ------------------------------------------------------------------------------
 
 def phase_periods(days: list[PhaseDays]) -> list[tuple[str, datetime, datetime]]:

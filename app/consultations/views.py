@@ -9,7 +9,6 @@ import json
 from datetime import timedelta
 
 from flask import Blueprint, Response
-from sqlalchemy import text
 
 from app import policy
 from app.accounts.auth import current_user
@@ -44,12 +43,7 @@ def as_json(consultation: Consultation, *, area: bool = False) -> dict:
     """A consultation as the API says it: its stage now and what residents can do in it."""
     at = services.now()
     stage = consultation.phase_at(at)
-    row = db.session.execute(text("""
-        SELECT ST_XMin(area) AS w, ST_YMin(area) AS s, ST_XMax(area) AS e, ST_YMax(area) AS n,
-               CASE WHEN :area THEN ST_AsGeoJSON(area, 6) END AS geojson,
-               (SELECT count(*) FROM contributions c WHERE c.consultation_id = k.id
-                AND NOT c.hidden AND c.withdrawn_at IS NULL) AS proposals
-        FROM consultations k WHERE id = :id"""), {"id": consultation.id, "area": area}).one()
+    row = services.summary(db.session, consultation.id, area=area)
     out = {
         "id": consultation.id, "title": consultation.title, "question": consultation.question,
         "description": consultation.description, "status": consultation.status, "stage": stage,

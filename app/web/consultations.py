@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import text
 
 from app import policy
 from app.accounts.auth import current_user
@@ -70,10 +69,7 @@ def index():
 def page(consultation_id: int):
     consultation = _load(consultation_id)
     about = as_json(consultation, area=True)
-    proposals = db.session.execute(text("""
-        SELECT c.id, c.title, c.status, c.votes_up, c.votes_down, c.comments_count, c.arrondissement_id
-        FROM contributions c WHERE c.consultation_id = :id AND NOT c.hidden AND c.withdrawn_at IS NULL
-        ORDER BY c.votes_up - c.votes_down DESC, c.id LIMIT 500"""), {"id": consultation.id}).all()
+    proposals = services.proposal_list(db.session, consultation.id)
     lang = current_lang()
     config = {**web_services.basemap(), "consultation": {k: about[k] for k in (
         "id", "area", "bbox", "themes", "geometry_types", "vote_rule", "can")},
@@ -200,9 +196,9 @@ def answer(contribution_id: int):
 def consultation_link(consultation_id: int | None):
     if consultation_id is None or not exists_in_columns(consultation_id):
         return None
-    row = db.session.execute(text("SELECT id, title FROM consultations WHERE id = :id AND status = 'published'"),
-                             {"id": consultation_id}).one_or_none()
-    return {"url": url_for("consultation_pages.page", consultation_id=row.id), "title": row.title} if row else None
+    title = services.published_title(db.session, consultation_id)
+    return {"url": url_for("consultation_pages.page", consultation_id=consultation_id),
+            "title": title} if title else None
 
 
 @bp.route("/proposals/new", methods=["GET", "POST"])
