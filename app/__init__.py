@@ -96,5 +96,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(budget_bp)  # /api/v1/budgets, /api/v1/budget-projects
     app.register_blueprint(budget_pages_bp)  # /budget
+    from app.web.budget_vote import bp as budget_vote_pages_bp
+
+    app.register_blueprint(budget_vote_pages_bp)  # /budget/<year>/vote, /budget/<year>/results
+    from app.web.budget_admin import bp as budget_admin_pages_bp
+
+    app.register_blueprint(budget_admin_pages_bp)  # /admin/budgets
     app.cli.add_command(budget_cli)
     return app

@@ -75,6 +75,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "budget.submit": (VERIFIED,),                       # submit a project, support one
     "budget.edit": (AUTHOR, PLANNER),                   # a project: its authors, then planners
     "budget.study": (PLANNER,),                         # feasibility, merging, delivery
+    "budget.vote": (VERIFIED,),                         # cast, change or withdraw one's ballots
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also

@@ -1,4 +1,4 @@
-"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc|petitions]`: run the benchmarks, print tables, write
+"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc|petitions|budget]`: run the benchmarks, print tables, write
 results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
@@ -21,12 +21,14 @@ def main(argv: list[str] | None = None) -> None:
 
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc", "petitions"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc", "petitions",
+                                                                "budget"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
                         help="keep the bench database and its loaded data instead of recreating it")
-    parser.add_argument("--runs", type=int, default=5, help="timed imports (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed imports (default: 5); budget: timed counts (default: 3)")
     parser.add_argument("--reimports", type=int, default=3, help="timed re-imports (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=1_000_000,
                         help="synthetic reports added for the bbox bench (default: %(default)s)")
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="petitions: timed requests per page (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
+    if args.runs is None:
+        args.runs = 3 if args.which == "budget" else 5
 
     started = time.perf_counter()
     if args.which == "memory":
@@ -84,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         from bench import petitions_bench
 
         petitions_bench.main(args)
+        return
+    if args.which == "budget":  # a database of its own (cartagora_bench_budget by default)
+        from bench import budget_bench
+
+        budget_bench.main(args)
         return
     db = common.prepare_database(args.db, fresh=not args.reuse_db)
     # Anything of the app imported from here on sees the bench database, never the dev one.

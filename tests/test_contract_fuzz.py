@@ -56,6 +56,10 @@ DOMAIN_CODES = top_level_codes() | {
     "not_your_proposal", "unknown_contribution", "unknown_budget_project", "merge_into_itself",
     "merge_other_envelope", "budget_frozen_once_published", "budget_frozen_after_vote",
     "budget_phase_started", "envelope_has_projects",
+    # a ballot's: what is on this envelope's ballot, the cycle's method and its limits (N
+    # projects, the envelope's money, its grades)
+    "ballot_empty", "duplicate_choice", "not_on_ballot", "grade_out_of_range", "too_many_choices",
+    "over_budget", "not_this_ballot_method",
 }
 CALLERS = ("anonymous", "resident", "admin")
 RUN: dict = {"requests": 0, "operations": set(), "statuses": {}}

@@ -229,6 +229,17 @@ ENDPOINTS += [
     Endpoint("merge budget projects", "budget.study", "POST", "{s}/merge", "budget_co_construction",
              {"into": "{other}"}),
     Endpoint("record a delivery", "budget.study", "PUT", "{s}/delivery", "budget_won", {"status": "works"}),
+    Endpoint("cast a ballot", "budget.vote", "PUT", "{s}/envelopes/<id:envelope_id>/ballot", "budget_vote",
+             {"projects": ["{other}"]}),
+    # no ballot of one's own yet: 404 `ballot_not_found`, past the gate
+    Endpoint("withdraw a ballot", "budget.vote", "DELETE", "{s}/envelopes/<id:envelope_id>/ballot", "budget_vote",
+             past_the_gate=(404,)),
+    Endpoint("count a budget's vote", "budget.manage", "POST", "{s}/count", "budget_counting"),
+    # past the gate without a file (422 on `photo`) or with no such photo (404)
+    Endpoint("add a budget project photo", "budget.edit", "POST", "{s}/photos", "budget_project", {},
+             past_the_gate=(422,)),
+    Endpoint("remove a budget project photo", "budget.edit", "DELETE", "{s}/photos/<sha256>", "budget_project",
+             past_the_gate=(404,)),
 ]
 BUDGET_YEARS = itertools.count()
 
@@ -251,11 +262,18 @@ def make_budget(people, kind: str) -> Subject:
     assert admin.patch(cycle.url, json={"status": "published"}).status_code == 200
     if kind == "budget_submission":
         return cycle
+    if kind == "budget_counting":  # time passes: the vote is over
+        _to_phase(people, cycle.id, "results")
+        return cycle
     made = [people["author"].post(f"{cycle.url}/projects", json={
         "title": f"Projet {n}", "theme": "mobilite", "paris_wide": True}) for n in range(2)]
     assert {m.status_code for m in made} == {201}, made[0].json
     subject = Subject(kind, made[0].json["id"], f"/api/v1/budget-projects/{made[0].json['id']}",
                       {"other": made[1].json["id"]})
+    if kind == "budget_vote":  # studied, feasible, and today in the vote: the cycle is the subject
+        _to_phase(people, cycle.id, "vote", feasible=True)
+        return Subject(kind, cycle.id, cycle.url, {"other": made[0].json["id"],
+                                                   "envelope": r.json["envelopes"][0]["id"]})
     stage = {"budget_feasibility": "feasibility", "budget_co_construction": "co_construction",
              "budget_won": "results"}.get(kind)
     if stage:  # time passes: today is in that phase
@@ -267,6 +285,21 @@ def make_budget(people, kind: str) -> Subject:
                                         "WHERE id = :p"), {"p": subject.id})
             db.session.commit()
     return subject
+
+
+def _to_phase(people, cycle_id: int, stage: str, feasible: bool = False) -> None:
+    from app.db import db
+
+    with people["admin"].client.application.app_context():
+        db.session.execute(text("UPDATE budget_phases SET phase = :p WHERE cycle_id = :c"), {"p": stage, "c": cycle_id})
+        if stage == "results":  # the vote that came before
+            db.session.execute(text("""INSERT INTO budget_phases (cycle_id, phase, starts_at, ends_at)
+                                       SELECT cycle_id, 'vote', starts_at - interval '10 days', starts_at
+                                       FROM budget_phases WHERE cycle_id = :c"""), {"c": cycle_id})
+        if feasible:
+            db.session.execute(text("UPDATE budget_projects SET status = 'feasible', feasibility_cost_cents = 1 "
+                                    "WHERE cycle_id = :c"), {"c": cycle_id})
+        db.session.commit()
 
 
 def make_petition(people, kind: str) -> Subject:
@@ -364,6 +397,9 @@ def call(client, who: Api | None, endpoint: Endpoint, subject: Subject | None, p
             body = {**body, "subject_id": subject.id}
         if body and body.get("into") == "{other}":
             body = {**body, "into": subject.extra["other"]}
+        if body and body.get("projects") == ["{other}"]:
+            body = {**body, "projects": [subject.extra["other"]]}
+        path = path.replace("<id:envelope_id>", str(subject.extra.get("envelope", ""))).replace("<sha256>", "0" * 64)
     send = getattr(who or client, endpoint.method.lower())
     return send(path, json=body) if body is not None else send(path)
 

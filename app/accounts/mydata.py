@@ -83,6 +83,12 @@ def export(session: Session, user: User) -> dict:
                                 "SELECT p.project_id, b.title, p.role, p.created_at FROM budget_project_people p "
                                 "JOIN budget_projects b ON b.id = p.project_id WHERE p.user_id = :u "
                                 "ORDER BY p.project_id, p.role"), {"u": user.id})],
+        # the roll: where I voted, never how (my ballots are on the vote page, under my session)
+        "budget_votes": [{"year": r.year, "paris_wide": r.paris_wide, "arrondissement": r.arrondissement_id}
+                         for r in session.execute(text(
+                             "SELECT c.year, v.paris_wide, v.arrondissement_id FROM budget_voters v "
+                             "JOIN budget_cycles c ON c.id = v.cycle_id WHERE v.user_id = :u "
+                             "ORDER BY c.year, v.paris_wide DESC"), {"u": user.id})],
         "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
                    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                             .order_by(OutboxMessage.id))],

@@ -135,6 +135,9 @@ class MyDataOut(Model):
                                                "is shown, the arrondissement I declared.")
     budget_projects: list[dict] = Field(description="The participatory budget's projects I wrote "
                                                     "(`author`) or support (`supporter`).")
+    budget_votes: list[dict] = Field(description="The participatory budgets I voted in: Paris-wide, "
+                                                 "and the arrondissement. My ballots themselves are "
+                                                 "only shown to my own session (`GET /api/v1/budgets/{id}/ballot`).")
     emails: list[dict]
 
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from app.db import db
 
-budget_cli = AppGroup("budget", help="Participatory budget: the city's past editions.")
+budget_cli = AppGroup("budget", help="Participatory budget: the city's past editions, the count.")
 
 
 @budget_cli.command("import-winners")
@@ -43,3 +43,29 @@ def import_winners(path: Path) -> None:
         click.echo(f"editions skipped (a cycle of that year exists, not imported): {summary.skipped_editions}")
     click.echo(f"done in {time.perf_counter() - started:.1f} s "
                "(data: Ville de Paris — opendata.paris.fr, ODbL; addresses: BAN, Licence Ouverte 2.0)")
+
+
+@budget_cli.command("count")
+@click.argument("year", type=int)
+def count_vote(year: int) -> None:
+    """Count the vote of YEAR's cycle once it is over (what an admin's "Count the vote" does):
+    each envelope by greedy and by the Method of Equal Shares, winners by the cycle's rule."""
+    from sqlalchemy import select
+
+    from app.budget import ballots
+    from app.budget.models import Cycle
+    from app.errors import AppError
+
+    cycle_id = db.session.scalar(select(Cycle.id).where(Cycle.year == year))
+    if cycle_id is None:
+        raise click.ClickException(f"no participatory budget for {year}")
+    started = time.perf_counter()
+    try:
+        out = ballots.count(db.session, None, cycle_id, command_line=True)
+    except AppError as error:
+        raise click.ClickException(f"not counted: {error.code} {error.params or ''}") from None
+    db.session.commit()
+    for envelope in out:
+        click.echo(f"envelope {envelope['envelope']:>6}: {envelope['ballots']:>7} ballots, "
+                   f"greedy {len(envelope['greedy'])} winners, equal shares {len(envelope['equal_shares'])}")
+    click.echo(f"counted in {time.perf_counter() - started:.1f} s")

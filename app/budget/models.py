@@ -4,10 +4,23 @@ constraints and the locating trigger)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, DateTime, FetchedValue, ForeignKey, SmallInteger, Text, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Computed,
+    DateTime,
+    FetchedValue,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -20,6 +33,8 @@ ALLOWED_IN = {"submission": ("submit", "support"), "co_construction": ("support"
 # a cycle's stage for the public: before, in a phase, or after the last one
 STAGES = ("draft", "upcoming", *PHASES, "ended")
 BALLOT_METHODS = ("approval", "knapsack", "majority_judgment")
+# which rule makes a project `won`; both are published side by side
+WINNERS_RULES = ("greedy", "equal_shares")
 CYCLE_STATUSES = ("draft", "published")
 PROJECT_STATUSES = ("submitted", "merged", "feasible", "not_feasible", "won", "lost")
 # a won project's delivery; `abandoned` is the city's own last state for some (ABANDONNÉ)
@@ -42,6 +57,7 @@ class Cycle(Base):
     ballot_method: Mapped[str] = mapped_column(Text, default="approval")
     max_choices: Mapped[int | None] = mapped_column(SmallInteger)
     grades: Mapped[int | None] = mapped_column(SmallInteger)
+    winners_rule: Mapped[str] = mapped_column(Text, default="greedy")
     status: Mapped[str] = mapped_column(Text, default="draft")
     imported: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -95,6 +111,10 @@ class Envelope(Base):
     arrondissement_id: Mapped[int | None] = mapped_column(SmallInteger, ForeignKey("arrondissements.id"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     popular_share_cents: Mapped[int | None] = mapped_column(BigInteger)
+    paris_wide: Mapped[bool] = mapped_column(Computed("arrondissement_id IS NULL"))
+    # set by the count (app.budget.ballots.count)
+    ballots_counted: Mapped[int | None] = mapped_column(Integer)
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Project(Base):
@@ -178,4 +198,69 @@ class ProjectLink(Base):
                                             primary_key=True)
     contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id", ondelete="CASCADE"),
                                                  primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Voter(Base):
+    """Who voted in a cycle, Paris-wide or in one arrondissement: the roll, never the ballot."""
+
+    __tablename__ = "budget_voters"
+
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("budget_cycles.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    paris_wide: Mapped[bool] = mapped_column(primary_key=True)
+    arrondissement_id: Mapped[int | None] = mapped_column(SmallInteger, ForeignKey("arrondissements.id"))
+
+
+class Ballot(Base):
+    """A secret ballot: `voter` is a keyed hash only its voter's session can recompute."""
+
+    __tablename__ = "budget_ballots"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
+    cycle_id: Mapped[int] = mapped_column(BigInteger)
+    envelope_id: Mapped[int] = mapped_column(BigInteger)
+    paris_wide: Mapped[bool]
+    voter: Mapped[str] = mapped_column(Text)
+    receipt: Mapped[str] = mapped_column(Text)
+
+
+class BallotChoice(Base):
+    """A project on a ballot, with its grade under majority judgment (0 = the worst)."""
+
+    __tablename__ = "budget_ballot_choices"
+
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    envelope_id: Mapped[int] = mapped_column(BigInteger)
+    project_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class Result(Base):
+    """One project's count (app.budget.ballots.count)."""
+
+    __tablename__ = "budget_results"
+
+    project_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    envelope_id: Mapped[int] = mapped_column(ForeignKey("budget_envelopes.id", ondelete="CASCADE"))
+    votes: Mapped[int]
+    grades: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    cost_euros: Mapped[int] = mapped_column(BigInteger)
+    greedy_rank: Mapped[int]
+    left_before_euros: Mapped[int] = mapped_column(BigInteger)
+    greedy_won: Mapped[bool]
+    mes_won: Mapped[bool]
+    majority_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    majority_rank: Mapped[int | None]
+
+
+class ProjectPhoto(Base):
+    """A project's photo (`stage` project) or a winner's delivery photo (`delivery`)."""
+
+    __tablename__ = "budget_project_photos"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("budget_projects.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    stage: Mapped[str] = mapped_column(Text)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

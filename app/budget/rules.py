@@ -13,6 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+# ballots: sets of project ids (approval, knapsack) or {project id: grade} (majority judgment),
+# one per voter or grouped as {frozen ballot: voters}
+Ballots = Iterable[Iterable[int]] | Iterable[Mapping[int, int]] | Mapping[frozenset, int]
+
 
 @dataclass(frozen=True)
 class Item:
@@ -61,29 +65,48 @@ def _instance(items: Sequence[Item], budget: int):
     return Instance(projects.values(), budget_limit=budget), projects
 
 
-def _profile(instance, projects, ballots: Iterable[Iterable[int]]):
+def _profile(instance, projects, ballots: Ballots):
     """Identical ballots grouped (pabutools' multiprofile): 200,000 ballots over 20 projects
-    are ~15,000 distinct ones."""
-    from pabutools.election import ApprovalMultiProfile, FrozenApprovalBallot
+    are ~15,000 distinct ones. `ballots`: sets of project ids, or (majority judgment) dicts
+    {project id: grade}; or a mapping of such ballots (frozen) to how many voters cast them."""
+    from pabutools.election import (
+        ApprovalMultiProfile,
+        CardinalMultiProfile,
+        FrozenApprovalBallot,
+        FrozenCardinalBallot,
+    )
 
-    profile = ApprovalMultiProfile(instance=instance)
-    profile.extend(FrozenApprovalBallot(projects[p] for p in ballot if p in projects) for ballot in ballots)
-    return profile
+    groups = ballots.items() if isinstance(ballots, Mapping) else ((b, 1) for b in ballots)
+    profile = None
+    for ballot, n in groups:
+        if profile is None:
+            graded = isinstance(ballot, Mapping) or (ballot and isinstance(next(iter(ballot)), tuple))
+            profile = (CardinalMultiProfile if graded else ApprovalMultiProfile)(instance=instance)
+        if isinstance(profile, CardinalMultiProfile):
+            pairs = ballot.items() if isinstance(ballot, Mapping) else ballot
+            frozen = FrozenCardinalBallot({projects[p]: g for p, g in pairs if p in projects})
+        else:
+            frozen = FrozenApprovalBallot(projects[p] for p in ballot if p in projects)
+        profile[frozen] += n
+    return profile if profile is not None else ApprovalMultiProfile(instance=instance)
 
 
-def equal_shares(items: Sequence[Item], budget: int, ballots: Iterable[Iterable[int]]) -> set[int]:
-    """The Method of Equal Shares with cost satisfaction (each voter's share of the budget buys
-    the projects they approve, cheapest per unit of satisfaction first), completed by raising
-    the voters' budgets one euro at a time while the outcome still fits (pabutools'
-    `voter_budget_increment=1`, the completion used in Wieliczka and Aarau)."""
-    from pabutools.election import Cost_Sat
+def equal_shares(items: Sequence[Item], budget: int, ballots: Ballots) -> set[int]:
+    """The Method of Equal Shares (each voter's share of the budget buys the projects they
+    support, the cheapest per unit of satisfaction first), completed by raising the voters'
+    budgets one euro at a time while the outcome still fits (pabutools'
+    `voter_budget_increment=1`, the completion used in Wieliczka and Aarau). Approval ballots
+    count with cost satisfaction; graded ballots with their grades as utilities (0 = the worst,
+    as an ungraded project)."""
+    from pabutools.election import Additive_Cardinal_Sat, CardinalMultiProfile, Cost_Sat
     from pabutools.rules import method_of_equal_shares
 
     instance, projects = _instance(items, budget)
     profile = _profile(instance, projects, ballots)
     if profile.num_ballots() == 0:
         return set()
-    chosen = method_of_equal_shares(instance, profile, sat_class=Cost_Sat, voter_budget_increment=1)
+    sat = Additive_Cardinal_Sat if isinstance(profile, CardinalMultiProfile) else Cost_Sat
+    chosen = method_of_equal_shares(instance, profile, sat_class=sat, voter_budget_increment=1)
     return {int(p.name) for p in chosen}
 
 
@@ -141,28 +164,43 @@ def greedy_by_judgment(items: Sequence[Item], budget: int, grades: Mapping[int, 
 
 # ---- Pabulib ------------------------------------------------------------------------------
 
-def to_pabulib(items: Sequence[Item], budget: int, ballots: Iterable[Iterable[int]], meta: Mapping[str, str]) -> str:
-    """The envelope's instance and approval ballots as a Pabulib file (pabutools' writer).
-    Ballots carry no voter: their order is the caller's (shuffled), their ids 1…n."""
-    from pabutools.election import ApprovalBallot, ApprovalProfile
+def to_pabulib(items: Sequence[Item], budget: int, ballots: Iterable, meta: Mapping[str, str],
+               receipts: Iterable[str] | None = None) -> str:
+    """The envelope's instance and ballots as a Pabulib file (pabutools' writer): approval
+    ballots (sets of ids) as `approval`, graded ones ({id: grade}) as `scoring`. Ballots carry
+    no voter: their order is the caller's, their `voter_id` the receipts given (else 1…n)."""
+    from pabutools.election import ApprovalBallot, ApprovalProfile, CardinalBallot, CardinalProfile
     from pabutools.election.pabulib import election_as_pabulib_string
 
     instance, projects = _instance(items, budget)
     instance.meta = {"country": "France", "unit": "Paris", "rule": "greedy", **meta}
-    profile = ApprovalProfile(instance=instance)
-    for n, ballot in enumerate(ballots, start=1):
-        profile.append(ApprovalBallot((projects[p] for p in ballot if p in projects), name=str(n)))
+    ballots = list(ballots)
+    graded = any(isinstance(b, Mapping) for b in ballots)
+    profile = (CardinalProfile if graded else ApprovalProfile)(instance=instance)
+    names = iter(receipts) if receipts is not None else (str(n) for n in range(1, len(ballots) + 1))
+    for ballot, name in zip(ballots, names, strict=True):
+        if graded:
+            made = CardinalBallot({projects[p]: g for p, g in ballot.items() if p in projects}, name=name)
+        else:
+            made = ApprovalBallot((projects[p] for p in ballot if p in projects), name=name)
+        made.meta["voter_id"] = name
+        profile.append(made)
     for item in items:  # the projects' names in the file
         instance.project_meta[projects[item.id]] = {"project_id": str(item.id), "cost": str(item.cost),
                                                     "name": item.name or str(item.id)}
     return election_as_pabulib_string(instance, profile)
 
 
-def from_pabulib(text: str) -> tuple[list[Item], int, list[frozenset[int]]]:
-    """A Pabulib approval file back as items, the budget and the ballots (pabutools' parser)."""
+def from_pabulib(text: str) -> tuple[list[Item], int, list]:
+    """A Pabulib file back as items, the budget and the ballots (pabutools' parser): frozensets
+    of ids for approval, {id: grade} for scoring."""
+    from pabutools.election import AbstractCardinalProfile
     from pabutools.election.pabulib import parse_pabulib_from_string
 
     instance, profile = parse_pabulib_from_string(text)
     items = sorted((Item(int(p.name), int(p.cost)) for p in instance), key=lambda i: i.id)
-    ballots = [frozenset(int(p.name) for p in ballot) for ballot in profile]
+    if isinstance(profile, AbstractCardinalProfile):
+        ballots = [{int(p.name): int(g) for p, g in ballot.items()} for ballot in profile]
+    else:
+        ballots = [frozenset(int(p.name) for p in ballot) for ballot in profile]
     return items, int(instance.budget_limit), ballots

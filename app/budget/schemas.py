@@ -28,6 +28,7 @@ from app.budget.models import (
     PHASES,
     PROJECT_STATUSES,
     STAGES,
+    WINNERS_RULES,
 )
 from app.budget.services import (
     ADDRESS_MAX,
@@ -111,6 +112,10 @@ MaxChoices = Annotated[Whole(1, 100), Field(description="Approval: at most this 
                                                         "under another method.")]
 Grades = Annotated[Whole(2, 10), Field(description="Majority judgment: how many grades (4 when "
                                                    "left out); ignored under another method.")]
+WinnersRule = Annotated[Choice(WINNERS_RULES), Field(
+    description="Which rule makes projects `won` at the count: `greedy` (most votes first while "
+                "the money lasts, as Paris and CONSUL) or `equal_shares` (the Method of Equal "
+                "Shares). Both are published side by side whichever it is.")]
 
 
 class CycleInput(Body):
@@ -120,12 +125,13 @@ class CycleInput(Body):
     ballot_method: BallotMethod = "approval"
     max_choices: MaxChoices | None = None
     grades: Grades | None = None
+    winners_rule: WinnersRule = "greedy"
     phases: Phases
     envelopes: Envelopes
 
     def values(self) -> dict:
         return self.model_dump(include={"year", "title", "description", "ballot_method", "max_choices",
-                                        "grades"})
+                                        "grades", "winners_rule"})
 
     def phase_days(self) -> list[PhaseDays]:
         return [PhaseDays(p.phase, p.starts_on, p.ends_on) for p in self.phases]
@@ -146,6 +152,7 @@ class CyclePatch(Body):
     ballot_method: BallotMethod = Field(None, json_schema_extra=_absent_by_default)
     max_choices: MaxChoices | None = None
     grades: Grades | None = None
+    winners_rule: WinnersRule = Field(None, json_schema_extra=_absent_by_default)
     status: Choice(CYCLE_STATUSES) = Field(None, json_schema_extra=_absent_by_default)
     phases: Phases = Field(None, json_schema_extra=_absent_by_default)
     envelopes: Envelopes = Field(None, json_schema_extra=_absent_by_default)
@@ -200,6 +207,8 @@ class CycleOut(Model):
     ballot_method: Literal[BALLOT_METHODS]  # type: ignore[valid-type]
     max_choices: int | None
     grades: int | None
+    winners_rule: Literal[WINNERS_RULES]  # type: ignore[valid-type]
+    counted: bool = Field(description="The vote is counted: its results are published.")
     phases: list[PhaseOut]
     envelopes: list[EnvelopeOut] = Field(description="Paris-wide first, then by arrondissement.")
     projects_count: int = Field(ge=0)
@@ -396,6 +405,18 @@ class SourceOut(Model):
     progress: str | None = Field(description="The city's own progress label.")
 
 
+class PhotoOut(Model):
+    url: str
+    thumbnail_url: str
+    sha256: str
+    stage: Literal["project", "delivery"] = Field(description="`project`: its authors' (before the "
+                                                              "vote); `delivery`: the city's, of the work.")
+
+
+class PhotoInput(Body):
+    """Nothing but the file (`photo`) for now: the JSON part may be `{}`."""
+
+
 class Mine(Model):
     author: bool
     supporting: bool
@@ -408,6 +429,7 @@ class ProjectDetailProperties(ProjectProperties):
     authors: list[str] = Field(description="Public names only.")
     links: list[LinkOut] = Field(description="The proposals and reports it grew from.")
     merged_from: list[MergedOut]
+    photos: list[PhotoOut] = Field(description="Re-encoded from their pixels: no metadata.")
     source: SourceOut | None = Field(description="Imported from the city's open data.")
     mine: Mine = Field(description="The caller's part in it.")
     created_at: datetime
@@ -436,3 +458,111 @@ class SupportOut(Model):
 class MergeOut(Model):
     merged: ProjectDetail
     into: ProjectDetail
+
+
+# ---- ballots and results -------------------------------------------------------------------------
+
+class GradeInput(Body):
+    project: BodyId
+    grade: Whole(0, 9) = Field(description="0 is the worst grade, `grades − 1` the best "
+                                           "(`grade_out_of_range` above the cycle's).")
+
+
+class BallotInput(Body):
+    """My ballot in one envelope, during the vote (`budget_phase`, 409, otherwise). Under
+    approval or knapsack, `projects`; under majority judgment, `grades` (a project left out
+    counts as the worst grade). Each project once (`duplicate_choice`) and on this envelope's
+    ballot (`not_on_ballot`); approval at most `max_choices` (`too_many_choices`); knapsack
+    within the envelope's amount (`over_budget`). Sending it again replaces it."""
+
+    projects: list[BodyId] | None = Field(None, max_length=400, description="Approval, knapsack.")
+    grades: list[GradeInput] | None = Field(None, max_length=400, description="Majority judgment.")
+
+
+class ChoiceOut(Model):
+    project: int
+    title: str
+    grade: int | None = Field(description="Majority judgment only.")
+    cost_cents: int | None = None
+
+
+class BallotOut(Model):
+    envelope: int
+    arrondissement: int | None = Field(description="null: Paris-wide.")
+    receipt: str = Field(description="Find this ballot in the published count and the Pabulib "
+                                     "export once counted; only you know it is yours.")
+    choices: list[ChoiceOut]
+    total_cents: int = Field(ge=0)
+
+
+class OwnBallots(Model):
+    cycle: int
+    arrondissement: int | None = Field(description="The arrondissement I vote in this cycle, if any.")
+    ballots: list[BallotOut]
+
+
+class TallyOut(Model):
+    winners: int = Field(ge=0)
+    spent_euros: int = Field(ge=0)
+
+
+class ResultProject(Model):
+    id: int
+    title: str
+    theme: str | None
+    arrondissement: int | None
+    cost_euros: int = Field(ge=0, description="Rounded up to the euro, as in the Pabulib file.")
+    votes: int = Field(ge=0, description="Approvals; under majority judgment, the voters who graded it.")
+    grades: list[int] | None = Field(description="Majority judgment: voters per grade, worst first "
+                                                 "(ungraded counts as the worst).")
+    rank: int = Field(ge=1, description="Its place in the greedy order.")
+    left_before_euros: int = Field(description="The money left when greedy considered it.")
+    greedy_won: bool
+    equal_shares_won: bool
+    majority_grade: int | None
+    majority_rank: int | None
+    won: bool = Field(description="Won by the cycle's `winners_rule`.")
+
+
+class EnvelopeResult(Model):
+    id: int
+    arrondissement: int | None
+    amount_euros: int = Field(ge=0)
+    ballots: int = Field(ge=0)
+    counted_at: datetime | None
+    greedy: TallyOut
+    equal_shares: TallyOut
+    projects: list[ResultProject] = Field(description="In the greedy order.")
+
+
+class ResultsOut(Model):
+    cycle: int
+    year: int
+    ballot_method: Literal[BALLOT_METHODS]  # type: ignore[valid-type]
+    grades: int | None
+    winners_rule: Literal[WINNERS_RULES]  # type: ignore[valid-type]
+    envelopes: list[EnvelopeResult]
+
+
+class CountedEnvelope(Model):
+    envelope: int
+    ballots: int = Field(ge=0)
+    greedy: list[int] = Field(description="The winners by greedy.")
+    equal_shares: list[int] = Field(description="The winners by the Method of Equal Shares.")
+
+
+class CountOut(Model):
+    envelopes: list[CountedEnvelope]
+
+
+class ReceiptChoice(Model):
+    project: int
+    title: str
+    grade: int | None
+
+
+class ReceiptOut(Model):
+    receipt: str
+    envelope: int
+    arrondissement: int | None
+    choices: list[ReceiptChoice]

@@ -39,6 +39,8 @@ PLANNERS_IN = {"co_construction": ("merge", "edit"), "submission": ("edit",), "f
                "results": ("deliver",), "delivery": ("deliver",), "ended": ("deliver",)}
 # the statuses a project may be edited, studied or merged in (before the vote)
 OPEN_STATUSES = ("submitted", "feasible", "not_feasible")
+# what makes the vote and the count: frozen once the vote has started
+BALLOT_RULE = ("ballot_method", "max_choices", "grades", "winners_rule")
 SOURCE = "bp_projets_gagnants"  # the city's dataset of winning projects (app.budget.importer)
 
 
@@ -153,7 +155,8 @@ def _ballot(values: dict) -> dict:
     method = values.get("ballot_method") or "approval"
     return {"ballot_method": method,
             "max_choices": values.get("max_choices") if method == "approval" else None,
-            "grades": (values.get("grades") or 4) if method == "majority_judgment" else None}
+            "grades": (values.get("grades") or 4) if method == "majority_judgment" else None,
+            "winners_rule": values.get("winners_rule") or "greedy"}
 
 
 def create_cycle(session: Session, actor: User, values: dict, phases: list[PhaseDays],
@@ -184,9 +187,7 @@ def update_cycle(session: Session, actor: User, cycle: Cycle, values: dict,
     phases that have started keep their start, and those over their end."""
     policy.require(session, actor, "budget.manage", cycle)
     at = now()
-    stage = cycle.phase_at(at)
-    voting_started = stage in ("vote", "results", "delivery") or (stage == "ended" and cycle.period("vote")
-                                                                 is not None)
+    voting_started = vote_started(cycle, at)
     errors = []
     if cycle.status == "published":
         if values.get("status") == "draft":
@@ -194,7 +195,7 @@ def update_cycle(session: Session, actor: User, cycle: Cycle, values: dict,
         if "year" in values and values["year"] != cycle.year:
             errors.append(FieldError("year", "budget_frozen_once_published"))
     if voting_started:
-        errors += [FieldError(k, "budget_frozen_after_vote") for k in ("ballot_method", "max_choices", "grades")
+        errors += [FieldError(k, "budget_frozen_after_vote") for k in BALLOT_RULE
                    if k in values and values[k] != getattr(cycle, k)]
         if envelopes is not None:
             errors.append(FieldError("envelopes", "budget_frozen_after_vote"))
@@ -212,8 +213,8 @@ def update_cycle(session: Session, actor: User, cycle: Cycle, values: dict,
     for key in ("year", "title", "description"):
         if key in values:
             setattr(cycle, key, values[key])
-    if {"ballot_method", "max_choices", "grades"} & set(values):
-        merged = {k: values.get(k, getattr(cycle, k)) for k in ("ballot_method", "max_choices", "grades")}
+    if set(BALLOT_RULE) & set(values):
+        merged = {k: values.get(k, getattr(cycle, k)) for k in BALLOT_RULE}
         for key, value in _ballot(merged).items():
             setattr(cycle, key, value)
     if periods is not None:
@@ -233,6 +234,13 @@ def update_cycle(session: Session, actor: User, cycle: Cycle, values: dict,
            | ({"phases": [d.phase for d in phases]} if phases is not None else {})
            | ({"envelopes": len(envelopes)} if envelopes is not None else {}))
     return cycle
+
+
+def vote_started(cycle: Cycle, at: datetime) -> bool:
+    """From the vote on, the ballot rule and the envelopes stay (what the admin pages show
+    read-only)."""
+    stage = cycle.phase_at(at)
+    return stage in ("vote", "results", "delivery") or (stage == "ended" and cycle.period("vote") is not None)
 
 
 def _started_phases_kept(cycle: Cycle, periods: list[tuple[str, datetime, datetime]],
@@ -383,14 +391,7 @@ def update_project(session: Session, actor: User, project: Project, values: dict
     """Edit a project (locked by the caller): its authors during the submission phase; planners
     until the vote (co-construction rewrites merged projects). Moving it chooses its envelope
     again. `geometry` None and `paris_wide` None: the place does not change."""
-    policy.require(session, actor, "budget.edit", project)
-    cycle = get_cycle(session, project.cycle_id, actor, share=True)
-    stage = cycle.phase_at(now())
-    planner = policy.allows(session, actor, "budget.study", project)
-    if stage not in (("submission", "co_construction", "feasibility") if planner else ("submission",)):
-        raise _refuse_phase(stage)
-    if project.status not in (OPEN_STATUSES if planner else ("submitted",)):
-        raise Conflict("budget_project_status", {"status": project.status}, extra={"project_status": project.status})
+    cycle, planner = _editable(session, actor, project)
     before = {k: getattr(project, k) for k in values}
     for key, value in values.items():
         setattr(project, key, value if key != "description" else (value or ""))
@@ -417,6 +418,71 @@ def update_project(session: Session, actor: User, project: Project, values: dict
                changes={k: _plain(v) for k, v in values.items()}
                | ({"place": True} if geometry is not None or paris_wide is not None else {}))
     return project
+
+
+def _editable(session: Session, actor: User, project: Project) -> tuple[Cycle, bool]:
+    """A project its authors may change during the submission phase, and planners until the
+    vote; the cycle (share-locked) and whether the actor acts as a planner."""
+    policy.require(session, actor, "budget.edit", project)
+    cycle = get_cycle(session, project.cycle_id, actor, share=True)
+    stage = cycle.phase_at(now())
+    planner = policy.allows(session, actor, "budget.study", project)
+    if stage not in (("submission", "co_construction", "feasibility") if planner else ("submission",)):
+        raise _refuse_phase(stage)
+    if project.status not in (OPEN_STATUSES if planner else ("submitted",)):
+        raise Conflict("budget_project_status", {"status": project.status}, extra={"project_status": project.status})
+    return cycle, planner
+
+
+# ---- photos -------------------------------------------------------------------------------------
+
+PHOTOS_MAX = {"project": 5, "delivery": 12}
+
+
+def photo_stage(session: Session, actor: User, project: Project) -> str:
+    """Which photos the actor may add to (or remove from) the project now, or a refusal: a
+    winner's delivery photos are the city's (planners, from the results on); before the vote, a
+    project's own photos follow its edits (authors in submission, planners until the vote).
+    Asked before a photo is stored."""
+    if project.status == "won":
+        policy.require(session, actor, "budget.study", project)
+        return "delivery"
+    _editable(session, actor, project)
+    return "project"
+
+
+def add_photo(session: Session, actor: User, project: Project, stage: str, sha256: str) -> None:
+    """Add a stored photo (the same one again: nothing changes); at most PHOTOS_MAX a stage."""
+    count = session.scalar(text("SELECT count(*) FROM budget_project_photos WHERE project_id = :p AND stage = :s "
+                                "AND sha256 <> :h"), {"p": project.id, "s": stage, "h": sha256})
+    if count >= PHOTOS_MAX[stage]:
+        raise ValidationFailed([FieldError("photo", "too_many_project_photos", {"max": PHOTOS_MAX[stage]})])
+    session.execute(text("""INSERT INTO budget_project_photos (project_id, sha256, stage, added_by_id)
+                            VALUES (:p, :h, :s, :u) ON CONFLICT DO NOTHING"""),
+                    {"p": project.id, "h": sha256, "s": stage, "u": actor.id})
+    project.updated_at = now()
+    session.flush()
+    if stage == "delivery":
+        _audit(session, actor, "budget.photo.add", "budget_project", project.id, changes={"sha256": sha256})
+
+
+def remove_photo(session: Session, actor: User, project: Project, sha256: str) -> None:
+    stage = photo_stage(session, actor, project)
+    gone = session.execute(text("DELETE FROM budget_project_photos WHERE project_id = :p AND sha256 = :h "
+                                "AND stage = :s RETURNING 1"), {"p": project.id, "h": sha256, "s": stage}).first()
+    if gone is None:
+        raise NotFound("photo_not_found")
+    project.updated_at = now()
+    session.flush()
+    if stage == "delivery":
+        _audit(session, actor, "budget.photo.remove", "budget_project", project.id, changes={"sha256": sha256})
+
+
+def photos_of(session: Session, project_id: int) -> list[dict]:
+    return [{"url": f"/media/photos/{r.sha256}.jpg", "thumbnail_url": f"/media/photos/{r.sha256}.thumb.jpg",
+             "sha256": r.sha256, "stage": r.stage}
+            for r in session.execute(text("SELECT sha256, stage FROM budget_project_photos WHERE project_id = :p "
+                                          "ORDER BY stage DESC, created_at, sha256"), {"p": project_id})]
 
 
 def supporters_count(session: Session, project_id: int) -> int:
@@ -594,6 +660,7 @@ def cycle_json(session: Session, cycle: Cycle, reader: User | None = None) -> di
         "status": cycle.status, "imported": cycle.imported, "stage": stage,
         "can": list(ALLOWED_IN.get(stage, ())), "planners_can": list(PLANNERS_IN.get(stage, ())),
         "ballot_method": cycle.ballot_method, "max_choices": cycle.max_choices, "grades": cycle.grades,
+        "winners_rule": cycle.winners_rule, "counted": any(e.counted_at is not None for e in cycle.envelopes),
         "phases": [{"phase": p.phase, "starts_at": p.starts_at.isoformat(), "ends_at": p.ends_at.isoformat(),
                     "starts_on": paris_day(p.starts_at),
                     "ends_on": paris_day(p.ends_at - timedelta(microseconds=1))}
@@ -742,6 +809,7 @@ def project_detail(session: Session, project: Project, reader: User | None, lang
         "links": [{"id": r.id, "kind": r.kind, "title": r.title, "status": r.status, "url": f"/c/{r.id}"}
                   for r in links],
         "merged_from": [{"id": r.id, "title": r.title} for r in merged],
+        "photos": photos_of(session, project.id),
         "source": {"dataset": project.source, "id": project.source_id, "url": project.source_url,
                    "progress": project.source_progress} if project.source else None,
         "mine": mine,

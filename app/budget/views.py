@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from app import policy
 from app.accounts.auth import current_user
-from app.api.contract import GEOJSON, Reply, operation
-from app.budget import services
+from app.api.contract import GEOJSON, Multipart, Reply, operation
+from app.budget import ballots, services
 from app.budget.schemas import (
     AllProjectsQuery,
+    BallotInput,
+    CountOut,
     CycleInput,
     CycleList,
     CycleOut,
@@ -22,14 +24,20 @@ from app.budget.schemas import (
     FeasibilityInput,
     MergeInput,
     MergeOut,
+    OwnBallots,
+    PhotoInput,
     ProjectDetail,
     ProjectInput,
     ProjectPage,
     ProjectPatch,
     ProjectsQuery,
+    ReceiptOut,
+    ResultsOut,
     SupportOut,
 )
+from app.contributions.media import store_photo
 from app.db import db
+from app.errors import FieldError, ValidationFailed
 from app.messages import current_language
 
 bp = Blueprint("budget", __name__)
@@ -270,3 +278,146 @@ def deliver_project(project_id: int, body: DeliveryInput):
     project = services.get_project(db.session, project_id, user, lock=True)
     services.deliver(db.session, user, project, body.status, body.dates())
     return _detail(project)
+
+
+PHOTO_RIGHTS = ("Before the vote, its authors in the submission phase and planners until the "
+                "vote (`budget_phase`, `budget_project_status`); a winner's delivery photos: "
+                "planners.")
+
+
+@operation(bp, "POST", PROJECT + "/photos", body=PhotoInput, tags=TAGS, auth=policy.roles("budget.edit"),
+           multipart=Multipart("details", {"photo": ("A JPEG, PNG or WebP photo; re-encoded from its pixels "
+                                                     "(no EXIF, no GPS).", 1)}),
+           problems={**NO_PROJECT, 403: PHOTO_RIGHTS, 409: PHASE},
+           replies={200: DETAIL})
+def add_project_photo(project_id: int, body: PhotoInput, uploads: dict):
+    """Add a photo to a project
+
+    `multipart/form-data` with `details` (the JSON text `{}`) and `photo`. A project's own
+    photos (5 at most) before the vote; a winner's delivery photos (12 at most) from the
+    results on. A refused file is a 422 on `photo` (`photo_unreadable`, `photo_too_large`…)."""
+    user = current_user()
+    project = services.get_project(db.session, project_id, user, lock=True)
+    stage = services.photo_stage(db.session, user, project)  # before storing anything
+    files = uploads.get("photo") or []
+    if not files:
+        raise ValidationFailed([FieldError("photo", "required")])
+    services.add_photo(db.session, user, project, stage, store_photo(files[0]))
+    return _detail(project)
+
+
+@operation(bp, "DELETE", PROJECT + "/photos/<sha256>", tags=TAGS, auth=policy.roles("budget.edit"),
+           path_doc={"sha256": "The photo's name (its SHA-256)."},
+           problems={**NO_PROJECT, 403: PHOTO_RIGHTS, 409: PHASE},
+           errors=(404,), replies={200: DETAIL})
+def remove_project_photo(project_id: int, sha256: str):
+    """Remove a photo from a project
+
+    Under the same rights as adding it; 404 `photo_not_found` if the project has no such photo."""
+    user = current_user()
+    project = services.get_project(db.session, project_id, user, lock=True)
+    services.remove_photo(db.session, user, project, sha256)
+    return _detail(project)
+
+
+# ---- the vote, the count, the results -------------------------------------------------------
+
+ENVELOPE = CYCLE + "/envelopes/<id:envelope_id>"
+NO_ENVELOPE = {404: "No such cycle (`budget_not_found`) or no such envelope in it "
+                    "(`budget_envelope_not_found`)."}
+NOT_COUNTED = {409: "Not counted yet (`budget_not_counted`)."}
+OWN = Reply("My ballots in this cycle, each with its receipt.", OwnBallots)
+
+
+def _key() -> bytes:
+    return ballots.ballot_key(current_app.config["SECRET_KEY"])
+
+
+@operation(bp, "GET", CYCLE + "/ballot", tags=TAGS, auth="required", problems=NO_CYCLE, replies={200: OWN})
+def my_ballots(cycle_id: int):
+    """Read my ballots
+
+    Only the voter's own signed-in request finds them: no page or API ties a ballot to a
+    person (the ballot is stored under a keyed hash, not the account)."""
+    user = current_user()
+    return ballots.own_ballots(db.session, _key(), user, services.get_cycle(db.session, cycle_id, user))
+
+
+@operation(bp, "PUT", ENVELOPE + "/ballot", body=BallotInput, tags=TAGS, auth=policy.roles("budget.vote"),
+           problems={**NO_ENVELOPE, 403: "The e-mail address is not confirmed (`email_unverified`).",
+                     409: "Not in the vote (`budget_phase`); already voting in another "
+                          "arrondissement this cycle (`ballot_other_arrondissement`, with it: "
+                          "withdraw that ballot first)."},
+           replies={200: OWN})
+def cast_ballot(cycle_id: int, envelope_id: int, body: BallotInput):
+    """Cast or change my ballot in an envelope
+
+    During the vote: Paris-wide and in one arrondissement of my choice. Sending it again
+    replaces it, until the vote closes."""
+    choices = [ballots.Choice(p) for p in body.projects or ()] + \
+              [ballots.Choice(g.project, g.grade) for g in body.grades or ()]
+    return ballots.cast(db.session, _key(), current_user(), cycle_id, envelope_id, choices)
+
+
+@operation(bp, "DELETE", ENVELOPE + "/ballot", tags=TAGS, auth=policy.roles("budget.vote"),
+           problems={**NO_ENVELOPE, 404: "No ballot of mine in this envelope (`ballot_not_found`).",
+                     409: "Not in the vote (`budget_phase`)."},
+           replies={200: OWN})
+def withdraw_ballot(cycle_id: int, envelope_id: int):
+    """Withdraw my ballot in an envelope
+
+    To vote in another arrondissement instead, or not at all; during the vote only."""
+    return ballots.withdraw(db.session, _key(), current_user(), cycle_id, envelope_id)
+
+
+@operation(bp, "POST", CYCLE + "/count", tags=TAGS, auth=policy.roles("budget.manage"), cost="stats",
+           problems={**NO_CYCLE, 403: ADMINS,
+                     409: "The vote is not over (`budget_phase`), or deliveries are recorded "
+                          "(`budget_delivery_started`)."},
+           replies={200: Reply("Counted: each envelope's winners by both rules.", CountOut)})
+def count_votes(cycle_id: int):
+    """Count the vote
+
+    Once the vote is over: each envelope by greedy (most votes first while the money lasts)
+    and by the Method of Equal Shares, and the majority-judgment ranking under that method;
+    the cycle's `winners_rule` makes projects `won` or `lost`. Counting again gives the same."""
+    return {"envelopes": ballots.count(db.session, current_user(), cycle_id)}
+
+
+@operation(bp, "GET", CYCLE + "/results", tags=TAGS, auth="optional", problems={**NO_CYCLE, **NOT_COUNTED},
+           replies={200: Reply("Each envelope's count, both rules side by side.", ResultsOut)})
+@db.read_only
+def read_results(cycle_id: int):
+    """Read the results
+
+    Per envelope: its ballots, and each project's votes, cost, the money left when greedy
+    considered it, and whether it wins by greedy, by Equal Shares (and its majority grade)."""
+    return ballots.results(db.session, services.get_cycle(db.session, cycle_id, current_user()))
+
+
+@operation(bp, "GET", ENVELOPE + "/ballots.pb", tags=TAGS, auth="optional", cost="stats", limit="expensive",
+           problems={**NO_ENVELOPE, **NOT_COUNTED},
+           replies={200: Reply("A Pabulib file (pabulib.org/format): the instance and every "
+                               "ballot, under its receipt.", {"type": "string"}, "text/plain")})
+@db.read_only
+def export_pabulib(cycle_id: int, envelope_id: int):
+    """Export an envelope's anonymised ballots (Pabulib)
+
+    pabutools (or any Pabulib reader) finds the published winners from it."""
+    cycle = services.get_cycle(db.session, cycle_id, current_user())
+    body = ballots.pabulib(db.session, cycle, ballots.envelope_of(cycle, envelope_id))
+    name = f"france_paris_{cycle.year}_{envelope_id}.pb"
+    return Response(body, mimetype="text/plain", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@operation(bp, "GET", CYCLE + "/receipts/<receipt>", tags=TAGS, auth="optional",
+           path_doc={"receipt": "The 12-character receipt given with the ballot."},
+           problems={**NO_CYCLE, **NOT_COUNTED, 404: "No ballot with this receipt (`ballot_not_found`)."},
+           replies={200: Reply("The ballot counted under this receipt.", ReceiptOut)})
+@db.read_only
+def check_receipt(cycle_id: int, receipt: str):
+    """Check a ballot by its receipt
+
+    Once counted: the choices counted under a receipt, for its voter to check; the receipt
+    names no one."""
+    return ballots.receipt(db.session, services.get_cycle(db.session, cycle_id, current_user()), receipt)

@@ -6,18 +6,17 @@ models of app/field/schemas.py."""
 
 import json
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 
 from app import policy
 from app.accounts.auth import current_user
 from app.api.contract import ATOM, GEOJSON, Multipart, Reply, operation
-from app.contributions import photos as photo_files
-from app.contributions.media import remove_unless_committed
+from app.contributions.media import store_photo
 from app.contributions.schemas import ARRONDISSEMENTS, PLURAL
 from app.contributions.services import visible_or_404
 from app.db import db
-from app.errors import FieldError, NotFound, ValidationFailed
+from app.errors import NotFound
 from app.field import feeds, queries, services, workflow
 from app.field.schemas import (
     AgentQueue,
@@ -52,19 +51,6 @@ OUT_OF_SCOPE = ("Not an agent, supervisor or admin (`forbidden`), or an agent ac
                 "report outside their services and arrondissements (`out_of_scope`); a write "
                 "with the session cookie but without the CSRF header (`forbidden`).")
 ATOM_FEED = {"type": "string", "contentMediaType": ATOM}
-
-
-def store_photo(upload: FileStorage) -> str:
-    """Check and store a photo taken on site; its SHA-256. The files are removed again if the
-    request does not commit (app/contributions/media.py)."""
-    cfg = current_app.config
-    try:
-        photo = photo_files.process(upload.stream.read(cfg["PHOTO_MAX_BYTES"] + 1),
-                                    cfg["PHOTO_MAX_BYTES"])
-    except photo_files.PhotoRejected as exc:
-        raise ValidationFailed([FieldError("photo", exc.code)]) from None
-    remove_unless_committed(photo_files.store(cfg["MEDIA_DIR"], photo))
-    return photo.sha256
 
 
 # ---- one report ---------------------------------------------------------------------------

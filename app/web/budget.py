@@ -5,6 +5,7 @@ winning projects with its list, and the submission form. The same services as th
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from flask import (
@@ -35,8 +36,9 @@ from app.budget.schemas import (
     MergeInput,
     ProjectInput,
 )
+from app.contributions.media import store_photo
 from app.db import db
-from app.errors import AppError, NotFound
+from app.errors import AppError, FieldError, NotFound, ValidationFailed
 from app.web import services as web_services
 from app.web.forms import field_errors, refusal_errors, signed_in_or_login
 from app.web.i18n import current_lang
@@ -196,6 +198,7 @@ def project_page(project_id: int):
         "study": planner and about["stage"] == "feasibility" and project.status in services.OPEN_STATUSES,
         "merge": planner and about["stage"] == "co_construction" and project.status in services.OPEN_STATUSES,
         "deliver": planner and about["stage"] in ("results", "delivery", "ended") and project.status == "won",
+        "photo": _photo_stage(user, project),
     }
     siblings = services.merge_candidates(db.session, project) if may["merge"] else []
     geometry = detail["geometry"]
@@ -208,6 +211,38 @@ def project_page(project_id: int):
                            dates=dates,
                            may=may, siblings=siblings, config=config, delivery_statuses=DELIVERY_STATUSES,
                            notice=session.pop("flash", None), errors=session.pop("budget_errors", None))
+
+
+def _photo_stage(user, project) -> str | None:
+    """The photos the reader may add now (`project`, `delivery`), or None."""
+    if user is None:
+        return None
+    try:
+        return services.photo_stage(db.session, user, project)
+    except AppError:
+        return None
+
+
+@bp.post("/budget/projects/<id:project_id>/photos")
+def add_photo(project_id: int):
+    def run(user):
+        project = services.get_project(db.session, project_id, user, lock=True)
+        stage = services.photo_stage(db.session, user, project)  # before storing anything
+        upload = request.files.get("photo")
+        if upload is None or not upload.filename:
+            raise ValidationFailed([FieldError("photo", "required")])
+        services.add_photo(db.session, user, project, stage, store_photo(upload))
+
+    return _act(project_id, run, _("The photo is added."))
+
+
+@bp.post("/budget/projects/<id:project_id>/photos/<sha256>/remove")
+def remove_photo(project_id: int, sha256: str):
+    def run(user):
+        project = services.get_project(db.session, project_id, user, lock=True)
+        services.remove_photo(db.session, user, project, sha256)
+
+    return _act(project_id, run, _("The photo is removed."))
 
 
 def _act(project_id: int, run, done: str):
@@ -351,7 +386,12 @@ def _submit_body(form) -> dict:
         data["estimated_cost_cents"] = _cents(form["cost"])
     if form.get("paris_wide"):
         data["paris_wide"] = True
-    if form.get("lon") and form.get("lat"):
+    if form.get("geometry", "").strip():  # GeoJSON drawn on the map (budget-submit.js)
+        try:
+            data["geometry"] = json.loads(form["geometry"])
+        except ValueError:
+            data["geometry"] = form["geometry"]  # refused by the declared model, on the field
+    elif form.get("lon") and form.get("lat"):  # a point given as two numbers
         try:
             data["geometry"] = {"type": "Point", "coordinates": [float(form["lon"]), float(form["lat"])]}
         except ValueError:
@@ -385,9 +425,18 @@ def submit(year: int):
     config = {**web_services.basemap(), "strings": {
         "label": _("Map: tap where the project would be"),
         "placed": _("Place chosen: %(lat)s, %(lon)s."),
-        "pin": _("The project's place")}}
+        "pin": _("The project's place"),
+        "drawn": _("%(count)s points: the place is drawn. Tap again to add a point."),
+        "more": _("%(count)s of at least %(needed)s points: tap the map to add the next one."),
+        "help_Point": _("Tap the map where the project would be."),
+        "help_LineString": _("Tap the map at each point of the line, in order."),
+        "help_Polygon": _("Tap the map at each corner of the area, in order."),
+        "centre_point": _("Place it at the centre of the map"),
+        "centre_vertex": _("Add the centre of the map as a point")}}
     return render_template(
         "budget/submit.html", k=about, errors=errors, values=values, config=config,
+        shapes=[("Point", _("A point")), ("LineString", _("A line (a street, a path)")),
+                ("Polygon", _("An area (a square, a block)"))],
         themes=web_services.top_categories(db.session, "proposal", current_lang()),
         proposals=services.proposals_to_start_from(db.session, user), verified=user.email_verified_at is not None,
         open_now="submit" in about["can"]), (422 if errors else 200)

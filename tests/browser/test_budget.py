@@ -4,6 +4,7 @@ a phone; every budget page passes axe-core at 360 px, in French and English."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,13 +152,22 @@ def test_a_resident_submits_a_project_from_a_phone(app, budget, open_context):
     page.locator("#f-theme").select_option("vegetalisation")
     page.locator("#f-cost").fill("12 000")
     page.locator("#map.leaflet-container").wait_for()
+    # a line along the street: two taps on the map (the form's `geometry` is GeoJSON)
+    page.locator("label[for=f-shape-LineString]").click()
     page.locator("#place-centre").click()
-    assert page.locator("#f-lon").input_value() != ""
+    assert json.loads(page.locator("#f-geometry").input_value() or "null") is None  # one point is no line
+    box = page.locator("#map").bounding_box()
+    page.locator("#map").click(position={"x": box["width"] / 2 + 40, "y": box["height"] / 2 + 10})
+    line = json.loads(page.locator("#f-geometry").input_value())
+    assert line["type"] == "LineString" and len(line["coordinates"]) == 2
+    assert "2 " in page.locator("#place-status").inner_text()
     page.locator("#submit-form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/budget/projects/\d+$"))
     assert page.locator("#project-title").inner_text() == title
     page.locator("#map .leaflet-interactive, #map path").first.wait_for(state="attached")
     assert scalar("SELECT estimated_cost_cents FROM budget_projects WHERE title = :t", t=title) == 1_200_000
+    assert scalar("SELECT GeometryType(geom) || ST_NPoints(geom) FROM budget_projects WHERE title = :t",
+                  t=title) == "LINESTRING2"
     page.locator("#support-button").click()
     page.wait_for_url(re.compile(r"/budget/projects/\d+$"))
     assert page.locator("#supporters").inner_text() == "1"
