@@ -6,7 +6,7 @@ DEMO_REPORTS ?= data/dans-ma-rue_sample_2023-2024.csv.gz
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-GUNICORN := .venv/bin/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - --graceful-timeout 20
+GUNICORN := .venv/bin/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - --graceful-timeout 20 --timeout 120
 .PHONY: run test install install-test install-bench db secret migrate seed stop bench lint serve dev
 
 ## make run: install, start the database, migrate, load reference + demo data, serve on :5000

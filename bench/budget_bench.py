@@ -255,8 +255,8 @@ def _timed(fn):
 class Probes:
     """Times, per envelope, the pieces `count_envelope` calls, by wrapping them where it looks
     them up (module attributes): `ballots._grouped` (the SQL grouping), `rules.greedy_by_votes`,
-    `rules.equal_shares` (pabutools), pabutools' MES inner algorithm (how many runs its
-    completion makes), and `count_envelope` itself with the SQL time spent inside it. One
+    `rules.equal_shares_completed` (pabutools), pabutools' MES inner algorithm (how many runs
+    its completion makes), `ballots._pabulib_file` (the file the count writes), and `count_envelope` itself with the SQL time spent inside it. One
     Python call each around the real functions: nothing else changes."""
 
     def __init__(self, clock: SqlClock) -> None:
@@ -309,7 +309,8 @@ class Probes:
         ballots.count_envelope, mes_rule.mes_inner_algo = count_envelope, inner
         self._wrap(ballots, "_grouped", "grouping_ms")
         self._wrap(rules, "greedy_by_votes", "greedy_ms")
-        self._wrap(rules, "equal_shares", "mes_ms")
+        self._wrap(rules, "equal_shares_completed", "mes_ms")
+        self._wrap(ballots, "_pabulib_file", "pabulib_ms")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -345,7 +346,7 @@ def measure(db: BenchDb, cycle_id: int, runs: int, quiet_wait: float) -> dict:
         quiet = common.wait_for_quiet(quiet_wait)
         names = ("anchor", "count (all, commit)", "Paris-wide count_envelope", "Paris-wide: its SQL",
                  "Paris-wide grouping (_grouped)", "Paris-wide grouping: SQL", "Paris-wide greedy rule",
-                 "Paris-wide equal shares", "pabulib export (Paris-wide)")
+                 "Paris-wide equal shares", "Paris-wide Pabulib file (count)", "pabulib download (Paris-wide)")
         times: dict[str, list[float]] = {n: [] for n in names}
         count_sql, count_statements, per_envelope, outs = [], [], [], []
         anchor_rows = pb = None
@@ -370,10 +371,11 @@ def measure(db: BenchDb, cycle_id: int, runs: int, quiet_wait: float) -> dict:
             times["Paris-wide grouping: SQL"].append(p["grouping_sql_ms"])
             times["Paris-wide greedy rule"].append(p["greedy_ms"])
             times["Paris-wide equal shares"].append(p["mes_ms"])
+            times["Paris-wide Pabulib file (count)"].append(p["pabulib_ms"])
             cycle = session.get(Cycle, cycle_id)
             paris = next(e for e in cycle.envelopes if e.id == paris_id)
             ms, pb = _timed(lambda c=cycle, e=paris: ballots.pabulib(session, c, e))
-            times["pabulib export (Paris-wide)"].append(ms)
+            times["pabulib download (Paris-wide)"].append(ms)
             session.commit()
             log(f"budget: round {r + 1}/{runs}: count {times['count (all, commit)'][-1] / 1000:.1f} s "
                 f"(Paris-wide equal shares {p['mes_ms'] / 1000:.1f} s), export {ms / 1000:.1f} s, "
@@ -450,10 +452,10 @@ def print_tables(result: dict) -> None:
         ["what", "median ms", "min ms", "max ms", "× anchor"],
         [[n, m["median"], m["min"], m["max"], result["vs_anchor"][n]] for n, m in result["ms"].items()])
     common.print_table(
-        "budget: per envelope, inside the count (medians, ms; MES runs: pabutools' inner algorithm, "
-        "once per +€1 of each voter's budget)",
+        "budget: per envelope, inside the count (medians, ms; MES calls: pabutools' inner algorithm, "
+        "recursive, one call per project bought in each run of the completion)",
         ["envelope", "projects", "ballots", "distinct", "count_envelope", "SQL", "grouping", "greedy",
-         "equal shares", "MES runs", "won greedy", "won MES"],
+         "equal shares", "MES calls", "won greedy", "won MES"],
         [["Paris-wide" if e["arrondissement"] is None else f"{e['arrondissement']}e", e["projects"], e["ballots"],
           e["distinct_ballots"], e["total_ms"], e["sql_ms"], e["grouping_ms"], e["greedy_ms"], e["mes_ms"],
           e["mes_inner_runs"], e["greedy_winners"], e["equal_shares_winners"]] for e in result["per_envelope"]])

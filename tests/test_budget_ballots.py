@@ -220,7 +220,7 @@ def test_greedy_and_equal_shares_side_by_side_on_an_election_worked_out_by_hand(
     (envelope,) = [e for e in results["envelopes"] if e["arrondissement"] is None]
     assert envelope["ballots"] == 12 and envelope["amount_euros"] == 12
     assert envelope["greedy"] == {"winners": 2, "spent_euros": 12}
-    assert envelope["equal_shares"] == {"winners": 2, "spent_euros": 8}
+    assert envelope["equal_shares"] == {"winners": 2, "spent_euros": 8, "added_per_voter_euros": 0}
     by_name = {p["title"][-1]: p for p in envelope["projects"]}
     # greedy order: C (7 votes, cheaper) with 12 € left, A (7) with 4… no: with 8 € left, B (5) with 0 €
     assert [(p["title"][-1], p["rank"], p["votes"], p["cost_euros"], p["left_before_euros"], p["greedy_won"],
@@ -265,7 +265,22 @@ def test_the_pabulib_export_reproduces_the_published_winners_and_a_voter_finds_t
     votes = Counter(p for b in ballots for p in b)
     assert {d.id for d in greedy_by_votes(items, budget, votes) if d.won} == \
         {p["id"] for p in published["projects"] if p["greedy_won"]}
-    assert equal_shares(items, budget, ballots) == {p["id"] for p in published["projects"] if p["equal_shares_won"]}
+    mes_winners = {p["id"] for p in published["projects"] if p["equal_shares_won"]}
+    assert equal_shares(items, budget, ballots) == mes_winners
+    # pabutools itself on the file: its MES without completion, on the budget plus what the
+    # completion added to each voter's share (in the file's meta and the results)
+    from pabutools.election import Cost_Sat, Instance
+    from pabutools.election.pabulib import parse_pabulib_from_string
+    from pabutools.rules import method_of_equal_shares
+
+    instance, profile = parse_pabulib_from_string(pb)
+    added = int(instance.meta["equal_shares_added_per_voter"])
+    assert added == published["equal_shares"]["added_per_voter_euros"]
+    widened = Instance(instance, budget_limit=instance.budget_limit + added * profile.num_ballots())
+    assert {int(p.name) for p in method_of_equal_shares(widened, profile, sat_class=Cost_Sat)} == mes_winners
+    # and its euro-by-euro completion too
+    assert {int(p.name) for p in method_of_equal_shares(instance, profile, sat_class=Cost_Sat,
+                                                         voter_budget_increment=1)} == mes_winners
     # each ballot appears under its receipt, and no line of the file names a voter
     lines = dict(line.split(";", 1) for line in pb.split("VOTES\n", 1)[1].splitlines()[1:])
     assert set(lines) == {code for code, _ in cast}

@@ -12,6 +12,7 @@ import pytest
 from app.budget.rules import (
     Item,
     equal_shares,
+    equal_shares_completed,
     from_pabulib,
     greedy_by_judgment,
     greedy_by_votes,
@@ -104,3 +105,55 @@ def test_the_pabulib_export_gives_pabutools_the_same_winners():
     assert won(greedy_by_votes(back_items, back_budget, votes)) == won(greedy_by_votes(
         items, budget, {i.id: sum(i.id in b for b in ballots) for i in items}))
     assert isinstance(instance, Instance) and all(isinstance(p, Project) for p in instance)
+
+
+def _random_election(seed: int, graded: bool = False):
+    rng = random.Random(seed)
+    items = [Item(i, rng.randint(5, 60) * 100) for i in range(1, rng.randint(4, 14))]
+    weights = [rng.random() ** 3 for _ in items]
+    if graded:
+        ballots = [{x.id: rng.randint(0, 3) for x in rng.sample(items, rng.randint(1, len(items)))}
+                   for _ in range(rng.randint(5, 200))]
+    else:
+        ballots = [frozenset(x.id for x in rng.choices(items, weights=weights, k=rng.randint(1, 4)))
+                   for _ in range(rng.randint(5, 300))]
+    return items, rng.randint(50, 400) * 100, ballots
+
+
+def test_the_completion_by_bisection_is_pabutools_euro_by_euro_under_approval():
+    """60 random approval elections: the doubling-then-bisection completion (about 30 MES runs
+    at Paris scale instead of 11,845) chooses what pabutools' `voter_budget_increment=1` does."""
+    from pabutools.election import Cost_Sat
+    from pabutools.rules import method_of_equal_shares
+
+    from app.budget import rules
+
+    for seed in range(60):
+        items, budget, ballots = _random_election(seed)
+        instance, projects = rules._instance(items, budget)
+        profile = rules._profile(instance, projects, ballots)
+        theirs = method_of_equal_shares(instance, profile, sat_class=Cost_Sat, voter_budget_increment=1)
+        assert equal_shares(items, budget, ballots) == {int(p.name) for p in theirs}, seed
+
+
+def test_the_published_share_lets_pabutools_check_the_winners_in_one_run():
+    """Under majority judgment (grades as utilities) the outcome is not always monotone in the
+    share, so euro-by-euro and bisection may stop at different shares; the share we publish
+    makes ours checkable: MES without completion on budget + added × voters."""
+    from pabutools.election import Additive_Cardinal_Sat, Instance
+    from pabutools.rules import method_of_equal_shares
+
+    from app.budget import rules
+
+    completed = 0
+    for seed in range(40):
+        items, budget, ballots = _random_election(seed, graded=True)
+        ours, added = equal_shares_completed(items, budget, ballots)
+        completed += added > 0
+        instance, projects = rules._instance(items, budget)
+        profile = rules._profile(instance, projects, ballots)
+        widened = Instance(instance, budget_limit=budget + added * profile.num_ballots())
+        assert {int(p.name) for p in method_of_equal_shares(widened, profile, sat_class=Additive_Cardinal_Sat)} \
+            == ours, seed
+        assert sum(i.cost for i in items if i.id in ours) <= budget
+    assert completed >= 10  # the completion did something in many of them

@@ -248,7 +248,7 @@ def count_envelope(session: Session, cycle: Cycle, envelope: Envelope) -> dict:
         ranking = {j.id: (j.grade, n) for n, j in enumerate(rules.majority_ranking(grades), start=1)}
     else:
         decisions = rules.greedy_by_votes(items, budget, votes)
-    mes = rules.equal_shares(items, budget, _grouped(session, envelope.id, graded))
+    mes, added = rules.equal_shares_completed(items, budget, _grouped(session, envelope.id, graded))
     session.execute(text("DELETE FROM budget_results WHERE envelope_id = :e"), {"e": envelope.id})
     if decisions:
         session.execute(text("""
@@ -264,7 +264,9 @@ def count_envelope(session: Session, cycle: Cycle, envelope: Envelope) -> dict:
     for p in projects:
         session.execute(text("UPDATE budget_projects SET status = :s, updated_at = now() WHERE id = :p"),
                         {"s": "won" if p.id in winners else "lost", "p": p.id})
-    envelope.ballots_counted, envelope.counted_at = ballots, now()
+    envelope.ballots_counted, envelope.counted_at, envelope.mes_added_euros = ballots, now(), added
+    session.flush()
+    envelope.pabulib = _pabulib_file(session, cycle, envelope)
     return {"envelope": envelope.id, "ballots": ballots, "greedy": sorted(greedy), "equal_shares": sorted(mes)}
 
 
@@ -321,17 +323,24 @@ def results(session: Session, cycle: Cycle) -> dict:
             "greedy": {"winners": sum(p["greedy_won"] for p in projects),
                        "spent_euros": sum(p["cost_euros"] for p in projects if p["greedy_won"])},
             "equal_shares": {"winners": sum(p["equal_shares_won"] for p in projects),
-                             "spent_euros": sum(p["cost_euros"] for p in projects if p["equal_shares_won"])},
+                             "spent_euros": sum(p["cost_euros"] for p in projects if p["equal_shares_won"]),
+                             "added_per_voter_euros": e.mes_added_euros or 0},
             "projects": projects})
     return {"cycle": cycle.id, "year": cycle.year, "ballot_method": cycle.ballot_method,
             "grades": cycle.grades, "winners_rule": cycle.winners_rule, "envelopes": envelopes}
 
 
 def pabulib(session: Session, cycle: Cycle, envelope: Envelope) -> str:
-    """The envelope's anonymised ballots as a Pabulib file, ordered by receipt (random), each
-    under its receipt; pabutools reading it back finds the published winners."""
-    if envelope.counted_at is None:
+    """The envelope's Pabulib file, as the count wrote it (its ballots no longer change)."""
+    if envelope.counted_at is None or envelope.pabulib is None:
         raise Conflict("budget_not_counted")
+    return envelope.pabulib
+
+
+def _pabulib_file(session: Session, cycle: Cycle, envelope: Envelope) -> str:
+    """The envelope's anonymised ballots as a Pabulib file, ordered by receipt (random), each
+    under its receipt; pabutools reading it back finds the published winners (Equal Shares:
+    on the budget plus `equal_shares_added_per_voter` × `num_votes`, the meta says)."""
     graded = cycle.ballot_method == "majority_judgment"
     items = [rules.Item(p.id, euros_up(p.cost_cents or 0), p.title) for p in ballot_projects(session, envelope.id)]
     rows = session.execute(text("""
@@ -354,6 +363,7 @@ def pabulib(session: Session, cycle: Cycle, envelope: Envelope) -> str:
         meta["max_sum_cost"] = str(envelope.amount_cents // 100)
     if graded:
         meta |= {"min_points": "0", "max_points": str(cycle.grades - 1), "default_score": "0"}
+    meta["equal_shares_added_per_voter"] = str(envelope.mes_added_euros or 0)
     return rules.to_pabulib(items, envelope.amount_cents // 100, ballots, meta, receipts=[r.receipt for r in rows])
 
 

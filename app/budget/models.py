@@ -115,6 +115,8 @@ class Envelope(Base):
     # set by the count (app.budget.ballots.count)
     ballots_counted: Mapped[int | None] = mapped_column(Integer)
     counted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mes_added_euros: Mapped[int | None] = mapped_column(BigInteger)
+    pabulib: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class Project(Base):

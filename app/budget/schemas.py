@@ -506,6 +506,13 @@ class TallyOut(Model):
     spent_euros: int = Field(ge=0)
 
 
+class EqualSharesOut(TallyOut):
+    added_per_voter_euros: int = Field(ge=0, description=(
+        "What the completion added to each voter's equal share (raised euro by euro while the "
+        "outcome fits): pabutools' `method_of_equal_shares` without completion, on a budget of "
+        "the amount + this × the ballots, gives these winners."))
+
+
 class ResultProject(Model):
     id: int
     title: str
@@ -531,7 +538,7 @@ class EnvelopeResult(Model):
     ballots: int = Field(ge=0)
     counted_at: datetime | None
     greedy: TallyOut
-    equal_shares: TallyOut
+    equal_shares: EqualSharesOut
     projects: list[ResultProject] = Field(description="In the greedy order.")
 
 

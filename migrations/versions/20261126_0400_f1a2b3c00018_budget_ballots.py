@@ -18,7 +18,9 @@
 * `budget_results`: the count of each project on a ballot: its votes (or its grades' counts),
   its place in the greedy order, the money left when it was considered, and whether it wins by
   greedy, by the Method of Equal Shares and (majority judgment) its majority grade and rank.
-  `budget_envelopes.ballots_counted`/`counted_at` say when its envelope was counted.
+  `budget_envelopes.ballots_counted`/`counted_at` say when its envelope was counted,
+  `mes_added_euros` what Equal Shares' completion added to each voter's share (published, so
+  anyone can check the winners with one pabutools call) and `pabulib` the file of its ballots.
 * `budget_project_photos`: a project's photos (`stage` project: its authors', before the vote)
   and a winner's delivery photos (`stage` delivery: the city's), by SHA-256 as contributions'
   photos are stored (re-encoded, no metadata).
@@ -52,6 +54,10 @@ def upgrade() -> None:
         ADD COLUMN ballots_counted integer CONSTRAINT ck_budget_envelopes_ballots_counted
             CHECK (ballots_counted >= 0),
         ADD COLUMN counted_at timestamptz,
+        -- the euros the Method of Equal Shares' completion added to each voter's share
+        ADD COLUMN mes_added_euros bigint CONSTRAINT ck_budget_envelopes_mes_added CHECK (mes_added_euros >= 0),
+        -- the Pabulib file of its ballots, written by the count (they no longer change)
+        ADD COLUMN pabulib text,
         ADD CONSTRAINT uq_budget_envelopes_id_cycle_id_paris_wide UNIQUE (id, cycle_id, paris_wide);
     ALTER TABLE budget_projects
         ADD CONSTRAINT uq_budget_projects_id_envelope_id UNIQUE (id, envelope_id);
@@ -95,7 +101,10 @@ def upgrade() -> None:
         CONSTRAINT fk_budget_ballot_choices_project FOREIGN KEY (project_id, envelope_id)
             REFERENCES budget_projects (id, envelope_id) ON DELETE CASCADE
     );
-    CREATE INDEX ix_budget_ballot_choices_envelope ON budget_ballot_choices (envelope_id, project_id);
+    -- the count reads an envelope's choices by ballot (grouping identical ballots) and by
+    -- project, from this index alone
+    CREATE INDEX ix_budget_ballot_choices_envelope ON budget_ballot_choices (envelope_id, ballot_id, project_id)
+        INCLUDE (grade);
     CREATE INDEX ix_budget_ballot_choices_project_id ON budget_ballot_choices (project_id);
 
     CREATE TABLE budget_results (
@@ -139,6 +148,7 @@ def downgrade() -> None:
     DROP TABLE budget_voters;
     ALTER TABLE budget_projects DROP CONSTRAINT uq_budget_projects_id_envelope_id;
     ALTER TABLE budget_envelopes DROP CONSTRAINT uq_budget_envelopes_id_cycle_id_paris_wide,
-        DROP COLUMN counted_at, DROP COLUMN ballots_counted, DROP COLUMN paris_wide;
+        DROP COLUMN pabulib, DROP COLUMN mes_added_euros, DROP COLUMN counted_at, DROP COLUMN ballots_counted,
+        DROP COLUMN paris_wide;
     ALTER TABLE budget_cycles DROP COLUMN winners_rule;
     """)
