@@ -184,9 +184,20 @@ class Database:
 
         return wrapper
 
+    @staticmethod
+    def abandon() -> None:
+        """A refusal a page answers with a redirect (its message shown on the next page):
+        nothing this request wrote is kept — a 302 alone would commit it — and the photos it
+        stored are removed (app.contributions.media)."""
+        g.db_abandoned = True
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+
     def _commit_if_ok(self, response):
         session = g.get("db_session")
-        if session is not None and response.status_code < 400 and not g.get("db_read_only"):
+        if (session is not None and response.status_code < 400 and not g.get("db_read_only")
+                and not g.get("db_abandoned")):
             try:
                 session.commit()
             except DBAPIError as exc:

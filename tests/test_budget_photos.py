@@ -5,6 +5,7 @@ at most 5 a project; the form on the project's page, and a drawn area on the sub
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import text
@@ -88,7 +89,7 @@ def test_authors_add_photos_before_the_vote_and_planners_a_winners_delivery_phot
 
 
 def test_the_project_page_takes_and_shows_photos_and_the_form_takes_a_drawn_area(
-        cycle, residents, client, session):  # noqa: F811
+        app, cycle, residents, client, session):  # noqa: F811
     import json
     import re
 
@@ -126,3 +127,15 @@ def test_the_project_page_takes_and_shows_photos_and_the_form_takes_a_drawn_area
     r = page.post(f"/budget/projects/{pid}/photos/{sha}/remove", data={"csrf_token": token})
     assert r.status_code == 302
     assert session.scalar(text("SELECT count(*) FROM budget_project_photos WHERE project_id = :p"), {"p": pid}) == 0
+    # a refused photo (the sixth) is shown as an error on the page and leaves no file behind
+    for n in range(5):
+        assert upload(alice, pid, jpeg_with_gps(50 + n)).status_code == 200
+    media = Path(app.config["MEDIA_DIR"]) / "photos"
+    files = sorted(media.rglob("*.jpg"))
+    r = page.post(f"/budget/projects/{pid}/photos", data={"csrf_token": token,
+                                                          "photo": (io.BytesIO(jpeg_with_gps(60)), "f.jpg")},
+                  content_type="multipart/form-data")
+    assert r.status_code == 302
+    assert "Au plus 5 photos ici" in page.get(f"/budget/projects/{pid}").get_data(as_text=True)
+    assert sorted(media.rglob("*.jpg")) == files
+    assert session.scalar(text("SELECT count(*) FROM budget_project_photos WHERE project_id = :p"), {"p": pid}) == 5

@@ -43,6 +43,7 @@ class QueueFilters:
     lon: float | None = None
     lat: float | None = None
     limit: int = QUEUE_LIMIT[2]
+    offset: int = 0  # the agents' page pages through the queue; the API starts at the top
 
     def where(self) -> tuple[str, dict]:
         """The queue's clauses: the shared contribution filters (statuses apart: the counts
@@ -67,7 +68,7 @@ class QueueFilters:
 
 def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, int]]:
     where, params = f.where()
-    params.update(statuses=f.statuses, limit=f.limit, lon=f.lon, lat=f.lat)
+    params.update(statuses=f.statuses, limit=f.limit, offset=f.offset, lon=f.lon, lat=f.lat)
     distance = ""
     if f.sort == "nearest":
         distance = (", 'distance_m', round(ST_Distance(c.geom_l93, ST_Transform("
@@ -77,7 +78,7 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
                {EXACT_PLACE_COLUMNS}
         FROM contributions c
         WHERE {where} AND c.status = ANY(:statuses)
-        ORDER BY {SORTS[f.sort]} LIMIT :limit
+        ORDER BY {SORTS[f.sort]} LIMIT :limit OFFSET :offset
     """), params)
     members = category_index(session).members_in(lang)
     # staff whose scope holds them (the WHERE says so): the exact place of a sensitive report
@@ -85,3 +86,26 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
     counts = dict(session.execute(text(
         f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
     return features, counts
+
+
+def queue_page_extras(session: Session, ids: list[int]) -> dict[int, dict]:
+    """What the agents' page shows beyond the API's Feature, per report id: the first photo's
+    SHA-256 (or None) and whether a resident reopened it ("still there" after its resolution,
+    counted by services.feedback in `reopen_count`)."""
+    rows = session.execute(text("""
+        SELECT c.id, c.reopen_count > 0,
+               (SELECT p.sha256 FROM photos p WHERE p.contribution_id = c.id
+                ORDER BY p.position, p.id LIMIT 1)
+        FROM contributions c WHERE c.id = ANY(:ids)"""), {"ids": ids})
+    return {r[0]: {"reopened": r[1], "photo": r[2]} for r in rows}
+
+
+def recent_changes(session: Session, actor_id: int, ids: list[int], to: str,
+                   minutes: int = 10) -> int:
+    """How many of the reports `ids` `actor_id` moved to `to` in the last `minutes`: the
+    confirmation after a batch on the agents' page names only what really happened."""
+    return session.scalar(text("""
+        SELECT count(DISTINCT e.contribution_id) FROM status_events e
+        WHERE e.contribution_id = ANY(:ids) AND e.actor_id = :actor AND e.to_status = :to
+          AND e.created_at > now() - make_interval(mins => :minutes)"""),
+        {"ids": ids, "actor": actor_id, "to": to, "minutes": minutes}) or 0

@@ -50,6 +50,7 @@ BATCH_TARGETS = ("acknowledged", "scheduled")
 OPEN, CLOSED = REPORT_OPEN, REPORT_CLOSED
 
 # English msgids; French in translations/fr (one gettext catalogue, app/messages.py)
+KIND_LABELS = {"report": _lp("contribution kind", "Report"), "proposal": _lp("contribution kind", "Proposal")}
 LABELS = {  # a report's status, as the workflow names it
     "new": _lp("workflow status", "New"),
     "acknowledged": _lp("workflow status", "Acknowledged"),

@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -269,21 +270,95 @@ def _labels(session: Session, group_by: str) -> dict:
     return {c.id: (c.code, c.label_fr) for c in category_index(session).by_id.values()}
 
 
+# ---- months with data -----------------------------------------------------------------------
+
+def data_months(session: Session) -> dict[str, dict[str, str] | None]:
+    """Per kind, the first and the latest month (Europe/Paris calendar, first day as
+    YYYY-MM-DD) holding a contribution, from the database: the dashboard's time slider starts
+    at the latest one (the demo data ends long before today)."""
+    rows = session.execute(text(
+        "SELECT kind, min(created_at), max(created_at) FROM planner_facts GROUP BY kind")).all()
+    out: dict[str, dict[str, str] | None] = {"report": None, "proposal": None}
+    for kind, first, last in rows:
+        out[kind] = {"first": first.astimezone(agg.PARIS).date().replace(day=1).isoformat(),
+                     "last": last.astimezone(agg.PARIS).date().replace(day=1).isoformat()}
+    return out
+
+
 # ---- CSV ------------------------------------------------------------------------------------
 
-def to_csv(rows: list[dict], columns: list[str]) -> str:
+def to_csv(rows: list[dict], columns: list[str], delimiter: str = ",") -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n",
+                            delimiter=delimiter)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return out.getvalue()
 
 
+# The planner's own downloads (/planner/export/*.csv) are for spreadsheets set up in French:
+# `;` between fields (`,` is the decimal mark), a UTF-8 byte order mark so that accents are
+# read right, local Paris times, and a human label beside every code. The API's `format=csv`
+# answers keep their documented form (`,`, no BOM).
+SHEET_BOM = "\ufeff"
+SHEET_DELIMITER = ";"
+
+
+def sheet_value(value):
+    """A value as a French spreadsheet reads it: a time in Paris (no offset, to the second),
+    a decimal with a comma."""
+    if isinstance(value, datetime):
+        return value.astimezone(agg.PARIS).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):  # never in exponent form (1e-05), which spreadsheets misread
+        text_ = repr(value) if "e" not in repr(value) else f"{value:.12f}".rstrip("0").rstrip(".")
+        return text_.replace(".", ",")
+    if isinstance(value, Decimal):
+        return str(value).replace(".", ",")
+    return value
+
+
+def to_sheet(rows: list[dict], columns: list[str], header: bool = True) -> str:
+    """Rows as CSV for a French spreadsheet (see SHEET_DELIMITER); the header row (with the
+    byte order mark) only when `header`."""
+    text_ = to_csv([{k: sheet_value(v) for k, v in row.items()} for row in rows], columns,
+                   SHEET_DELIMITER)
+    if not header:
+        return text_.split("\n", 1)[1]
+    return SHEET_BOM + text_
+
+
 # ---- contribution exports (no personal data) -----------------------------------------------
 
-EXPORT_COLUMNS = ["id", "kind", "type", "category", "status", "arrondissement", "quartier",
-                  "created_at", "acknowledged_at", "closed_at", "lon", "lat"]
+EXPORT_COLUMNS = ["id", "kind", "kind_label", "type", "type_label", "category", "category_label",
+                  "status", "status_label", "arrondissement", "arrondissement_name", "quartier",
+                  "quartier_name", "created_at", "acknowledged_at", "closed_at", "lon", "lat"]
+# the aggregates download of the dashboard: the API's areas columns, French-spreadsheet style
+AREA_SHEET_COLUMNS = ["code", "name", "count", "density_km2", "share", "previous_count",
+                      "change", "change_pct"]
+
+
+def export_labels(session: Session, lang: str):
+    """A function adding the human labels (in `lang`) beside the codes of an export row."""
+    from app.field import workflow
+
+    index = category_index(session)
+    by_code = {c.code: (c.label_en if lang == "en" else c.label_fr) for c in index.by_id.values()}
+    arrondissements = dict(session.execute(text("SELECT id, name FROM arrondissements")).all())
+    quartiers = dict(session.execute(text("SELECT id, name FROM quartiers")).all())
+    kinds = {k: workflow.label(workflow.KIND_LABELS, k, lang) for k in workflow.KIND_LABELS}
+    statuses = {"report": workflow.LABELS, "proposal": workflow.PROPOSAL_LABELS}
+
+    def label(row: dict) -> dict:
+        row["kind_label"] = kinds.get(row["kind"], row["kind"])
+        row["type_label"] = by_code.get(row["type"], row["type"])
+        row["category_label"] = by_code.get(row["category"], row["category"])
+        row["status_label"] = workflow.label(statuses.get(row["kind"], {}), row["status"], lang)
+        row["arrondissement_name"] = arrondissements.get(row["arrondissement"])
+        row["quartier_name"] = quartiers.get(row["quartier"])
+        return row
+
+    return label
 
 
 def export_rows(session: Session, req: Request, batch: int = 5000):

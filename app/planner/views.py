@@ -177,21 +177,45 @@ def resolution(query: ResolutionQuery):
 @bp.get("/planner")
 @requires_planner
 def dashboard():
-    """The planner's dashboard (map, filters, charts, exports)."""
+    """The planner's dashboard (map, filters, charts, exports). Every string its script shows
+    comes from here, translated; `{name}` marks a value the script fills in."""
     from flask_babel import gettext as _
+    from flask_babel import ngettext
 
     strings = {
         "count": _("Count"), "density": _("Density per km²"), "share": _("Share of the total"),
         "previous": _("Previous period"), "change": _("Change"), "suppressed": _("fewer than 5"),
         "list": _("List its contributions"), "hexagon": _("Hexagons"), "hotspot": _("Hotspot"),
         "areas": _("Areas"), "hours": _("Hours"), "loading": _("Loading…"),
-        "contributions": _("contributions"), "exporting": _("Exporting…"), "done": _("Done"),
-        "all": _("all"),
+        # plural forms for the script's Intl.PluralRules: `one` and `other`
+        "contributions_one": ngettext("{n} contribution", "{n} contributions", 1),
+        "contributions_other": ngettext("{n} contribution", "{n} contributions", 2),
+        "exporting": _("Exporting…"), "done": _("Done ({size})"),
+        "all": _("{name} — all subcategories"),
         "open_consultation": _("Open a consultation here"),
         "create_proposal": _("Create a proposal from these reports"),
+        "legend_hexbins": _("Contributions per hexagon of {size} m"),
+        "legend_heat": _("Heat map: density of contributions"),
+        "legend_heat_low": _("fewer"), "legend_heat_high": _("more"),
+        "legend_areas_count": _("Contributions per area"),
+        "legend_areas_density": _("Contributions per km², per area"),
+        "legend_hotspots": _("Hotspot: a cluster of nearby contributions"),
+        "legend_none": _("No layer shown: tick one under “Layers”."),
+        "no_data": _("No data for these filters."),
+        "period": _("Period"), "category": _("Category"), "arrondissement": _("Arrondissement"),
+        "median_hours": _("Median time to resolve (hours)"),
+        "error": _("The statistics could not be loaded. Try again in a moment."),
     }
-    config = {**web_services.basemap(), "strings": strings}
+    config = {**web_services.basemap(), "strings": strings,
+              "months": services.data_months(db.session)}
     return render_template("planner/dashboard.html", config=config)
+
+
+def _sheet_response(chunks, name: str, total: int | None = None) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    if total is not None:
+        headers["X-Total-Count"] = str(total)
+    return Response(chunks, mimetype="text/csv", headers=headers)
 
 
 @bp.get("/planner/export/contributions.<fmt>")
@@ -199,38 +223,57 @@ def dashboard():
 @db.cost("stats")
 def export_contributions(fmt: str):
     """The current view's contributions as CSV or GeoJSON, streamed; X-Total-Count gives the
-    number of rows so the page can show progress."""
+    number of rows so the page can show progress. The CSV is for French spreadsheets
+    (services.to_sheet): `;`, a byte order mark, Paris local times, labels beside codes."""
+    from app.messages import current_language as current_lang
+
     if fmt not in ("csv", "geojson"):
         raise NotFound()
     req = services.stats_request(db.session, parse_query(StatsQuery), True)
     total = services.export_count(db.session, req)
     rows = services.export_rows(db.session, req)
     if fmt == "csv":
+        label = services.export_labels(db.session, current_lang())
+        columns = services.EXPORT_COLUMNS
+
         def generate():
-            yield services.to_csv([], services.EXPORT_COLUMNS)
+            yield services.to_sheet([], columns)
             buf = []
             for row in rows:
-                buf.append(row)
+                buf.append(label(row))
                 if len(buf) == 2000:
-                    yield services.to_csv(buf, services.EXPORT_COLUMNS).split("\n", 1)[1]
+                    yield services.to_sheet(buf, columns, header=False)
                     buf.clear()
             if buf:
-                yield services.to_csv(buf, services.EXPORT_COLUMNS).split("\n", 1)[1]
-        mimetype = "text/csv"
-    else:
-        def generate():
-            yield '{"type":"FeatureCollection","features":['
-            for i, row in enumerate(rows):
-                lon, lat = float(row.pop("lon")), float(row.pop("lat"))
-                props = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-                yield ("," if i else "") + json.dumps(
-                    {"type": "Feature", "id": props["id"],
-                     "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}) + "\n"
-            yield "]}"
-        mimetype = GEOJSON
-    return Response(stream_with_context(generate()), mimetype=mimetype, headers={
+                yield services.to_sheet(buf, columns, header=False)
+        return _sheet_response(stream_with_context(generate()), "contributions", total)
+
+    def features():
+        yield '{"type":"FeatureCollection","features":['
+        for i, row in enumerate(rows):
+            lon, lat = float(row.pop("lon")), float(row.pop("lat"))
+            props = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+            yield ("," if i else "") + json.dumps(
+                {"type": "Feature", "id": props["id"],
+                 "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}) + "\n"
+        yield "]}"
+    return Response(stream_with_context(features()), mimetype=GEOJSON, headers={
         "Content-Disposition": f'attachment; filename="contributions.{fmt}"',
         "X-Total-Count": str(total)})
+
+
+@bp.get("/planner/export/areas-<level>.csv")
+@requires_planner
+@db.cost("stats")
+def export_areas(level: str):
+    """The dashboard's aggregates per arrondissement or quartier, for French spreadsheets
+    (the same numbers as /api/v1/stats/areas?format=csv, which keeps its `,` form)."""
+    if level not in ("arrondissement", "quartier"):
+        raise NotFound()
+    req = services.stats_request(db.session, parse_query(StatsQuery), True)
+    body = services.areas(db.session, req, level)
+    return _sheet_response(services.to_sheet(body["areas"], services.AREA_SHEET_COLUMNS),
+                           f"areas-{level}")
 
 
 @bp.get("/planner/report.html")

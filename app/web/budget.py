@@ -251,6 +251,7 @@ def _act(project_id: int, run, done: str):
     try:
         run(user)
     except AppError as exc:
+        db.abandon()
         session["budget_errors"] = refusal_errors(exc)
     else:
         session["flash"] = done

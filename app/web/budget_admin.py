@@ -386,6 +386,7 @@ def count(cycle_id: int):
     except NotFound:
         _not_found()
     except AppError as exc:
+        db.abandon()
         session["budget_admin_refusal"] = message(exc.code, _named(exc.params), current_lang())
     else:
         session["flash"] = _("The vote is counted: the results are published.")

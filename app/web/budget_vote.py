@@ -295,6 +295,7 @@ def count(year: int):
     try:
         ballots.count(db.session, user, cycle.id)
     except AppError as exc:
+        db.abandon()
         session["flash"] = message(exc.code, exc.params, current_lang())
         return redirect(url_for("budget_pages.cycle_page", year=year))
     session["flash"] = _("The vote is counted: here are the results.")

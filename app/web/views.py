@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -11,7 +13,11 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from app import policy
 from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
@@ -19,6 +25,10 @@ from app.config import link_settings
 from app.contributions.services import get_visible
 from app.db import db
 from app.errors import AppError
+from app.field import services as field_services
+from app.field import workflow
+from app.field.models import FixFeedback
+from app.field.schemas import FeedbackInput
 from app.messages import message
 from app.ratelimit import guarded_sign_in, limiter, requester
 from app.web import services
@@ -26,6 +36,7 @@ from app.web.forms import (
     complete_sign_in,
     fresh_session,
     page_form,
+    refusal_errors,
     safe_next,
     signed_in_or_login,
 )
@@ -75,7 +86,69 @@ def contribution(contribution_id: int):
     page = services.contribution_page(db.session, c, user, current_lang())
     if c.hidden:  # its photos are served while it is public only (app.contributions.media)
         page["photos"] = []
-    return render_template("contribution.html", **page, notice=session.pop("flash", None))
+    for event in page["history"]:  # a resident's "still there" is a code, shown as its label
+        if event["public_note"] in FEEDBACK_LABELS:
+            event["feedback_label"] = str(FEEDBACK_LABELS[event.pop("public_note")])
+            event["public_note"] = None
+    return render_template("contribution.html", **page, notice=session.pop("flash", None),
+                           feedback=feedback_state(c, user),
+                           feedback_notice=session.pop("feedback_notice", None),
+                           share=share_preview(c, page["photos"]))
+
+
+FEEDBACK_LABELS = {"fixed": _l("Fixed"), "still_there": _l("Still there")}
+
+
+def feedback_state(c, user) -> dict | None:
+    """Whether `user` may say "fixed" or "still there" about this resolved report now (the
+    reporter and early followers, once per resolution, within the window:
+    app.field.services.feedback decides), or what they said since its resolution."""
+    if (user is None or c.kind != "report" or c.hidden or c.status != "resolved"
+            or c.closed_at is None
+            or datetime.now(UTC) - c.closed_at > timedelta(days=workflow.REOPEN_WINDOW_DAYS)
+            or not policy.allows(db.session, user, "report.feedback", c)):
+        return None
+    given = db.session.scalar(select(FixFeedback.value).where(
+        FixFeedback.contribution_id == c.id, FixFeedback.user_id == user.id,
+        FixFeedback.created_at >= c.closed_at).limit(1))
+    return {"given": given}
+
+
+def share_preview(c, photos: list[dict]) -> dict:
+    """What a shared link's preview shows (OpenGraph, Twitter card): absolute URLs."""
+    description = " ".join((c.description or "").split())
+    if len(description) > 200:
+        description = description[:199].rstrip() + "…"
+    image = (url_for("contributions.photo", name=photos[0]["url"].rsplit("/", 1)[1], _external=True)
+             if photos else url_for("static", filename="img/share-card.png", _external=True))  # 1200×630: previews show no SVG
+    return {"title": c.title, "description": description or c.title,
+            "url": url_for("web.contribution", contribution_id=c.id, _external=True),
+            "image": image, "large": bool(photos)}
+
+
+@bp.post("/c/<id:contribution_id>/feedback")
+def contribution_feedback(contribution_id: int):
+    """The buttons "fixed" / "still there" of a resolved report's page, without JavaScript:
+    the API's model and service (app.field.services.feedback), then back to the page with
+    what happened."""
+    user = signed_in_or_login()
+    report = get_visible(db.session, "report", contribution_id, lock=True)
+    if report is None:
+        return render_template("not_found.html"), 404
+    form, errors = page_form(FeedbackInput)
+    if form is None:
+        session["feedback_notice"] = " ".join(errors.values())
+    else:
+        try:
+            field_services.feedback(db.session, report, user, form.value)
+        except AppError as exc:
+            db.abandon()
+            session["feedback_notice"] = " ".join(refusal_errors(exc).values())
+        else:
+            session["feedback_notice"] = str(
+                _("Thank you: you confirmed the fix.") if form.value == "fixed" else
+                _("Thank you: the report is reopened and goes back to the city's services."))
+    return redirect(url_for("web.contribution", contribution_id=contribution_id) + "#feedback")
 
 
 @bp.route("/login", methods=["GET", "POST"])

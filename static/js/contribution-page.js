@@ -40,10 +40,13 @@ function showVotes(result) {
     : t('vote.summary', { up: formatNumber(result.votes.up), down: formatNumber(result.votes.down) });
 }
 
+// While a vote is sent the button is marked busy, not disabled: a disabled button loses the
+// focus (to the page's body), and keyboard and screen-reader users would lose their place.
 for (const button of $$('.vote')) {
   button.addEventListener('click', async () => {
+    if (button.getAttribute('aria-disabled') === 'true') return;
     const pressed = button.getAttribute('aria-pressed') === 'true';
-    button.disabled = true;
+    button.setAttribute('aria-disabled', 'true');
     try {
       const result = pressed
         ? await api(`${base}/vote`, { method: 'DELETE' })
@@ -53,7 +56,8 @@ for (const button of $$('.vote')) {
     } catch (error) {
       voteStatus.textContent = error instanceof ApiError ? (error.detail ?? t('error.generic')) : t('error.network');
     } finally {
-      button.disabled = false;
+      button.removeAttribute('aria-disabled');
+      if (document.activeElement === document.body) button.focus();
     }
   });
 }
@@ -103,20 +107,41 @@ $('#share-copy').addEventListener('click', async () => {
   }
 });
 
+// The Web Share API where the browser has one (phones mostly); the copy button otherwise.
+const shareNative = $('#share-native');
+if (typeof navigator.share === 'function') {
+  shareNative.hidden = false;
+  shareNative.addEventListener('click', async () => {
+    try {
+      await navigator.share({ title: shareNative.dataset.title, url: $('#share-url').value });
+    } catch (error) {
+      if (error?.name !== 'AbortError') $('#share-copy').click();  // cancelled: nothing to say
+    }
+  });
+}
+
 // ---- follow ---------------------------------------------------------------------------------------
 
+// "Follow" / "Following ✓ (unfollow)": both labels are in the page, one shown (aria-pressed
+// says the same); busy rather than disabled while sent, so the focus stays on the button.
 const follow = $('#follow-button');
+function showFollowing(on) {
+  follow.setAttribute('aria-pressed', String(on));
+  $('.follow-off', follow).hidden = on;
+  $('.follow-on', follow).hidden = !on;
+}
 follow.addEventListener('click', async () => {
+  if (follow.getAttribute('aria-disabled') === 'true') return;
   const following = follow.getAttribute('aria-pressed') === 'true';
-  follow.disabled = true;
+  follow.setAttribute('aria-disabled', 'true');
   try {
     const result = await api(`${base}/follow`, { method: following ? 'DELETE' : 'PUT' });
-    follow.setAttribute('aria-pressed', String(result.following));
+    showFollowing(result.following);
     $('#followers-count').textContent = formatNumber(result.followers_count);
     $('#follow-status').textContent = t(result.following ? 'follow.on' : 'follow.off');
   } catch (error) {
     $('#follow-status').textContent = error instanceof ApiError ? (error.detail ?? t('error.generic')) : t('error.network');
   } finally {
-    follow.disabled = false;
+    follow.removeAttribute('aria-disabled');
   }
 });

@@ -62,7 +62,7 @@ def test_agent_resolves_a_report_with_a_photo_on_a_phone(open_context, api_user,
         .filter((e) => e.getBoundingClientRect().right > 361)
         .map((e) => e.tagName + '.' + e.className + '#' + e.id + ' ' + e.getBoundingClientRect().right)""")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, wide
-    link = page.get_by_role("link", name=re.compile(re.escape(title)))
+    link = page.locator("a.queue-link", has_text=title)  # not its "navigate" links
     assert link.bounding_box()["height"] >= 44
     check = page.locator(f'.queue-check[value="{report_id}"]')
     pick = page.locator(".queue-pick", has=check).bounding_box()

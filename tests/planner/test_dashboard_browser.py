@@ -8,9 +8,10 @@ import pytest
 from app.db import db
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     EMAIL_DOMAIN,
     PASSWORD,
-    browser,
     live_server,
     open_context,
     page,
@@ -20,6 +21,17 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module only: imported here, the package-scoped one of tests/browser
+    would live to the end of the session, and tests/browser could not start its own."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture
@@ -69,7 +81,7 @@ def test_filters_change_the_map_and_the_charts(planner_page):
     page.wait_for_function("() => document.querySelectorAll('#planner-map path.area').length >= 20")
     page.locator("#planner-map path.area").nth(10).click(force=True)
     page.wait_for_function("() => document.querySelector('#info dl') !== null")
-    assert page.locator("#info a").get_attribute("href").startswith("/api/v1/reports?")
+    assert page.locator("#info a").get_attribute("href").startswith("/?")  # the public list page
     page.screenshot(path=str(ARTIFACTS / "planner-dashboard-filtered.png"), full_page=True)
 
 

@@ -199,9 +199,9 @@ def test_dashboard_and_exports_are_for_planners(client, make_user, planner, inse
     insert_reports(*[{"lon": 2.35, "lat": 48.86, "created_at": "2030-06-03T10:00:00Z"}] * 3)
     r = planner.get(f"/planner/export/contributions.csv?{WINDOW}")
     assert r.status_code == 200 and r.headers["X-Total-Count"] == "3"
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.text.removeprefix("\ufeff")), delimiter=";"))
     assert len(rows) == 3 and "title" not in rows[0] and "author" not in rows[0]
-    assert rows[0]["type"] == "graffitis" and float(rows[0]["lon"]) == pytest.approx(2.35)
+    assert rows[0]["type"] == "graffitis" and float(rows[0]["lon"].replace(",", ".")) == pytest.approx(2.35)
     r = planner.get(f"/planner/export/contributions.geojson?{WINDOW}")
     fc = json.loads(r.text)
     assert len(fc["features"]) == 3 and fc["features"][0]["geometry"]["type"] == "Point"

@@ -13,7 +13,8 @@ filters.addEventListener('submit', (event) => {
   if (sort.value !== 'nearest' || lon.value) return;
   event.preventDefault();
   const fallback = () => {
-    $('#batch-error').textContent = s('no_geolocation');
+    const box = $('#batch-error');
+    if (box) box.textContent = s('no_geolocation');
     sort.value = 'priority';
     lon.disabled = true;
     lat.disabled = true;
@@ -32,40 +33,60 @@ sort.addEventListener('change', () => {
   if (sort.value !== 'nearest') { lon.disabled = true; lat.disabled = true; lon.value = ''; lat.value = ''; }
 });
 
-const count = $('#batch-count');
-const errorBox = $('#batch-error');
-const selected = () => $$('.queue-check:checked').map((box) => Number(box.value));
+// ---- selection and batch actions (the bar sticks to the bottom of the screen) ---------------
+const batch = $('#batch');
+if (batch) {
+  const count = $('#batch-count');
+  const errorBox = $('#batch-error');
+  const selectAll = $('#select-all');
+  const boxes = () => $$('.queue-check');
+  const selected = () => boxes().filter((box) => box.checked).map((box) => Number(box.value));
 
-function showCount() {
-  const n = selected().length;
-  count.textContent = n ? s(n === 1 ? 'selected_one' : 'selected_other', { n }) : '';
-  for (const button of $$('[data-batch]')) button.disabled = n === 0;
-}
-document.addEventListener('change', (event) => {
-  if (event.target.classList?.contains('queue-check')) showCount();
-});
-showCount();
-
-for (const button of $$('[data-batch]')) {
-  button.addEventListener('click', async () => {
-    errorBox.textContent = '';
-    const body = { ids: selected(), to: button.dataset.batch };
-    if (body.to === 'scheduled') {
-      body.planned_for = $('#batch-date').value;
-      if (!body.planned_for) { errorBox.textContent = s('choose_date'); $('#batch-date').focus(); return; }
+  const showCount = () => {
+    const n = selected().length;
+    count.textContent = n ? s(n === 1 ? 'selected_one' : 'selected_other', { n }) : s('none_selected');
+    batch.classList.toggle('is-idle', n === 0);
+    for (const button of $$('[data-batch]')) button.disabled = n === 0;
+    if (selectAll) {
+      selectAll.checked = n > 0 && n === boxes().length;
+      selectAll.indeterminate = n > 0 && n < boxes().length;
     }
-    button.disabled = true;
-    try {
-      await api('/api/v1/agent/batch', { method: 'POST', json: body });
-      count.textContent = s('done');
-      window.location.reload();
-    } catch (error) {
-      errorBox.textContent = error instanceof ApiError
-        ? [error.detail, ...error.errors.map((e) => e.detail)].filter(Boolean).join(' ')
-        : s('error');
-      button.disabled = false;
+  };
+  document.addEventListener('change', (event) => {
+    if (event.target === selectAll) {
+      for (const box of boxes()) box.checked = selectAll.checked;
+      showCount();
+    } else if (event.target.classList?.contains('queue-check')) {
+      showCount();
     }
   });
+  showCount();
+
+  for (const button of $$('[data-batch]')) {
+    button.addEventListener('click', async () => {
+      errorBox.textContent = '';
+      const body = { ids: selected(), to: button.dataset.batch };
+      if (body.to === 'scheduled') {
+        body.planned_for = $('#batch-date').value;
+        if (!body.planned_for) { errorBox.textContent = s('choose_date'); $('#batch-date').focus(); return; }
+      }
+      button.disabled = true;
+      try {
+        await api('/api/v1/agent/batch', { method: 'POST', json: body });
+        count.textContent = s('done');
+        // the page says what changed (the server checks it), then drops these parameters
+        const next = new URL(window.location.href);
+        next.searchParams.set('changed', body.ids.join(','));
+        next.searchParams.set('to', body.to);
+        window.location.assign(next);
+      } catch (error) {
+        errorBox.textContent = error instanceof ApiError
+          ? [error.detail, ...error.errors.map((e) => e.detail)].filter(Boolean).join(' ')
+          : s('error');
+        button.disabled = false;
+      }
+    });
+  }
 }
 
 // ---- the queue on a map: the same reports as the list, one marker each -----------------------

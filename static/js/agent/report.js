@@ -75,15 +75,17 @@ if (form) {
     const button = $('button[type="submit"]', form);
     button.disabled = true;
     try {
+      let result;
       if (to === 'resolved' && photo) {
         const body = new FormData();
         body.append('transition', JSON.stringify(data));
         body.append('photo', photo);
-        await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', form: body });
+        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', form: body });
       } else {
-        await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', json: data });
+        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', json: data });
       }
-      window.location.reload();
+      // the page says it was saved (the server checks the change is this agent's), once
+      window.location.assign(`/agent/reports/${config.id}?changed=${encodeURIComponent(result?.event_id ?? '')}`);
     } catch (error) {
       showError(form, error);
       button.disabled = false;

@@ -20,8 +20,43 @@ const layers = {
   quartier: L.layerGroup(), hotspots: L.layerGroup(),
 };
 const areaShapes = {};
-let months = [];  // first day of every month with data, for the time slider
+let months = [];  // first day of every month from the first to the latest with data (time slider)
 let hexBreaks = [];
+let topCodes = new Set();  // the top categories (the public list page knows only these)
+
+/** The string `key` with its `{name}` placeholders filled from `params`. */
+function say(key, params = {}) {  // the page's own strings (S), not lib/i18n.js's t()
+  return (S[key] ?? key).replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+const pluralRules = new Intl.PluralRules(lang);
+/** A counted string: `base_one` or `base_other`, as the page's language wants for `n`. */
+function sayN(base, n) {
+  const form = pluralRules.select(n) === 'one' ? 'one' : 'other';
+  return say(`${base}_${form}`, { n: formatNumber(n) });
+}
+
+const monthFormat = new Intl.DateTimeFormat(lang, { month: 'long', year: 'numeric', timeZone: 'UTC' });
+const dayFormat = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', year: '2-digit', timeZone: 'UTC' });
+const percentFormat = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 });
+const changeFormat = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1, signDisplay: 'exceptZero' });
+const sizeFormat = new Intl.NumberFormat(lang, { style: 'unit', unit: 'kilobyte', maximumFractionDigits: 0 });
+const isoDate = (iso) => new Date(`${iso.slice(0, 10)}T00:00:00Z`);
+
+/** Every month's first day from `first` to `last` (YYYY-MM-DD), both included. */
+function monthRange(span) {
+  if (!span) return [];
+  const out = [];
+  for (let m = span.first; m <= span.last; m = addMonths(m, 1)) out.push(m);
+  return out;
+}
+
+/** 1er, 2e… in French; 1st, 2nd… in English (arrondissements are named by their number). */
+function ordinal(n) {
+  if (lang === 'fr') return n === 1 ? '1er' : `${n}e`;
+  const suffix = n % 100 >= 10 && n % 100 <= 20 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
 
 /** Cell size (metres between hexagon centres) for the current zoom. */
 function cellForZoom(zoom) {
@@ -72,21 +107,73 @@ function quantileBreaks(values) {
   return [...new Set([q(0.2), q(0.4), q(0.6), q(0.8), sorted[sorted.length - 1]])];
 }
 
-function renderLegend(title, breaks) {
-  legend.replaceChildren();
+function legendSection(title, ...content) {
+  const section = document.createElement('div');
+  section.className = 'legend-section';
   const h = document.createElement('h2');
   h.textContent = title;
+  section.append(h, ...content);
+  legend.append(section);
+}
+
+function classList(breaks, format = formatNumber) {
+  if (!breaks.length) {  // nothing to colour: say so rather than show a bare title
+    const p = document.createElement('p');
+    p.className = 'legend-empty';
+    p.textContent = S.no_data;
+    return p;
+  }
   const ul = document.createElement('ul');
   let lower = 0;
   breaks.forEach((b, k) => {
     const li = document.createElement('li');
     const sw = document.createElement('span');
     sw.className = `swatch c${k}`;
-    li.append(sw, `${formatNumber(lower)} – ${formatNumber(b)}`);
+    li.append(sw, `${format(lower)} – ${format(b)}`);
     ul.append(li);
     lower = b;
   });
-  legend.append(h, ul);
+  return ul;
+}
+
+/** The legend of the layers that are on, in the order of the "Layers" box. */
+function renderLegend(active, hex, areaBreaks) {
+  legend.replaceChildren();
+  if (active.includes('hexbins') && hex) {
+    // a no-break space keeps the unit with its number ("500 m" on one line)
+    legendSection(say('legend_hexbins', { size: formatNumber(hex.cell_m) }).replace(/ m$/, '\u00a0m'), classList(hex.breaks));
+  }
+  if (active.includes('heat')) {
+    const bar = document.createElement('div');
+    bar.className = 'heat-scale';
+    const ramp = document.createElement('span');
+    ramp.className = 'heat-ramp';
+    const low = document.createElement('span');
+    low.textContent = S.legend_heat_low;
+    const high = document.createElement('span');
+    high.textContent = S.legend_heat_high;
+    bar.append(low, ramp, high);
+    legendSection(S.legend_heat, bar);
+  }
+  const level = ['quartier', 'arrondissement'].find((l) => active.includes(l));
+  if (level && areaBreaks) {
+    const density = form.measure.value !== 'count';
+    legendSection(density ? S.legend_areas_density : S.legend_areas_count,
+      classList(areaBreaks, density ? (v) => formatNumber(Math.round(v)) : formatNumber));
+  }
+  if (active.includes('hotspots')) {
+    const p = document.createElement('p');
+    p.className = 'legend-hotspot';
+    const sw = document.createElement('span');
+    sw.className = 'swatch hotspot-swatch';
+    p.append(sw, S.legend_hotspots);
+    legend.append(p);
+  }
+  if (!legend.childElementCount) {
+    const p = document.createElement('p');
+    p.textContent = S.legend_none;
+    legend.append(p);
+  }
 }
 
 function showInfo(title, rows, link, actions = []) {
@@ -106,7 +193,7 @@ function showInfo(title, rows, link, actions = []) {
     const a = document.createElement('a');
     a.href = link;
     a.textContent = S.list;
-    a.target = '_blank';
+    a.className = 'list-link';
     info.append(a);
   }
   for (const [text, onclick] of actions) {
@@ -142,12 +229,37 @@ function bboxOf(geometry) {
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)].map((v) => v.toFixed(6));
 }
 
-function listUrl(extra) {
-  const p = filterParams();
-  const kind = p.get('kind');
-  p.delete('kind');
-  for (const [k, v] of Object.entries(extra)) p.set(k, v);
-  return `/api/v1/${kind}s?${p}`;
+/** The public list page (/) showing these contributions: the same filters, in the terms of
+ * its URL (static/js/state.js: kind, category, status, arrondissement, since, until) and its
+ * map view (lat, lon, z) around `bounds`. A subcategory is widened to its top category and a
+ * quartier to its map view: that page cannot express them. */
+function listUrl(bounds, { arrondissement, since, until } = {}) {
+  const f = filterParams();
+  const p = new URLSearchParams();
+  p.set('kind', f.get('kind'));
+  const category = form.category.value;
+  if (category) {
+    const parent = form.category.selectedOptions[0]?.parentElement?.dataset.top;
+    p.set('category', topCodes.has(category) ? category : (parent ?? category));
+  }
+  if (form.status.value) p.set('status', form.status.value);
+  if (arrondissement) p.set('arrondissement', arrondissement);
+  const s = since ?? f.get('since');
+  const u = until ?? f.get('until');
+  if (s) p.set('since', s);
+  if (u) p.set('until', u);
+  const b = L.latLngBounds(bounds);
+  const center = b.getCenter();
+  const z = Math.max(10, Math.min(18, map.getBoundsZoom(b)));
+  p.set('lat', center.lat.toFixed(5));
+  p.set('lon', center.lng.toFixed(5));
+  p.set('z', String(z));
+  return `/?${p}`;
+}
+
+function ringBounds(geometry) {
+  const [w, s, e, n] = bboxOf(geometry).map(Number);
+  return [[s, w], [n, e]];
 }
 
 async function loadHexbins(params) {
@@ -159,8 +271,8 @@ async function loadHexbins(params) {
   L.geoJSON(data, {
     style: (f) => ({ className: `hex hex-c${classOf(f.properties.count, hexBreaks)}` }),
     onEachFeature: (f, layer) => layer.on('click', () => showInfo(
-      `${S.hexagon} ${data.cell_m} m`, [[S.count, formatNumber(f.properties.count)]],
-      listUrl({ bbox: bboxOf(f.geometry).join(',') }))),
+      `${S.hexagon} ${formatNumber(data.cell_m)} m`, [[S.count, formatNumber(f.properties.count)]],
+      listUrl(ringBounds(f.geometry)))),
   }).addTo(layers.hexbins);
   const max = hexBreaks[hexBreaks.length - 1] || 1;
   const points = data.features.map((f) => {
@@ -189,11 +301,11 @@ async function loadAreas(level, params) {
       const a = byCode[f.properties.code];
       showInfo(a.name, [
         [S.count, a.count == null ? S.suppressed : formatNumber(a.count)],
-        [S.density, a.density_km2],
-        [S.share, a.share == null ? null : `${(a.share * 100).toFixed(1)} %`],
-        [S.previous, a.previous_count],
-        [S.change, a.change_pct == null ? null : `${a.change_pct > 0 ? '+' : ''}${a.change_pct} %`],
-      ], listUrl({ [level]: a.code }));
+        [S.density, a.density_km2 == null ? null : formatNumber(a.density_km2)],
+        [S.share, a.share == null ? null : percentFormat.format(a.share)],
+        [S.previous, a.previous_count == null ? null : formatNumber(a.previous_count)],
+        [S.change, a.change_pct == null ? null : changeFormat.format(a.change_pct / 100)],
+      ], listUrl(layer.getBounds(), level === 'arrondissement' ? { arrondissement: a.code } : {}));
     }),
   }).addTo(layers[level]);
   return breaks;
@@ -209,26 +321,116 @@ async function loadHotspots(params) {
     p.set('since', addMonths(p.get('until').slice(0, 8) + '01', -2));
   }
   const data = await api(`/api/v1/stats/hotspots?${p}`);
+  // the window the hotspots were found in, as the list page's inclusive dates (the echo's
+  // `until` is the Paris midnight after the last day)
+  const lastDay = isoDate(data.filters.until);
+  lastDay.setUTCDate(lastDay.getUTCDate() - 1);
+  const window_ = { since: p.get('since') ?? data.filters.since.slice(0, 10),
+    until: p.get('until') ?? lastDay.toISOString().slice(0, 10) };
   L.geoJSON(data, {
     style: () => ({ className: 'hotspot' }),
     onEachFeature: (f, layer) => layer.on('click', () => showInfo(
       `${S.hotspot} #${f.properties.rank}`,
       [[S.count, formatNumber(f.properties.count)],
         ...f.properties.top_categories.map((c) => [c.label[lang] ?? c.code, formatNumber(c.count)])],
-      f.properties.reports_url, hotspotActions(f))),
+      listUrl(layer.getBounds(), window_), hotspotActions(f))),
   }).addTo(layers.hotspots);
 }
 
 const charts = {};
-function drawChart(id, type, labels, values, label) {
+const chartData = {};  // per chart: its caption, labels, values and the values' column name
+
+// Chart.js draws on a transparent canvas: a white background for the PNG download
+const whiteBackground = {
+  id: 'whiteBackground',
+  beforeDraw(chart) {
+    const { ctx, width, height } = chart;
+    ctx.save();
+    ctx.globalCompositeOperation = 'destination-over';
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, width, height);
+    ctx.restore();
+  },
+};
+
+/** A long label on at most two lines of about `width` characters (Chart.js draws arrays as
+ * lines), the rest cut with an ellipsis; the tooltip shows it whole. */
+function wrap(text, width = 18) {
+  const lines = [''];
+  for (const word of text.split(/\s+/)) {
+    const line = lines[lines.length - 1];
+    if (!line || line.length + 1 + word.length <= width) lines[lines.length - 1] = line ? `${line} ${word}` : word;
+    else lines.push(word);
+  }
+  if (lines.length > 2) {
+    lines.length = 2;
+    lines[1] = `${lines[1]} …`;
+  }
+  return lines.map((l) => (l.length > width + 2 ? `${l.slice(0, width)}…` : l));
+}
+
+function drawChart(id, type, labels, values, label, { full = labels, ticks = {} } = {}) {
   if (charts[id]) charts[id].destroy();
-  charts[id] = new Chart(document.getElementById(id), {
+  delete charts[id];
+  const canvas = document.getElementById(id);
+  const figure = canvas.closest('figure');
+  const caption = figure.querySelector('figcaption').textContent.trim();
+  chartData[id] = { caption, labels: full, values, label };
+  const empty = !values.some((v) => v != null && v !== 0);
+  figure.classList.toggle('is-empty', empty);
+  figure.querySelector('.chart-empty').hidden = !empty;
+  canvas.hidden = empty;
+  for (const button of figure.querySelectorAll('.chart-tools button')) button.disabled = empty;
+  if (empty) return;
+  const horizontal = id === 'chart-categories';
+  charts[id] = new Chart(canvas, {
     type,
     data: { labels, datasets: [{ label, data: values, backgroundColor: '#fe9929', borderColor: '#d95f0e', pointRadius: 0 }] },
-    options: { animation: false, responsive: true, maintainAspectRatio: false,
-      indexAxis: id === 'chart-categories' ? 'y' : 'x', plugins: { legend: { display: false } } },
+    plugins: [whiteBackground],
+    options: {
+      animation: false, responsive: true, maintainAspectRatio: false, locale: lang,
+      indexAxis: horizontal ? 'y' : 'x',
+      layout: { padding: { top: 8, right: 12, bottom: 4, left: 4 } },
+      scales: {
+        x: { ticks: { autoSkip: true, maxRotation: 0, ...(horizontal ? {} : ticks) }, beginAtZero: true },
+        y: { ticks: { autoSkip: !horizontal, ...(horizontal ? ticks : {}) }, beginAtZero: true },
+      },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { title: (items) => full[items[0].dataIndex] } },
+      },
+    },
   });
+  canvas.setAttribute('aria-label', caption);
 }
+
+function download(name, href) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+document.querySelectorAll('.chart-tools button').forEach((button) => button.addEventListener('click', () => {
+  const id = button.closest('figure').querySelector('canvas').id;
+  const name = id.replace('chart-', 'cartagora-');
+  if (button.dataset.download === 'png') {
+    if (charts[id]) download(`${name}.png`, charts[id].toBase64Image('image/png', 1));
+    return;
+  }
+  const { labels, values, label } = chartData[id];
+  const cell = (v) => {
+    const text = v == null ? '' : String(v).replace('.', lang === 'fr' ? ',' : '.');
+    return /[;"\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const rows = [[chartData[id].column, label], ...labels.map((l, i) => [l, values[i]])];
+  const csv = `\ufeff${rows.map((r) => r.map(cell).join(';')).join('\n')}\n`;
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
+  download(`${name}.csv`, url);
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}));
 
 async function loadCharts(params) {
   const [trend, byCat, byArr] = await Promise.all([
@@ -236,70 +438,135 @@ async function loadCharts(params) {
     api(`/api/v1/stats/resolution?${params}&group_by=category`),
     api(`/api/v1/stats/resolution?${params}&group_by=arrondissement`),
   ]);
-  drawChart('chart-trend', 'line', trend.series.map((p) => p.period), trend.series.map((p) => p.count), S.count);
+  const weeks = trend.series.map((p) => dayFormat.format(isoDate(p.period)));
+  drawChart('chart-trend', 'line', weeks, trend.series.map((p) => p.count), S.count,
+    { full: trend.series.map((p) => p.period.slice(0, 10)), ticks: { maxTicksLimit: 8 } });
+  chartData['chart-trend'].column = S.period;
   const top = byCat.groups.filter((g) => g.count).sort((a, b) => b.count - a.count).slice(0, 10);
-  drawChart('chart-categories', 'bar', top.map((g) => g.label ?? g.code), top.map((g) => g.count), S.count);
-  drawChart('chart-resolution', 'bar', byArr.groups.map((g) => String(g.code)),
-    byArr.groups.map((g) => g.resolve_median_h), S.hours);
+  const names = top.map((g) => g.label ?? g.code);
+  drawChart('chart-categories', 'bar', names.map((n) => wrap(n)), top.map((g) => g.count), S.count,
+    { full: names });
+  chartData['chart-categories'].column = S.category;
+  const arr = byArr.groups.filter((g) => g.resolve_median_h != null).sort((a, b) => Number(a.code) - Number(b.code));
+  drawChart('chart-resolution', 'bar', arr.map((g) => ordinal(Number(g.code))), arr.map((g) => g.resolve_median_h),
+    S.median_hours, { full: arr.map((g) => g.label ?? ordinal(Number(g.code))) });
+  chartData['chart-resolution'].column = S.arrondissement;
   document.getElementById('planner').dataset.total = String(trend.total);
+}
+
+// ---- the dashboard's state in the URL (shareable; reloading restores it) --------------------
+
+const DEFAULT_LAYERS = ['hexbins', 'hotspots'];
+
+function activeLayers() {
+  return [...form.querySelectorAll('input[name="layer"]:checked')].map((i) => i.value);
+}
+
+function writeUrl() {
+  const p = new URLSearchParams();
+  if (form.kind.value !== 'report') p.set('kind', form.kind.value);
+  if (form.category.value) p.set('category', form.category.value);
+  if (form.status.value) p.set('status', form.status.value);
+  if (form.window.value !== 'all') {
+    p.set('window', form.window.value);
+    const end = months[Number(form.slider.value)];
+    if (end) p.set('end', end.slice(0, 7));
+  }
+  const active = activeLayers();
+  if (active.join(',') !== DEFAULT_LAYERS.join(',')) p.set('layers', active.join(',') || 'none');
+  if (form.measure.value !== 'count') p.set('measure', form.measure.value);
+  const query = p.toString();
+  history.replaceState(history.state, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
+}
+
+const initial = new URLSearchParams(location.search);
+
+function setSelect(select, value) {
+  if (value == null) return;
+  select.value = value;
+  if (select.value !== value) select.selectedIndex = 0;
+}
+
+function restoreFromUrl() {
+  setSelect(form.kind, initial.get('kind'));
+  setSelect(form.status, initial.get('status'));
+  setSelect(form.window, initial.get('window'));
+  setSelect(form.measure, initial.get('measure'));
+  const layersParam = initial.get('layers');
+  if (layersParam) {
+    const wanted = layersParam.split(',');
+    for (const box of form.querySelectorAll('input[name="layer"]')) box.checked = wanted.includes(box.value);
+  }
 }
 
 let generation = 0;
 async function refresh() {
   const mine = ++generation;
   const params = filterParams();
+  writeUrl();
   statusLine.textContent = S.loading;
   const started = performance.now();
   try {
-    const active = [...form.querySelectorAll('input[name="layer"]:checked')].map((i) => i.value);
+    const active = activeLayers();
     const jobs = [loadHexbins(params), loadCharts(params)];
-    for (const level of ['arrondissement', 'quartier']) if (active.includes(level)) jobs.push(loadAreas(level, params));
+    const levels = ['arrondissement', 'quartier'].filter((level) => active.includes(level));
+    for (const level of levels) jobs.push(loadAreas(level, params));
     if (active.includes('hotspots')) jobs.push(loadHotspots(params));
     const [hex, , ...rest] = await Promise.all(jobs);
     if (mine !== generation) return;
-    const areaLevel = ['quartier', 'arrondissement'].find((l) => active.includes(l));
-    if (areaLevel && !active.includes('hexbins')) {
-      renderLegend(`${S.areas} (${form.measure.value === 'count' ? S.count : S.density})`, rest[0] || []);
-    } else {
-      renderLegend(`${S.hexagon} ${hex.cell_m} m`, hex.breaks);
-    }
+    // the legend describes the finest area level shown (quartiers over arrondissements)
+    const areaBreaks = levels.length ? rest[levels.indexOf(levels.includes('quartier') ? 'quartier' : 'arrondissement')] : null;
+    renderLegend(active, hex, areaBreaks);
     for (const [name, group] of Object.entries(layers)) {
       if (active.includes(name)) group.addTo(map); else group.remove();
     }
-    statusLine.textContent = `${formatNumber(hex.total)} ${S.contributions} · ${Math.round(performance.now() - started)} ms`;
+    statusLine.textContent = `${sayN('contributions', hex.total)} · ${Math.round(performance.now() - started)} ms`;
     document.getElementById('planner').dataset.query = params.toString();
   } catch (error) {
-    statusLine.textContent = error.detail ?? String(error);
+    if (mine !== generation) return;
+    statusLine.textContent = error.detail ?? S.error;
   }
 }
 
-async function initFilters() {
+async function initFilters(restoring = false) {
   const tree = await api(`/api/v1/categories?kind=${form.kind.value}`);
   const select = form.category;
   select.length = 1;
+  topCodes = new Set();
   for (const top of tree.categories ?? tree) {
     const group = document.createElement('optgroup');
     group.label = top.label[lang] ?? top.code;
-    const all = new Option(`${top.label[lang] ?? top.code} (${S.all})`, top.code);
+    group.dataset.top = top.code;
+    topCodes.add(top.code);
+    const all = new Option(say('all', { name: top.label[lang] ?? top.code }), top.code);
     group.append(all);
     for (const child of top.children) group.append(new Option(child.label[lang] ?? child.code, child.code));
     select.append(group);
   }
-  const series = await api(`/api/v1/stats/timeseries?kind=${form.kind.value}&interval=month`);
-  months = series.series.map((p) => p.period);
+  // the months from the first to the latest with data (asked of the database by the page)
+  months = monthRange(config.months[form.kind.value]);
   form.slider.max = String(Math.max(0, months.length - 1));
   form.slider.value = form.slider.max;
-  form.slider.disabled = form.window.value === 'all';
+  if (restoring) {
+    setSelect(select, initial.get('category'));
+    const end = initial.get('end');
+    const k = end ? months.indexOf(`${end}-01`) : -1;
+    if (k >= 0) form.slider.value = String(k);
+  }
+  form.slider.disabled = form.window.value === 'all' || !months.length;
   updateSliderLabel();
 }
 
 function updateSliderLabel() {
-  document.getElementById('slider-label').textContent = months[Number(form.slider.value)]?.slice(0, 7) ?? '';
+  const month = months[Number(form.slider.value)];
+  const text = month ? monthFormat.format(isoDate(month)) : '';
+  document.getElementById('slider-label').textContent = text;
+  form.slider.setAttribute('aria-valuetext', text);
 }
 
 form.addEventListener('change', async (event) => {
   if (event.target.name === 'kind') await initFilters();
-  form.slider.disabled = form.window.value === 'all';
+  form.slider.disabled = form.window.value === 'all' || !months.length;
   updateSliderLabel();
   refresh();
 });
@@ -315,7 +582,7 @@ document.querySelectorAll('[data-export]').forEach((button) => button.addEventLi
   const url = {
     'contributions.csv': `/planner/export/contributions.csv?${params}`,
     'contributions.geojson': `/planner/export/contributions.geojson?${params}`,
-    'areas.csv': `/api/v1/stats/areas?${params}&level=arrondissement&format=csv`,
+    'areas.csv': `/planner/export/areas-arrondissement.csv?${params}`,
     'report.html': `/planner/report.html?${params}`,
   }[what];
   progress.hidden = false;
@@ -340,13 +607,14 @@ document.querySelectorAll('[data-export]').forEach((button) => button.addEventLi
   const blob = new Blob(chunks, { type: response.headers.get('Content-Type') ?? 'application/octet-stream' });
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
-  a.download = what.startsWith('report') ? 'cartagora-report.html' : what;
+  a.download = { 'report.html': 'cartagora-report.html', 'areas.csv': 'areas-arrondissement.csv' }[what] ?? what;
   document.body.append(a);
   a.click();
   a.remove();
   progress.hidden = true;
-  exportStatus.textContent = `${S.done} (${formatNumber(blob.size)} B)`;
+  exportStatus.textContent = say('done', { size: sizeFormat.format(Math.max(1, blob.size / 1000)) });
 }));
 
-await initFilters();
+restoreFromUrl();
+await initFilters(true);
 await refresh();
