@@ -89,9 +89,8 @@ def test_french_dashboard_slider_url_and_list_link(open_context, planner_login):
     page = context.new_page()
     planner_login(page)
 
-    # the slider: on the latest month with data (the demo data ends long before today)
+    # the slider: on the latest month with data, as the database says (not today's month)
     month = latest_month()
-    assert month.year < 2026
     label = page.locator("#slider-label").text_content()
     assert label == format_date(month, "MMMM y", locale="fr")
     page.select_option("select[name=window]", "3")
@@ -154,7 +153,7 @@ def test_french_dashboard_slider_url_and_list_link(open_context, planner_login):
     # a hexagon's list link: the public list page with the same filters, not JSON
     page.check("input[value=hexbins]")
     ready(page)
-    page.locator("#planner-map path.hex").nth(3).click(force=True)
+    page.locator("#planner-map path.hex").first.click(force=True)  # the data may hold few in the window
     link = page.locator("#info a.list-link")
     href = link.get_attribute("href")
     assert href.startswith("/?") and "/api/" not in href
