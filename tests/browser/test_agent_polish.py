@@ -40,8 +40,12 @@ def many_reports(api_user):
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     yield ids
-    # gone after the test: 55 reports on one spot would stay one cluster at the deepest zoom on
-    # the map tests' view of the centre (the package's clean-up runs only at its end)
+    remove(ids)
+
+
+def remove(ids: list[int]) -> None:
+    """Gone after their test: reports piled on one spot stay one cluster at the deepest zoom
+    of the map tests' view of the centre (the package's clean-up runs only at its end)."""
     with db.engine.begin() as conn:
         for sql in ("DELETE FROM comments WHERE contribution_id = ANY(:ids)",
                     "DELETE FROM votes WHERE contribution_id = ANY(:ids)",
@@ -132,7 +136,7 @@ def test_the_queue_on_a_phone(open_context, agent_email, many_reports):  # noqa:
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_queue_and_report_pages_pass_axe(open_context, agent_email, api_user, lang):  # noqa: F811
+def test_queue_and_report_pages_pass_axe(request, open_context, agent_email, api_user, lang):  # noqa: F811
     reporter = api_user("Riverain")
     feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(NOTRE_DAME)},
                "properties": {"title": unique("Tag sur la grille"), "category": "graffitis"}}
@@ -140,6 +144,7 @@ def test_queue_and_report_pages_pass_axe(open_context, agent_email, api_user, la
                       files={"photos": ("tag.jpg", photo_bytes(), "image/jpeg")})
     assert r.status_code == 201, r.text
     report_id = r.json()["id"]
+    request.addfinalizer(lambda: remove([report_id]))
     context, _watch = open_context(**PHONE)
     page = context.new_page()
     sign_in(page, agent_email, next_path=f"/agent?sort=newest&lang={lang}")
