@@ -12,9 +12,7 @@ from datetime import date
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -34,6 +32,7 @@ from app.db import db
 from app.errors import AppError, Conflict, NotFound
 from app.messages import message
 from app.web import services as web_services
+from app.web.budget import _cycle_of_year, _not_found
 from app.web.forms import page_form, refusal_errors, signed_in_or_login
 from app.web.i18n import current_lang, ordinal
 from app.web.security import protect_forms
@@ -100,19 +99,6 @@ def budget_may_count(k: dict) -> bool:
             and services.can_manage(db.session, current_user()))
 
 
-def _not_found():
-    abort(make_response(render_template("not_found.html"), 404))
-
-
-def _cycle(year: int):
-    if not services.YEAR_MIN <= year <= services.YEAR_MAX:
-        _not_found()
-    try:
-        return services.cycle_of_year(db.session, year, current_user())
-    except NotFound:
-        _not_found()
-
-
 def _key() -> bytes:
     return ballots.ballot_key(current_app.config["SECRET_KEY"])
 
@@ -176,7 +162,7 @@ def _placed(errors: dict[str, str], body: dict) -> dict:
 def vote(year: int):
     """A resident's two ballot papers, all of Paris and one arrondissement of their choice,
     filled with their ballots; posting one casts it (or replaces it)."""
-    cycle = _cycle(year)
+    cycle = _cycle_of_year(year)
     about = services.cycle_json(db.session, cycle, current_user())
     period = next((p for p in about["phases"] if p["phase"] == "vote"), None)
     dates = (date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])) if period else None
@@ -265,7 +251,7 @@ def _section(cycle, name: str, envelope, mine: dict, refused: dict) -> dict:
 def withdraw(year: int, envelope_id: int):
     """Take back a ballot (to vote in another arrondissement, or not at all)."""
     user = signed_in_or_login()
-    cycle = _cycle(year)
+    cycle = _cycle_of_year(year)
     envelope = next((e for e in cycle.envelopes if e.id == envelope_id), None)
     if envelope is None:
         _not_found()
@@ -291,7 +277,7 @@ def withdraw(year: int, envelope_id: int):
 def count(year: int):
     """An admin counts the vote (again: the same result) once it is over."""
     user = signed_in_or_login()
-    cycle = _cycle(year)
+    cycle = _cycle_of_year(year)
     try:
         ballots.count(db.session, user, cycle.id)
     except AppError as exc:
@@ -305,7 +291,7 @@ def count(year: int):
 @bp.get("/budget/<int:year>/results")
 def results(year: int):
     """Each envelope's count by both rules, the Pabulib files, and checking a receipt."""
-    cycle = _cycle(year)
+    cycle = _cycle_of_year(year)
     about = services.cycle_json(db.session, cycle, current_user())
     counted = ballots.counted(cycle)
     out = ballots.results(db.session, cycle) if counted else None
