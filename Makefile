@@ -46,6 +46,7 @@ seed: migrate
 	@if [ -f "$(DEMO_REPORTS)" ]; then $(FLASK) import dansmarue --quiet-if-loaded "$(DEMO_REPORTS)"; \
 	else echo "seed: $(DEMO_REPORTS) not found, no demo reports"; fi
 	$(FLASK) budget import-winners data/bp_projets_gagnants.csv
+	$(FLASK) missions demo
 	$(FLASK) demo history
 
 ## make serve: serve without installing or loading anything (a deployed checkout)

@@ -103,4 +103,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(budget_admin_pages_bp)  # /admin/budgets
     app.cli.add_command(budget_cli)
+    from app.missions.cli import missions_cli
+    from app.missions.feed_views import bp as missions_feed_bp
+    from app.missions.views import bp as missions_bp
+    from app.web.missions import bp as mission_pages_bp
+    from app.web.organisations import bp as organisation_pages_bp
+
+    app.register_blueprint(missions_bp)  # /api/v1/organisations, /api/v1/missions, /api/v1/me/engagements
+    app.register_blueprint(missions_feed_bp)  # API Engagement's feed and import
+    app.register_blueprint(mission_pages_bp)  # /missions, /me/engagements
+    app.register_blueprint(organisation_pages_bp)  # /organisations, /moderation/organisations
+    app.cli.add_command(missions_cli)
     return app

@@ -36,6 +36,7 @@ MODERATOR = "moderator"              # moderators and admins
 EARLY_FOLLOWER = "early_follower"    # followed the report before its resolution
 PLANNER = "planner"                  # planners and admins: the city's answers, consultations
 VERIFIED = "verified"                # an account whose e-mail address is verified
+MEMBER = "member"                    # manages the organisation (of the mission)
 
 RULES: dict[str, tuple[str, ...]] = {
     "contribution.create": (SIGNED_IN,),
@@ -76,6 +77,12 @@ RULES: dict[str, tuple[str, ...]] = {
     "budget.edit": (AUTHOR, PLANNER),                   # a project: its authors, then planners
     "budget.study": (PLANNER,),                         # feasibility, merging, delivery
     "budget.vote": (VERIFIED,),                         # cast, change or withdraw one's ballots
+    # volunteer missions (app.missions): organisations are verified by moderators
+    "organisation.create": (VERIFIED,),                 # register one (pending verification)
+    "organisation.manage": (MEMBER,),                   # edit it, its members, its missions, sign-ups
+    "organisation.verify": (MODERATOR,),                # verify, refuse, suspend; read unverified
+    "mission.signup": (VERIFIED,),                      # sign up for a slot
+    "mission.cancel_signup": (AUTHOR,),                 # the volunteer cancels their own sign-up
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also
@@ -83,13 +90,13 @@ RULES: dict[str, tuple[str, ...]] = {
 HOLDERS: dict[str, tuple[str, ...] | str] = {
     SIGNED_IN: "*", AUTHOR: "*", EARLY_FOLLOWER: "*", VERIFIED: "*", PLANNER: ("planner",),
     STAFF_IN_SCOPE: ("agent", "supervisor"), SUPERVISOR: ("supervisor",), ADMIN: ("admin",),
-    MODERATOR: ("moderator",),
+    MODERATOR: ("moderator",), MEMBER: "*",
 }
 
 # the problem code of a refusal, when more telling than `forbidden`
 REFUSALS = {
     "report.transition": "out_of_scope", "report.prioritise": "out_of_scope",
-    "report.feedback": "not_reporter_or_follower",
+    "report.feedback": "not_reporter_or_follower", "mission.cancel_signup": "not_your_signup",
 }
 # refused to a signed-in person who lacks only a verified e-mail address
 UNVERIFIED = "email_unverified"
@@ -127,6 +134,8 @@ def holds(session: Session, user: User | None, relation: str, subject: object | 
         return covers(session, user, subject)
     if subject is None:
         return False
+    if relation == MEMBER:
+        return user.id in subject.member_ids
     if relation == AUTHOR:
         authors = getattr(subject, "author_ids", None)  # several (a merged budget project)
         return user.id in authors if authors is not None else subject.author_id == user.id

@@ -18,6 +18,8 @@ ALLOWED_TYPES = {"report": ("Point",), "proposal": ("Point", "LineString", "Poly
 ALLOWED_TYPES["petition"] = ("Point", "Polygon", "MultiPolygon")
 # a participatory budget project: where it is, as a proposal (app.budget)
 ALLOWED_TYPES["budget_project"] = ("Point", "LineString", "Polygon")
+# a volunteer mission's place, an organisation's address, a hotspot's centre (app.missions)
+ALLOWED_TYPES["mission"] = ("Point",)
 MAX_VERTICES = 5000
 
 

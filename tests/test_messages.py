@@ -46,3 +46,12 @@ def test_one_resolver(app, url, headers, lang):
 
     with app.test_request_context(url, headers=headers):
         assert current_language() == lang
+
+
+def test_every_kind_of_geometry_has_its_name_in_messages():
+    """A geometry error names its kind ("A report must be a point…"): every kind the
+    validation knows has its words."""
+    from app.messages import GEOMETRY_KINDS
+    from geo.validation import ALLOWED_TYPES
+
+    assert set(GEOMETRY_KINDS) == set(ALLOWED_TYPES)

@@ -67,7 +67,7 @@ def test_landing_conformance_and_collections(client):
     assert client.get("/ogc/conformance").json["conformsTo"] == list(CONFORMANCE)
     assert "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2" in CONFORMANCE
     collections = client.get("/ogc/collections").json["collections"]
-    assert [c["id"] for c in collections] == ["reports", "proposals", "arrondissements", "quartiers"]
+    assert [c["id"] for c in collections] == ["reports", "proposals", "arrondissements", "quartiers", "missions"]
     for c in collections:
         assert c["itemType"] == "feature" and c["crs"] == [CRS84, EPSG_2154] and c["storageCrs"] == CRS84
         w, s, e, n = c["extent"]["spatial"]["bbox"][0]

@@ -26,6 +26,7 @@ from app.policy import (
     ADMIN,
     AUTHOR,
     EARLY_FOLLOWER,
+    MEMBER,
     MODERATOR,
     PLANNER,
     SIGNED_IN,
@@ -51,7 +52,8 @@ def relations(persona: str, subject: str | None) -> set[str]:
     if persona in ("planner", "admin"):
         out.add(PLANNER)
     if persona == "author" and subject:
-        out.add(AUTHOR)
+        # an organisation's and its mission's owner; a sign-up's volunteer
+        out.add(MEMBER if subject in ("organisation", "mission", "signup") else AUTHOR)
     if persona == "early_follower" and subject == "resolved_report":
         out.add(EARLY_FOLLOWER)
     agents = {"agent_in_scope": subject != "proposal",  # nobody's scope holds a proposal
@@ -241,6 +243,65 @@ ENDPOINTS += [
     Endpoint("remove a budget project photo", "budget.edit", "DELETE", "{s}/photos/<sha256>", "budget_project",
              past_the_gate=(404,)),
 ]
+# volunteer missions: subjects organisation (verified, owned by `author`), mission (published,
+# of such an organisation), signup (`resident`'s, on such a mission) and my_signup (`author`'s,
+# on a mission of `planner`'s organisation)
+ENDPOINTS += [
+    Endpoint("register an organisation", "organisation.create", "POST", "/api/v1/organisations", None,
+             {"name": "Association de la matrice", "rna": "W759999999"}, past_the_gate=(409,)),
+    Endpoint("edit an organisation", "organisation.manage", "PATCH", "{s}", "organisation",
+             {"description": "Nouvelle description"}),
+    Endpoint("verify an organisation", "organisation.verify", "POST", "{s}/verification", "organisation",
+             {"decision": "suspend", "reason": "Vérification"}),
+    Endpoint("add a member", "organisation.manage", "POST", "{s}/members", "organisation",
+             {"email": "nobody@example.org"}, past_the_gate=(422,)),
+    Endpoint("remove a member", "organisation.manage", "DELETE", "{s}/members/{agent}", "organisation",
+             past_the_gate=(404,)),  # not a member
+    Endpoint("draft a mission", "organisation.manage", "POST", "{s}/missions", "organisation",
+             {"title": "Mission de la matrice", "description": "x", "domain": "sport", "remote": "full",
+              "schedule": "open_period", "period": {"starts_at": "2099-01-01T10:00:00+01:00", "capacity": 1}}),
+    Endpoint("import missions", "organisation.manage", "POST", "{s}/missions/api-engagement", "organisation",
+             {"data": []}),
+    Endpoint("edit a mission", "organisation.manage", "PATCH", "{s}", "mission", {"title": "Mission corrigée"}),
+    Endpoint("close a mission", "organisation.manage", "POST", "{s}/state", "mission", {"action": "close"}),
+    Endpoint("change a slot's capacity", "organisation.manage", "PUT", "{s}/slots/{slot}/capacity", "mission",
+             {"capacity": 9}),
+    Endpoint("sign up for a mission", "mission.signup", "POST", "{s}/signups", "mission", {"slot_id": "{slot}"}),
+    Endpoint("decide on a sign-up", "organisation.manage", "POST", "{s}/signups/{signup}/decision", "signup",
+             {"decision": "accept"}),
+    Endpoint("cancel a sign-up", "mission.cancel_signup", "DELETE", "{s}/signups/{signup}", "my_signup"),
+]
+ORGANISATION_NUMBERS = itertools.count(1)
+
+
+def make_mission_subject(people, kind: str) -> Subject:
+    """A fresh verified organisation (its owner `author`, or `planner` for my_signup) and, but
+    for kind organisation, a published mission of it with one slot, signed up for by `resident`
+    (signup) or by `author` (my_signup)."""
+    owner = people["planner" if kind == "my_signup" else "author"]
+    r = owner.post("/api/v1/organisations", json={
+        "name": "Association de la matrice", "rna": f"W7{next(ORGANISATION_NUMBERS):08d}"})
+    assert r.status_code == 201, r.json
+    org = r.json["id"]
+    assert people["moderator"].post(f"/api/v1/organisations/{org}/verification",
+                                    json={"decision": "verify"}).status_code == 200
+    if kind == "organisation":
+        return Subject(kind, org, f"/api/v1/organisations/{org}")
+    r = owner.post(f"/api/v1/organisations/{org}/missions", json={
+        "title": "Mission de la matrice", "description": "x", "domain": "sport", "remote": "full",
+        "schedule": "open_period", "period": {"starts_at": "2099-01-01T10:00:00+01:00", "capacity": 5}})
+    assert r.status_code == 201, r.json
+    url = f"/api/v1/missions/{r.json['id']}"
+    assert owner.post(f"{url}/state", json={"action": "publish"}).status_code == 200
+    subject = Subject(kind, r.json["id"], url, {"slot": r.json["slots"][0]["id"]})
+    if kind in ("signup", "my_signup"):
+        volunteer = people["resident" if kind == "signup" else "author"]
+        done = volunteer.post(f"{url}/signups", json={"slot_id": subject.extra["slot"]})
+        assert done.status_code == 201, done.json
+        subject.extra["signup"] = done.json["id"]
+    return subject
+
+
 BUDGET_YEARS = itertools.count()
 
 
@@ -346,6 +407,8 @@ def make_subject(client, people, kind: str) -> Subject:
         return make_petition(people, kind)
     if kind.startswith("budget"):
         return make_budget(people, kind)
+    if kind in ("organisation", "mission", "signup", "my_signup"):
+        return make_mission_subject(people, kind)
     author = people["author"]
     if kind in ("consultation", "open_consultation"):  # a planner's (the author is nobody's here)
         today = datetime.now(ZoneInfo("Europe/Paris")).date()
@@ -389,6 +452,9 @@ def call(client, who: Api | None, endpoint: Endpoint, subject: Subject | None, p
     body = endpoint.body
     if subject is not None:
         path = path.replace("{s}", subject.url).replace("{sha}", subject.extra.get("sha", ""))
+        path = path.replace("{slot}", str(subject.extra.get("slot"))).replace("{signup}", str(subject.extra.get("signup")))
+        if body and body.get("slot_id") == "{slot}":
+            body = {**body, "slot_id": subject.extra["slot"]}
         if body and body.get("sha256") == "{sha}":
             body = {**body, "contribution_id": subject.id, "sha256": subject.extra["sha"]}
         if body and body.get("ids") == ["{id}"]:
@@ -436,6 +502,9 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
                  .replace("/api/v1/consultations/<id:consultation_id>", "{s}")
                  .replace("/api/v1/budgets/<id:cycle_id>", "{s}")
                  .replace("/api/v1/budget-projects/<id:project_id>", "{s}")
+                 .replace("/api/v1/organisations/<id:organisation_id>", "{s}")
+                 .replace("/api/v1/missions/<id:mission_id>", "{s}").replace("<id:slot_id>", "{slot}")
+                 .replace("<id:signup_id>", "{signup}")
                  .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
                 for m, r in declared}
     missing = {d for d in as_rules if d not in covered and d[0] + d[1] not in

@@ -2,13 +2,15 @@
 
 The export is one JSON document: the account, its identities at OIDC providers, its
 sessions (never a token), its contributions (whole Features, withdrawn ones too), comments,
-votes, follows, answers to resolved reports, petitions and signatures, and the e-mails we
-sent it.
+votes, follows, answers to resolved reports, petitions and signatures, budget projects and
+where one voted, organisations and volunteer sign-ups, and the e-mails we sent it.
 
 Deleting an account keeps its row, anonymised, so that what it contributed stays on the map
 attributed to a "former account" (Ancien compte / Former account), as a public record of
 the city's dialogue should; everything personal goes: e-mail, name, password, two-factor
-secret, identities, sessions, links, follows, e-mails not yet sent. Votes and petition
+secret, identities, sessions, links, follows, e-mails not yet sent, memberships of
+organisations; active volunteer sign-ups are cancelled (their places go to the waiting list),
+past ones stay with the anonymised account. Votes and petition
 signatures stay counted but can no longer be tied to anyone (a signature shown with its name
 is no longer shown). The account cannot sign in again, by any way.
 """
@@ -89,6 +91,19 @@ def export(session: Session, user: User) -> dict:
                              "SELECT c.year, v.paris_wide, v.arrondissement_id FROM budget_voters v "
                              "JOIN budget_cycles c ON c.id = v.cycle_id WHERE v.user_id = :u "
                              "ORDER BY c.year, v.paris_wide DESC"), {"u": user.id})],
+        "organisations": [{"organisation_id": r.organisation_id, "name": r.name, "role": r.role,
+                           "since": _iso(r.created_at)}
+                          for r in session.execute(text(
+                              "SELECT m.organisation_id, o.name, m.role, m.created_at FROM organisation_members m "
+                              "JOIN organisations o ON o.id = m.organisation_id WHERE m.user_id = :u "
+                              "ORDER BY m.organisation_id"), {"u": user.id})],
+        "mission_signups": [{"mission_id": r.mission_id, "title": r.title, "starts_at": _iso(r.starts_at),
+                             "status": r.status, "message": r.message, "created_at": _iso(r.created_at)}
+                            for r in session.execute(text(
+                                "SELECT s.mission_id, m.title, t.starts_at, s.status, s.message, s.created_at "
+                                "FROM mission_signups s JOIN missions m ON m.id = s.mission_id "
+                                "JOIN mission_slots t ON t.id = s.slot_id WHERE s.user_id = :u ORDER BY s.id"),
+                                {"u": user.id})],
         "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
                    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                             .order_by(OutboxMessage.id))],
@@ -99,9 +114,11 @@ def delete_account(session: Session, user: User, password: str | None) -> None:
     """Anonymise the account (confirmed by its password, or its e-mail address if it has
     none); its contributions, comments and votes stay, under FORMER_ACCOUNT."""
     from app.field.models import AgentScope, Follow, OutboxMessage
+    from app.missions.services import forget_volunteer
 
     check_password(user, password)
     session.refresh(user, with_for_update=True)
+    forget_volunteer(session, user)  # before the outbox is emptied: a promoted volunteer is told
     session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == user.email,
                                                 OutboxMessage.status == "pending"))
     for model in (ApiToken, AccountToken, RecoveryCode, UserIdentity, Follow, AgentScope):

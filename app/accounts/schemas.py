@@ -138,6 +138,9 @@ class MyDataOut(Model):
     budget_votes: list[dict] = Field(description="The participatory budgets I voted in: Paris-wide, "
                                                  "and the arrondissement. My ballots themselves are "
                                                  "only shown to my own session (`GET /api/v1/budgets/{id}/ballot`).")
+    organisations: list[dict] = Field(description="The organisations I manage, and my role.")
+    mission_signups: list[dict] = Field(description="My volunteer sign-ups: the mission, the slot, "
+                                                    "their status, my message.")
     emails: list[dict]
 
 

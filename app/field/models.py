@@ -76,6 +76,8 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("status_events.id", ondelete="SET NULL"))
+    # a volunteer's reminder (app.missions), deleted if they cancel or are declined
+    mission_signup_id: Mapped[int | None] = mapped_column(ForeignKey("mission_signups.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

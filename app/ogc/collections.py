@@ -1,9 +1,9 @@
-"""The four collections the OGC API serves, their queryables and their metadata documents.
+"""The five collections the OGC API serves, their queryables and their metadata documents.
 
 Each collection names its declared query model (app/ogc/schemas.py) and its queryables: the
 whitelist of SQL expressions a CQL2 filter may use (app/ogc/cql.py). Only public columns are
 listed: `geom` (for a sensitive category, the coarse public point), never `exact_geom`, never
-an author's e-mail.
+an author's e-mail; for missions, never a volunteer.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas.services import category_index
 from app.contributions.models import STATUSES
+from app.missions.domains import DOMAINS
+from app.missions.models import PUBLIC_STATUSES
 from app.ogc import schemas
 from app.ogc.cql import Queryable
 
@@ -56,6 +58,23 @@ def _area_queryables(level: str) -> dict[str, Queryable]:
     return {q.name: q for q in found}
 
 
+def _mission_queryables() -> dict[str, Queryable]:
+    """Over the items query's `m` (app/ogc/services.py): `arrondissement` is `x.arr`, one of
+    the mission's places' arrondissements (a filter holds when it holds for one of them)."""
+    return {q.name: q for q in (
+        Queryable("id", "m.id", "integer", "The mission's id.", minimum=1),
+        Queryable("domain", "m.domain", "string", "Its domain (API Engagement's list).", enum=tuple(DOMAINS)),
+        Queryable("remote", "m.remote", "string", "On site (`no`), `possible` or `full` remote.",
+                  enum=("no", "possible", "full")),
+        Queryable("status", "m.status", "string", "Its status.", enum=PUBLIC_STATUSES),
+        Queryable("arrondissement", "x.arr", "integer",
+                  "The arrondissement of one of its places (1–20).", minimum=1, maximum=20),
+        Queryable("title", "m.title", "string", "The title."),
+        Queryable("updated_at", "m.updated_at", "timestamp", "When it last changed."),
+        Queryable("geometry", "m.geom", "geometry", "Its places (a MultiPoint)."),
+    )}
+
+
 @dataclass(frozen=True)
 class Collection:
     id: str
@@ -64,7 +83,7 @@ class Collection:
     query: type[schemas.ItemsQuery]
     queryables: dict[str, Queryable] = field(compare=False)
     kind: str | None = None   # report or proposal: a collection of contributions
-    table: str | None = None  # arrondissements or quartiers
+    table: str | None = None  # arrondissements, quartiers or missions
 
     @property
     def temporal(self) -> bool:
@@ -83,6 +102,10 @@ COLLECTIONS = {c.id: c for c in (
                table="arrondissements"),
     Collection("quartiers", _l("Quartiers"), _l("The 80 quartiers administratifs of Paris."),
                schemas.QuartierItemsQuery, _area_queryables("quartier"), table="quartiers"),
+    Collection("missions", _l("Volunteer missions"),
+               _l("Volunteer missions of verified organisations, with their places (a MultiPoint; "
+                  "none for a remote one), next slot and places left."),
+               schemas.MissionItemsQuery, _mission_queryables(), table="missions"),
 )}
 
 
@@ -91,7 +114,8 @@ def queryables_schema(collection: Collection, url: str) -> dict:
     properties = {}
     for q in collection.queryables.values():
         if q.type == "geometry":
-            prop = {"format": "geometry-any" if collection.kind == "proposal" or collection.table
+            prop = {"format": "geometry-multipoint" if collection.table == "missions"
+                    else "geometry-any" if collection.kind == "proposal" or collection.table
                     else "geometry-point"}
         elif q.type == "timestamp":
             prop = {"type": "string", "format": "date-time"}

@@ -110,7 +110,7 @@ def openapi_document(server_url: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Cartagora – OGC API – Features", "version": "1.0",
-                 "description": "The public reports, proposals and the areas of Paris, read by GIS "
+                 "description": "The public reports, proposals, volunteer missions and the areas of Paris, read by GIS "
                                 "tools (QGIS, GDAL/OGR, owslib).",
                  "license": {"name": "AGPL-3.0-or-later"}},
         "servers": [{"url": server_url}],

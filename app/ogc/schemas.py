@@ -24,6 +24,7 @@ from pydantic import (
 
 from app.api.types import DATE_MAX, DATE_MIN, Choice, CommaList, Lang, Text, fail
 from app.contributions.models import STATUS_GROUPS, STATUSES
+from app.missions.domains import DOMAINS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_2154 = "http://www.opengis.net/def/crs/EPSG/0/2154"
@@ -239,3 +240,17 @@ class ArrondissementItemsQuery(ItemsQuery):
 class QuartierItemsQuery(ItemsQuery):
     arrondissement: CommaList(Annotated[int, Field(ge=1, le=20)], max_items=20) | None = Field(
         None, description="The quartiers of these arrondissements (1–20), comma-separated.")
+
+
+class MissionItemsQuery(ItemsQuery):
+    """Volunteer missions' items (public ones: a verified organisation's, published, full,
+    closed or cancelled): the standard's parameters and the queryables' own."""
+
+    domain: CommaList(Choice(tuple(DOMAINS)), max_items=14) | None = Field(
+        None, description="API Engagement domains, comma-separated.")
+    remote: CommaList(Choice(("no", "possible", "full")), max_items=3) | None = Field(
+        None, description="`no` (on site), `possible`, `full` (remote), comma-separated.")
+    status: CommaList(Choice(("published", "full", "closed", "cancelled")), max_items=4) | None = Field(
+        None, description="Statuses, comma-separated (by default every public one).")
+    arrondissement: CommaList(Annotated[int, Field(ge=1, le=20)], max_items=20) | None = Field(
+        None, description="Missions with a place in one of these arrondissements (1–20), comma-separated.")

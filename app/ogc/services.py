@@ -2,8 +2,10 @@
 
 Contributions in CRS84 are the stored Feature text (`contributions.feature_json`, the JSON
 API's own fast path, app/contributions/queries.py); in EPSG:2154 the same text with its
-geometry swapped for `geom_l93` (the persisted ST_Transform(geom, 2154)). The areas are
-encoded by PostGIS. Every page is keyset-paginated (never OFFSET), at most LIMIT_MAX rows.
+geometry swapped for `geom_l93` (the persisted ST_Transform(geom, 2154)). The areas and the
+volunteer missions (public ones only: a verified organisation's; each mission's places as one
+MultiPoint) are encoded by PostGIS. Every page is keyset-paginated (never OFFSET), at most
+LIMIT_MAX rows.
 """
 
 from __future__ import annotations
@@ -222,13 +224,104 @@ def area_item(collection: Collection, item_id: int, crs: str) -> bytes | None:
     return rows[0][0] if rows else None
 
 
+# ---- volunteer missions -----------------------------------------------------------------------
+
+# the public missions (app.missions.services.public_clause), each with its places as one
+# MultiPoint (NULL for a remote mission without any), the arrondissements of its places and
+# its next slot open to sign-ups (a dated slot not started, an open period not ended)
+MISSIONS_SQL = """
+    SELECT m.id, m.title, m.domain, m.remote, m.status, m.updated_at, o.id AS organisation_id,
+           o.name AS organisation,
+           (SELECT ST_Multi(ST_Collect(p.geom ORDER BY p.seq)) FROM mission_places p
+            WHERE p.mission_id = m.id) AS geom,
+           ARRAY(SELECT DISTINCT p.arrondissement_id::int FROM mission_places p
+                 WHERE p.mission_id = m.id AND p.arrondissement_id IS NOT NULL ORDER BY 1) AS arrs,
+           ns.starts_at AS next_slot, coalesce(ns.remaining, 0) AS remaining
+    FROM missions m JOIN organisations o ON o.id = m.organisation_id
+    LEFT JOIN LATERAL (
+        SELECT s.starts_at, s.capacity - s.taken AS remaining FROM mission_slots s
+        WHERE s.mission_id = m.id AND m.status IN ('published', 'full')
+          AND CASE WHEN m.schedule = 'open_period' THEN s.ends_at IS NULL OR s.ends_at > now()
+                   ELSE s.starts_at > now() END
+        ORDER BY s.starts_at LIMIT 1) ns ON true
+    WHERE o.status = 'verified' AND m.status IN ('published', 'full', 'closed', 'cancelled')
+"""
+
+
+def _mission_feature_sql(srid: int) -> str:
+    geom = "m.geom" if srid == 4326 else f"ST_Transform(m.geom, {srid})"
+    return f"""json_build_object(
+        'type', 'Feature', 'id', m.id,
+        'properties', json_build_object('title', m.title, 'domain', m.domain, 'remote', m.remote,
+            'status', m.status, 'organisation', m.organisation, 'organisation_id', m.organisation_id,
+            'next_slot', m.next_slot, 'remaining', m.remaining, 'arrondissements', m.arrs,
+            'updated_at', m.updated_at, 'url', CAST(:base AS text) || '/missions/' || m.id),
+        'geometry', ST_AsGeoJSON({geom}, {DECIMALS[srid]})::json)::text"""
+
+
+def _base() -> str:
+    from flask import current_app
+
+    return current_app.config["PUBLIC_URL"]
+
+
+def mission_page(collection: Collection, query: schemas.MissionItemsQuery) -> Page:
+    """By id, in pages (keyset on id)."""
+    clauses, params = ["TRUE"], {"base": _base()}
+    if query.bbox:
+        box = ("ST_Intersects(p.geom, ST_MakeEnvelope(:bw, :bs, :be, :bn, 4326))" if query.bbox_crs == CRS84
+               else _l93_box("p.geom", None))
+        clauses.append(f"EXISTS (SELECT 1 FROM mission_places p WHERE p.mission_id = m.id AND {box})")
+        params.update(zip(("bw", "bs", "be", "bn"), query.bbox, strict=True))
+    for name in ("domain", "remote", "status"):
+        if getattr(query, name):
+            clauses.append(f"m.{name} = ANY(:{name})")
+            params[name] = list(getattr(query, name))
+    if query.arrondissement:
+        clauses.append("m.arrs && CAST(:arrondissements AS int[])")
+        params["arrondissements"] = list(query.arrondissement)
+    cql = _filter(collection, query)
+    if cql:
+        # `arrondissement` is each of the places' (x.arr): the filter holds for one of them
+        clauses.append("EXISTS (SELECT 1 FROM unnest(CASE WHEN cardinality(m.arrs) = 0 THEN ARRAY[NULL::int] "
+                       f"ELSE m.arrs END) x(arr) WHERE {cql[0]})")
+        params.update(cql[1])
+    matched = None
+    if query.cursor is None:
+        matched = db.rows_as_bytes(f"SELECT count(*) FROM ({MISSIONS_SQL}) m WHERE {' AND '.join(clauses)}",
+                                   params)[0][0]
+    else:
+        if not query.cursor.isdigit() or len(query.cursor) > 18:
+            raise invalid("cursor", "invalid_cursor")
+        clauses.append("m.id > :after")
+        params["after"] = int(query.cursor)
+    params["limit"] = query.limit + 1
+    rows = db.rows_as_bytes(f"""
+        SELECT m.id, {_mission_feature_sql(SRIDS[query.crs])} FROM ({MISSIONS_SQL}) m
+        WHERE {' AND '.join(clauses)} ORDER BY m.id LIMIT :limit
+    """, params)
+    page = rows[: query.limit]
+    cursor = str(page[-1][0]) if len(rows) > query.limit else None
+    return Page(b",".join(r[1] for r in page), len(page), matched, cursor)
+
+
+def mission_item(item_id: int, crs: str) -> bytes | None:
+    rows = db.rows_as_bytes(f"SELECT {_mission_feature_sql(SRIDS[crs])} FROM ({MISSIONS_SQL}) m WHERE m.id = :id",
+                            {"id": item_id, "base": _base()})
+    return rows[0][0] if rows else None
+
+
 def page(collection: Collection, query: schemas.ItemsQuery, lang: str) -> Page:
     if collection.kind:
         return contribution_page(collection, query, lang)
+    if collection.table == "missions":
+        return mission_page(collection, query)
     return area_page(collection, query)
 
 
 def item(collection: Collection, item_id: int, crs: str, lang: str) -> bytes | None:
     if collection.kind:
         return contribution_item(collection, item_id, crs, lang)
+    if collection.table == "missions":
+        return mission_item(item_id, crs)
     return area_item(collection, item_id, crs)

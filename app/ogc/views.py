@@ -77,7 +77,7 @@ def landing():
     """The landing page: what the API serves and where."""
     query = parse(schemas.OgcQuery)
     body = {"title": "Cartagora – OGC API – Features",
-            "description": "Public reports, proposals and the areas of Paris.",
+            "description": "Public reports, proposals, volunteer missions and the areas of Paris.",
             "links": self_links(JSON) + [
                 link(url_for("ogc.api_document", _external=True), "service-desc", OPENAPI_30,
                      "The API definition (OpenAPI 3.0)"),

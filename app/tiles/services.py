@@ -1,4 +1,4 @@
-"""Vector tiles encoded by PostGIS (ST_AsMVT): the `contributions` and `areas` layers.
+"""Vector tiles encoded by PostGIS (ST_AsMVT): the `contributions`, `areas` and `missions` layers.
 
 Tile coordinates are XYZ on Web Mercator (EPSG:3857), y down, as ST_TileEnvelope numbers
 them. Each layer has an extent of 4096 units and a 256-unit buffer (what a renderer needs to
@@ -15,6 +15,13 @@ draw a symbol or a line across a tile edge without a seam).
 * `areas`: the arrondissements, and the quartiers from QUARTIERS_ZOOM, with `level`,
   `number`, `code` (INSEE), `name` and `count` (public contributions under the filters, from
   `tile_area_counts`).
+* `missions`: the open volunteer missions (published or full, of a verified organisation, with
+  a slot still open to sign-ups, even before `flask missions close-ended` has run), one
+  point per place at every zoom (a few hundred missions, never thousands, in a city), with
+  `id` (the mission's: a mission with several places has several features, so it is a
+  property rather than the MVT feature id, which should be unique), `title`, `domain`,
+  `remote` and `remaining` (places left on its next slot open to sign-ups). The contributions'
+  filters do not apply to it.
 
 Only `geom` is read, the public geometry (a sensitive category's coarse point), never
 `exact_geom`; hidden and withdrawn contributions are never counted nor drawn.
@@ -41,7 +48,7 @@ QUARTIERS_ZOOM = 12
 # read as points anyway.
 FEATURES_MAX = 5_000
 HALF = 20037508.342789244  # half the Web-Mercator world's side, metres
-LAYERS = ("contributions", "areas")
+LAYERS = ("contributions", "areas", "missions")
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 
 
@@ -167,9 +174,33 @@ def _areas_tile(session: Session, z: int, x: int, y: int, filters: list[KindFilt
     """), params).scalar()
 
 
+def _missions_tile(session: Session, z: int, x: int, y: int) -> bytes:
+    return session.execute(text(f"""
+        SELECT ST_AsMVT(t, 'missions', {EXTENT}, 'geom') FROM (
+            SELECT m.id::int AS id, m.title, m.domain, m.remote,
+                   ns.remaining,
+                   ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope(:z, :x, :y),
+                                {EXTENT}, {BUFFER}) AS geom
+            FROM mission_places p
+            JOIN missions m ON m.id = p.mission_id
+            JOIN organisations o ON o.id = m.organisation_id
+            JOIN LATERAL (  -- its next slot open to sign-ups: an ended one is not drawn
+                SELECT s.capacity - s.taken AS remaining FROM mission_slots s
+                WHERE s.mission_id = m.id
+                  AND CASE WHEN m.schedule = 'open_period' THEN s.ends_at IS NULL OR s.ends_at > now()
+                           ELSE s.starts_at > now() END
+                ORDER BY s.starts_at LIMIT 1) ns ON true
+            WHERE p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326)
+              AND m.status IN ('published', 'full') AND o.status = 'verified'
+        ) t WHERE t.geom IS NOT NULL
+    """), {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT}).scalar()
+
+
 def tile(session: Session, layer: str, z: int, x: int, y: int, filters: list[KindFilter]) -> bytes:
     """The MVT bytes of one tile of `layer` (empty when nothing is in it)."""
-    if layer == "areas":
+    if layer == "missions":
+        data = _missions_tile(session, z, x, y)
+    elif layer == "areas":
         data = _areas_tile(session, z, x, y, filters)
     elif not filters:
         return b""

@@ -120,11 +120,18 @@ DESCRIPTIONS = {
                      f"{services.FEATURES_MAX:,}: then cells again, of about 150 m.",
     "areas": "The 20 arrondissements, and the 80 quartiers administratifs from zoom "
              f"{services.QUARTIERS_ZOOM}, with their count of public contributions.",
+    "missions": "Open volunteer missions of verified organisations: one point per place, "
+                "at every zoom.",
 }
 
 
 def vector_layer(layer: str) -> dict:
-    if layer == "areas":
+    if layer == "missions":
+        fields = {"id": "Number: the mission's id (a mission with several places has several points)",
+                  "title": "String", "domain": "String: API Engagement's domain",
+                  "remote": "String: no, possible or full",
+                  "remaining": "Number: places left on its next slot open to sign-ups"}
+    elif layer == "areas":
         fields = {"level": "String: arrondissement or quartier",
                   "number": "Number: the arrondissement (1–20) or quartier (1–80) number",
                   "code": "String: the INSEE code", "name": "String",

@@ -1,0 +1,1 @@
+"""Volunteer missions (Je m'engage pour Paris): organisations, missions, sign-ups."""
