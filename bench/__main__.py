@@ -1,4 +1,4 @@
-"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc|petitions|budget]`: run the benchmarks, print tables, write
+"""`python -m bench [all|import|bbox|faults|memory|tiles|ogc|petitions|budget|missions]`: run the benchmarks, print tables, write
 results/*.json.
 
 `all` is import and bbox; `faults` (worker kills and PostgreSQL restarts under load, on a
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     write_secret()  # the apps it starts (in process and gunicorn) read var/secret_key
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all", choices=["all", "import", "bbox", "faults", "memory", "tiles", "ogc", "petitions",
-                                                                "budget"])
+                                                                "budget", "missions"])
     parser.add_argument("--db", default="cartagora_bench",
                         help="bench database, created on the server of var/database_url (default: %(default)s)")
     parser.add_argument("--reuse-db", action="store_true",
@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="tiles: contributions in the database, synthetic ones added (default: %(default)s)")
     parser.add_argument("--tiles", type=int, default=50, help="tiles: tiles per zoom (default: %(default)s)")
     parser.add_argument("--workers", default="4,16,32",
-                        help="petitions: signers at once (worker processes, one connection each), "
+                        help="petitions, missions: signers at once (worker processes, one connection each), "
                              "one run per number (default: %(default)s)")
     parser.add_argument("--page-requests", type=int, default=200,
-                        help="petitions: timed requests per page (default: %(default)s)")
+                        help="petitions, missions: timed requests per page (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/*.json")
     args = parser.parse_args(argv)
     if args.runs is None:
@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         from bench import petitions_bench
 
         petitions_bench.main(args)
+        return
+    if args.which == "missions":  # a database of its own (cartagora_bench_missions by default)
+        from bench import missions_bench
+
+        missions_bench.main(args)
         return
     if args.which == "budget":  # a database of its own (cartagora_bench_budget by default)
         from bench import budget_bench

@@ -605,3 +605,20 @@ def test_deleting_an_account_frees_its_places_and_exports_its_sign_ups(owner, pu
     rows = session.execute(text("SELECT status FROM mission_signups WHERE slot_id = :s ORDER BY id"),
                            {"s": slot}).scalars().all()
     assert rows == ["cancelled", "pending"]
+
+
+def test_a_budget_projects_page_lists_the_missions_that_help_it(owner, org, make_user, client):
+    from tests.test_budget import cycle_body, submitted
+
+    admin = make_user(("admin",), name="Administratrice")
+    made = admin.post("/api/v1/budgets", json=cycle_body(2031, "submission"))
+    assert admin.patch(f"/api/v1/budgets/{made.json['id']}", json={"status": "published"}).status_code == 200
+    project = submitted(owner, made.json["id"])
+    r = owner.post(f"/api/v1/organisations/{org}/missions",
+                   json=mission_body(links=[{"kind": "budget_project", "id": project["id"]}]))
+    assert r.status_code == 201 and r.json["links"][0]["title"] == "Des arbres rue Oberkampf"
+    page = client.get(f"/budget/projects/{project['id']}").get_data(as_text=True)
+    assert "Désherber les massifs du jardin" not in page  # a draft helps nobody yet
+    owner.post(f"/api/v1/missions/{r.json['id']}/state", json={"action": "publish"})
+    page = client.get(f"/budget/projects/{project['id']}").get_data(as_text=True)
+    assert 'id="missions"' in page and "Désherber les massifs du jardin" in page

@@ -24,6 +24,7 @@ themselves; everyone else sees counts.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -566,7 +567,11 @@ def list_missions(session: Session, user: User | None, f: dict) -> tuple[list[Mi
         near_places = select(func.min(func.ST_Distance(func.geography(place.geom), func.geography(here)))) \
             .where(place.mission_id == Mission.id).scalar_subquery()
         remote_ok = Mission.remote.in_(("possible", "full")) if f.get("remote_too") else False
+        # the box first (the GiST index on geom), then the exact distance on the sphere
+        dy = radius / 111_000 * 1.01
+        dx = dy / math.cos(math.radians(min(abs(lat), 89)))
         q = q.where(or_(exists().where(place.mission_id == Mission.id,
+                                       place.geom.op("&&")(func.ST_Expand(here, dx, dy)),
                                        func.ST_DWithin(func.geography(place.geom), func.geography(here), radius)),
                         remote_ok))
         distance = near_places

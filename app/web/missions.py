@@ -77,14 +77,15 @@ def slot_words(starts_at, ends_at, period: bool = False) -> str:
     period's first and last days."""
     start = _moment(starts_at)
     end = _moment(ends_at) if ends_at else None
-    if period:
+    same_day = end is not None and end.astimezone(PARIS).date() == start.astimezone(PARIS).date()
+    if period and not same_day:  # a period within one day reads as a dated slot
         if end is None:
             return _("from %(date)s, with no end date", date=format_date(start, "long"))
         return _("from %(start)s to %(end)s", start=format_date(start, "long"), end=format_date(end, "long"))
     day = format_date(start, "full")
     if end is None:
         return _("%(day)s at %(time)s", day=day, time=format_time(start, "short"))
-    if end.astimezone(PARIS).date() == start.astimezone(PARIS).date():
+    if same_day:
         return _("%(day)s, %(start)s–%(end)s", day=day, start=format_time(start, "short"),
                  end=format_time(end, "short"))
     return _("from %(start)s to %(end)s", start=f"{day} {format_time(start, 'short')}",
