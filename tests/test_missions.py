@@ -416,7 +416,10 @@ def test_a_past_slot_takes_no_sign_up_and_the_mission_closes(owner, org, volunte
     session.execute(text("UPDATE mission_slots SET starts_at = now() - interval '1 hour', "
                          "ends_at = now() WHERE id = :s"), {"s": future["id"]})
     session.commit()
+    # the list, which never writes, already leaves it out of the open missions
+    assert mid not in [m["id"] for m in client.get("/api/v1/missions?limit=100").json["missions"]]
     assert client.get(f"/api/v1/missions/{mid}").json["status"] == "closed"
+    assert mid in [m["id"] for m in client.get("/api/v1/missions?limit=100&status=closed").json["missions"]]
     r = owner.post(f"/api/v1/missions/{mid}/state", json={"action": "reopen"})
     assert r.status_code == 409 and r.json["code"] == "mission_no_open_slot"
 

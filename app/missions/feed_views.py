@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import noload
 
 from app import policy
 from app.accounts.auth import current_user
@@ -124,11 +125,10 @@ def feed_view(query: ApiEngagementQuery):
 
     The public missions (of verified organisations), open ones unless `status=all`, in the
     format of API Engagement (betagouv/api-engagement), for volunteering platforms to list."""
-    services.close_ended(db.session)
-    where = [services.public_clause(),
+    where = [services.public_clause(), services.still_open(),
              Mission.status.in_(OPEN_STATUSES if query.status == "open" else PUBLIC_STATUSES)]
     total = db.session.scalar(select(func.count()).select_from(Mission).where(*where))
-    rows = db.session.scalars(select(Mission).where(*where).order_by(Mission.id)
+    rows = db.session.scalars(select(Mission).options(noload(Mission.links)).where(*where).order_by(Mission.id)
                               .limit(query.limit).offset(query.skip)).all()
     return {"ok": True, "total": total, "limit": query.limit, "skip": query.skip,
             "data": [api_engagement.to_api_engagement(db.session, m) for m in rows]}

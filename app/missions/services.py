@@ -31,9 +31,9 @@ from flask import current_app
 from flask_babel import lazy_pgettext as _lp
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import mapping
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, noload
 
 from app import policy
 from app.accounts.models import User
@@ -535,15 +535,23 @@ def public_clause():
         select(Organisation.id).where(Organisation.status == "verified")))
 
 
+def still_open():
+    """A published or full mission none of whose slots is open any more is closed in all but
+    name (`close_ended` makes it so): lists leave it out of the open ones without writing."""
+    open_slot = exists().where(MissionSlot.mission_id == Mission.id, case(
+        (Mission.schedule == "open_period", or_(MissionSlot.ends_at.is_(None), MissionSlot.ends_at > func.now())),
+        else_=MissionSlot.starts_at > func.now()))
+    return or_(Mission.status.not_in(OPEN_STATUSES), open_slot)
+
+
 def list_missions(session: Session, user: User | None, f: dict) -> tuple[list[Mission], int, dict]:
-    """The public list, filtered by place (near a point within a radius, a bbox, an
+    """The public list (read-only: it never writes), filtered by place (near a point within a radius, a bbox, an
     arrondissement), domain, remote, dates (a slot overlapping [from, to]), organisation and
     words; open missions (published, full) unless `status` says otherwise. Ordered by
     distance near a point, else by next slot. Returns the page, the total and each
     mission's distance in metres (near a point)."""
-    close_ended(session)
     statuses = f.get("status") or OPEN_STATUSES
-    q = select(Mission).where(Mission.status.in_(statuses))
+    q = select(Mission).options(noload(Mission.links)).where(Mission.status.in_(statuses), still_open())
     manager_org = f.get("organisation")
     if manager_org is not None:
         q = q.where(Mission.organisation_id == manager_org)
