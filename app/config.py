@@ -94,6 +94,8 @@ class Config:
     # The address people reach Cartagora at: links in e-mails (verification, password reset)
     # are built from it, never from the request's Host header (which anyone can forge).
     PUBLIC_URL = os.environ.get("CARTAGORA_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    # where people report an accessibility barrier (the accessibility statement's contact)
+    ACCESSIBILITY_CONTACT = os.environ.get("CARTAGORA_ACCESSIBILITY_CONTACT", "")
     # single-use links sent by e-mail, hours
     VERIFY_EMAIL_TTL_HOURS = int(os.environ.get("CARTAGORA_VERIFY_EMAIL_TTL_HOURS", "72"))
     RESET_PASSWORD_TTL_HOURS = int(os.environ.get("CARTAGORA_RESET_PASSWORD_TTL_HOURS", "1"))

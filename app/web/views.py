@@ -48,6 +48,28 @@ bp = Blueprint("web", __name__)
 protect_forms(bp)
 
 
+# what the accessibility statement says was checked, and when (update both with a new audit)
+STATEMENT_DATE = "2026-11-26"
+AXE_VERSION = "4.11.0"  # static/vendor/axe-core, package.json
+TESTED_PAGES = ("/", "/accessibilite", "/c/<id>", "/me/contributions", "/account", "/agent", "/planner", "/consultations",
+                "/petitions", "/budget", "/missions", "/organisations", "/moderation", "/admin",
+                "/ogc", "/open-data/", "/api/v1/docs")
+
+
+@bp.get("/accessibilite")
+def accessibility():
+    """The accessibility statement (déclaration d'accessibilité, article 47 of the law of 11
+    February 2005 and its decree of 2019): the conformity status, what was tested and how, what
+    is not accessible yet, how to report a barrier, and the recourse."""
+    from datetime import date
+
+    from flask_babel import format_date
+
+    return render_template("accessibility.html", date=format_date(date.fromisoformat(STATEMENT_DATE), "long"),
+                           axe=AXE_VERSION, pages=TESTED_PAGES,
+                           contact=current_app.config["ACCESSIBILITY_CONTACT"])
+
+
 @bp.app_context_processor
 def page_context():
     try:

@@ -149,3 +149,21 @@ def test_the_ogc_api_pages_have_no_serious_violation(page, lang):
     assert report
     page.goto(f"{report.split('?')[0]}?f=html&lang={lang}")
     assert violations(page) == [], report
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_accessibility_statement_is_one_click_from_every_page(page, lang):
+    """The law asks for the conformity status on every page and a statement page: from a
+    page's footer (the map's panel on the map) to the statement, which passes axe itself."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"/lang/{lang}?next=/petitions")  # the language chosen, as its switch does
+    status = {"fr": "Accessibilité : partiellement conforme", "en": "Accessibility: partially conformant"}[lang]
+    page.locator("footer.site-footer").get_by_role("link", name=status).click()
+    page.wait_for_url(re.compile(r"/accessibilite"))
+    heading = {"fr": "Déclaration d'accessibilité", "en": "Accessibility statement"}[lang]
+    assert page.get_by_role("heading", level=1).inner_text() == heading
+    assert page.get_by_text("RGAA").count() >= 1
+    assert violations(page) == []
+    page.goto("/")
+    assert page.locator("footer.site-footer").count() == 0  # the map fills the window
+    assert page.locator(".panel-footer a").inner_text() == status  # in the list's panel
