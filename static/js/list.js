@@ -94,7 +94,7 @@ export class ResultList {
             class: 'link-button show-on-map',
             'aria-describedby': titleId,
             text: t('list.show_on_map'),
-            onclick: () => this.onShow({ id: p.id, lat, lon }),
+            onclick: () => this.onShow({ id: p.id, lat, lon, item: { id: p.id, kind: p.kind, category: p.category.top, status: p.status, title: p.title } }),
           }))));
   }
 }

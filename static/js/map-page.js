@@ -36,9 +36,9 @@ const list = new ResultList(
   { list: $('#results-list'), count: $('#results-count'), shown: $('#results-shown'), more: $('#results-more') },
   config,
   {
-    onShow: ({ id, lat, lon }) => {
+    onShow: ({ lat, lon, item }) => {
       setView('map');
-      pendingPopup = id;
+      pendingPopup = { lat, lon, item };
       map.setView([lat, lon], Math.max(map.getZoom(), MAX_ZOOM - 1));
       map.getContainer().focus();
     },
@@ -141,7 +141,13 @@ async function refresh() {
     container.dataset.total = data.total;
     container.dataset.loads = Number(container.dataset.loads ?? 0) + 1;
     if (mapStatus.textContent === t('map.loading_error')) mapStatus.textContent = '';
-    if (pendingPopup !== null && layer.openPopup(pendingPopup)) pendingPopup = null;
+    if (pendingPopup !== null) {
+      // its own marker if it is one; else (it shares its spot with others, in a cluster even
+      // at the deepest zoom) its popup at its place all the same
+      const { lat, lon, item } = pendingPopup;
+      if (!layer.openPopup(item.id)) layer.popupAt(item, [lat, lon]);
+      pendingPopup = null;
+    }
   } catch (error) {
     if (!isAbort(error)) mapStatus.textContent = t('map.loading_error');
   }

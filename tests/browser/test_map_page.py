@@ -264,3 +264,35 @@ def test_mobile_layout_and_touch_targets(open_context):
     # the contribute button sits in the thumb's reach (bottom right quarter)
     box = page.get_by_role("button", name="Contribuer").bounding_box()
     assert box["y"] > 640 / 2 and box["x"] + box["width"] > 360 / 2
+
+
+def test_show_on_the_map_opens_the_popup_of_a_report_sharing_its_spot(page, api_user, live_server):
+    """Reports filed on one spot stay one cluster at the deepest zoom: "show on the map" opens
+    the chosen one's popup at that spot all the same."""
+    from sqlalchemy import text
+
+    from app.db import db
+    from tests.browser.conftest import unique
+
+    author = api_user("Voisine du kiosque")
+    spot = [2.3269, 48.8357]  # the parc Montsouris's kiosk (14e): nothing else there
+    ids = []
+    try:
+        for n in range(3):
+            r = author.post(f"{live_server}/api/v1/reports", json={
+                "type": "Feature", "geometry": {"type": "Point", "coordinates": spot},
+                "properties": {"title": unique(f"Banc cassé {n}"), "category": "graffitis"}}, timeout=10)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        page.goto(f"/?lat={spot[1]}&lon={spot[0]}&z=19")
+        wait_for_map(page)
+        assert page.locator(".marker-cluster").count() >= 1  # one spot, one cluster
+        item = page.locator(f'#results-list > li[data-id="{ids[1]}"]')
+        title = item.locator("h3").inner_text()
+        item.get_by_role("button", name="Voir sur la carte").click()
+        page.wait_for_selector(".leaflet-popup .popup-title a")
+        assert page.locator(".leaflet-popup .popup-title a").get_attribute("href") == f"/c/{ids[1]}"
+        assert page.locator(".leaflet-popup .popup-title").inner_text().strip() == title.strip()
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM contributions WHERE id = ANY(:ids)"), {"ids": ids})

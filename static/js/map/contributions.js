@@ -113,6 +113,11 @@ export class ContributionLayer {
       h('p', {}, h('a', { href, class: 'button small', text: t('map.details') })));
   }
 
+  /** Open a contribution's popup at a place: one that shares its spot with others. */
+  popupAt(p, latlng) {
+    L.popup().setLatLng(latlng).setContent(this.popup(p)).openOn(this.map);
+  }
+
   /** Open the popup of a lone contribution shown on the map, if it is there. */
   openPopup(id) {
     const layer = this.byId.get(id);
