@@ -249,8 +249,8 @@ def signup(mission_id: int):
     slot_id = _int(request.form.get("slot_id"), 1, 2**62)
     message = request.form.get("message", "").strip()[:services.MESSAGE_MAX]
 
-    def run(user):
-        mission = _readable(mission_id, user, lock=True)
+    def run(user):  # the slot's row is the lock (services.sign_up), not the mission's
+        mission = _readable(mission_id, user)
         signup = services.sign_up(db.session, mission, user, slot_id or 0, message,
                                   request.form.get("confirm_age") == "on")
         return signup.status, services.waiting_position(db.session, signup)
@@ -278,7 +278,7 @@ def _signup(mission_id: int, signup_id: int, user, lock: bool = False, mission=N
 @bp.post("/missions/<id:mission_id>/signups/<id:signup_id>/cancel")
 def cancel(mission_id: int, signup_id: int):
     def run(user):
-        mission, signup = _signup(mission_id, signup_id, user, lock=True)
+        mission, signup = _signup(mission_id, signup_id, user)
         return services.cancel_signup(db.session, mission, signup, user)
 
     return _act(mission_id, run, _l("Your sign-up is cancelled."))
