@@ -32,17 +32,17 @@ and loaded with the areas like every bench database.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import queue
 import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from functools import partial
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bench import common
+from bench import workers as workers_mod
 from bench.common import BenchDb, log
 
 SIGNERS = 3_000
@@ -60,18 +60,7 @@ TILE_ZOOM = 12
 # --------------------------------------------------------------------------- data
 
 def _engine(db: BenchDb):
-    return create_engine(db.url, connect_args={"options": "-c timezone=UTC"})
-
-
-def _accounts(conn, prefix: str, n: int) -> tuple[int, int]:
-    """n verified accounts in one statement: (first id, last id)."""
-    ids = conn.execute(text("""
-        INSERT INTO users (email, display_name, roles, email_verified_at)
-        SELECT :prefix || i || '@bench.example', 'Bénévole ' || i, ARRAY['resident'], now()
-        FROM generate_series(1, :n) i
-        RETURNING id
-    """), {"prefix": prefix, "n": n}).scalars().all()
-    return min(ids), max(ids)
+    return workers_mod.engine(db.url)
 
 
 def _mission_values(schedule: str) -> dict:
@@ -104,11 +93,9 @@ def prepare(db: BenchDb, schedule: str) -> dict:
     engine = _engine(db)
     tag = f"{time.time():.3f}"
     with engine.begin() as conn:
-        owner, _ = _accounts(conn, f"owner-{tag}-", 1)
-        signers = _accounts(conn, f"volunteer-{tag}-", SIGNERS)
-        conn.execute(text("""CREATE TABLE IF NOT EXISTS bench_anchor_rows (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint, at timestamptz DEFAULT now())"""))
-        conn.execute(text("TRUNCATE bench_anchor_rows"))
+        owner, _ = workers_mod.accounts(conn, f"owner-{tag}-", 1, "Bénévole")
+        signers = workers_mod.accounts(conn, f"volunteer-{tag}-", SIGNERS, "Bénévole")
+        workers_mod.empty_anchor_table(conn)
         rna = "W1" + str(conn.execute(text("SELECT count(*) + 1 FROM organisations")).scalar()).zfill(8)
     app = create_app({"DATABASE_URL": db.url, "RATELIMIT_ENABLED": False})
     with app.app_context(), Session(engine) as session:
@@ -128,65 +115,14 @@ def prepare(db: BenchDb, schedule: str) -> dict:
 
 # --------------------------------------------------------------------------- signing up
 
-def _volunteer(db_url: str, mode: str, mid: int, slots: list[int], todo, results, ready, go) -> None:
-    """One worker process, one connection, one volunteer at a time (as a gunicorn worker serves
-    one request at a time): takes user ids from `todo` until it is empty."""
-    from app import create_app
+def _sign_up(mid: int, slots: list[int], session, user_id: int) -> None:
+    """As POST /api/v1/missions/<id>/signups does: the account, the mission, the sign-up."""
     from app.accounts.models import User
     from app.missions import services
 
-    app = create_app({"DATABASE_URL": db_url, "RATELIMIT_ENABLED": False})
-    engine = create_engine(db_url, pool_size=1, max_overflow=0, connect_args={"options": "-c timezone=UTC"})
-    times, errors = [], []
-    with app.app_context(), Session(engine) as session:  # the e-mails' texts, the site's URL
-        session.execute(text("SELECT 1"))  # connected before the start
-        session.commit()
-        ready.put(1)
-        go.wait()
-        while True:
-            try:
-                user_id = todo.get_nowait()
-            except queue.Empty:
-                break
-            started = time.perf_counter()
-            try:
-                if mode == "sign_up":  # as POST /api/v1/missions/<id>/signups does
-                    user = session.get(User, user_id)
-                    mission = services.mission_readable(session, mid, user)
-                    services.sign_up(session, mission, user, slots[user_id % len(slots)], "", False)
-                else:  # the anchor: a row of its own, no shared row to queue on
-                    session.execute(text("INSERT INTO bench_anchor_rows (user_id) VALUES (:u)"), {"u": user_id})
-                session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported, and fails the bench
-                session.rollback()
-                errors.append(repr(exc))
-                continue
-            times.append((time.perf_counter() - started) * 1000)
-    engine.dispose()
-    results.put((times, errors))
-
-
-def _pool_run(db: BenchDb, mode: str, mid: int, slots: list[int], ids: list[int], workers: int):
-    """`workers` processes signing up (or writing anchor rows) for `ids`, all released at once:
-    (wall seconds, each call's ms, errors)."""
-    ctx = multiprocessing.get_context("fork")
-    todo, results, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-    for i in ids:
-        todo.put(i)
-    time.sleep(0.5)  # the queue's feeder thread has flushed it
-    procs = [ctx.Process(target=_volunteer, args=(db.url, mode, mid, slots, todo, results, ready, go))
-             for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=180)
-    started = time.perf_counter()
-    go.set()
-    outcomes = [results.get(timeout=1800) for _ in procs]
-    wall = time.perf_counter() - started
-    for proc in procs:
-        proc.join(60)
-    return wall, [t for times, _ in outcomes for t in times], [e for _, errors in outcomes for e in errors]
+    user = session.get(User, user_id)
+    mission = services.mission_readable(session, mid, user)
+    services.sign_up(session, mission, user, slots[user_id % len(slots)], "", False)
 
 
 def _check_signups(db: BenchDb, data: dict, capacity: int) -> dict:
@@ -231,9 +167,9 @@ def measure_signups(db: BenchDb, schedule: str, workers: int, quiet_wait: float)
     capacity = CAPACITY if schedule == "one_off" else SLOT_CAPACITY
     quiet = common.wait_for_quiet(quiet_wait)
     log(f"missions: {len(ids):,} volunteers on {len(slots)} slot(s), {workers} at a time")
-    wall, times, errors = _pool_run(db, "sign_up", mid, slots, ids, workers)
+    wall, times, errors = workers_mod.pool_run(db.url, partial(_sign_up, mid, slots), ids, workers)
     log(f"missions: signed up in {wall:.2f} s ({len(ids) / wall:,.0f}/s), {len(errors)} errors")
-    anchor_wall, anchor_times, anchor_errors = _pool_run(db, "anchor", mid, slots, ids, workers)
+    anchor_wall, anchor_times, anchor_errors = workers_mod.pool_run(db.url, workers_mod.anchor, ids, workers)
     log(f"missions: anchor rows in {anchor_wall:.2f} s ({len(ids) / anchor_wall:,.0f}/s)")
     checks = _check_signups(db, data, capacity)
     checks["errors"] = errors[:5] + anchor_errors[:5]
@@ -267,8 +203,8 @@ def load_missions(db: BenchDb, seed: int) -> dict:
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000})
-        owner, _ = _accounts(conn, f"reader-owner-{tag}-", 1)
-        first, last = _accounts(conn, f"reader-volunteer-{tag}-", 2_000)
+        owner, _ = workers_mod.accounts(conn, f"reader-owner-{tag}-", 1, "Bénévole")
+        first, last = workers_mod.accounts(conn, f"reader-volunteer-{tag}-", 2_000, "Bénévole")
         base = conn.execute(text("SELECT coalesce(max(id), 0) FROM organisations")).scalar()
         orgs = conn.execute(text("""
             INSERT INTO organisations (name, rna, description, address, status, verified_at, created_by_id)

@@ -29,15 +29,14 @@ and loaded with the areas like every bench database.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import statistics
 import time
+from functools import partial
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
 from bench import common
+from bench import workers as workers_mod
 from bench.common import BenchDb, log
 
 SIGNERS = 5_000
@@ -46,17 +45,6 @@ DEFAULT_DB = "cartagora_bench_petitions"
 
 
 # --------------------------------------------------------------------------- data
-
-def _accounts(conn, prefix: str, n: int) -> tuple[int, int]:
-    """n verified accounts in one statement: (first id, last id)."""
-    ids = conn.execute(text("""
-        INSERT INTO users (email, display_name, roles, email_verified_at)
-        SELECT :prefix || i || '@bench.example', 'Signataire ' || i, ARRAY['resident'], now()
-        FROM generate_series(1, :n) i
-        RETURNING id
-    """), {"prefix": prefix, "n": n}).scalars().all()
-    return min(ids), max(ids)
-
 
 def _open_petition(conn, author: int, title: str) -> int:
     return conn.execute(text("""
@@ -71,82 +59,28 @@ def _open_petition(conn, author: int, title: str) -> int:
 
 def prepare(db: BenchDb) -> dict:
     """SIGNERS fresh verified accounts and a fresh open petition (a run of its own)."""
-    engine = create_engine(db.url, connect_args={"options": "-c timezone=UTC"})
+    engine = workers_mod.engine(db.url)
     tag = f"{time.time():.3f}"
     with engine.begin() as conn:
         conn.execute(text("UPDATE petition_settings SET signing_days = 120, answer_threshold = 1000, "
                           "referral_threshold = 5000"))
-        author, _ = _accounts(conn, f"author-{tag}-", 1)
-        signers = _accounts(conn, f"signer-{tag}-", SIGNERS)
+        author, _ = workers_mod.accounts(conn, f"author-{tag}-", 1, "Signataire")
+        signers = workers_mod.accounts(conn, f"signer-{tag}-", SIGNERS, "Signataire")
         signed = _open_petition(conn, author, f"Banc d'essai : {SIGNERS} signataires")
-        conn.execute(text("""CREATE TABLE IF NOT EXISTS bench_anchor_rows (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint, at timestamptz DEFAULT now())"""))
-        conn.execute(text("TRUNCATE bench_anchor_rows"))
+        workers_mod.empty_anchor_table(conn)
     engine.dispose()
     return {"author": author, "signers": signers, "petition": signed}
 
 
 # --------------------------------------------------------------------------- signing
 
-def _signer(db_url: str, mode: str, pid: int, todo, results, ready, go) -> None:
-    """One worker process, one connection, one signer at a time (as a gunicorn worker serves
-    one request at a time): takes user ids from `todo` until it is empty."""
-    from app import create_app
+def _sign(pid: int, session, user_id: int) -> None:
+    """As PUT /api/v1/petitions/<id>/signature does: the account, the signature."""
     from app.accounts.models import User
     from app.petitions import services
 
-    app = create_app({"DATABASE_URL": db_url, "RATELIMIT_ENABLED": False})
-    engine = create_engine(db_url, pool_size=1, max_overflow=0, connect_args={"options": "-c timezone=UTC"})
-    times, errors = [], []
-    with app.app_context(), Session(engine) as session:  # the e-mails' texts, the site's URL
-        session.execute(text("SELECT 1"))  # connected before the start
-        session.commit()
-        ready.put(1)
-        go.wait()
-        while True:
-            try:
-                user_id = todo.get_nowait()
-            except queue.Empty:
-                break
-            started = time.perf_counter()
-            try:
-                if mode == "sign":
-                    user = session.get(User, user_id)
-                    services.sign(session, user, pid, public_name=user_id % 3 == 0,
-                                  arrondissement=None if user_id % 7 == 0 else user_id % 20 + 1)
-                else:  # the anchor: a row of its own, no shared row to queue on
-                    session.execute(text("INSERT INTO bench_anchor_rows (user_id) VALUES (:u)"), {"u": user_id})
-                session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported, and fails the bench
-                session.rollback()
-                errors.append(repr(exc))
-                continue
-            times.append((time.perf_counter() - started) * 1000)
-    engine.dispose()
-    results.put((times, errors))
-
-
-def _pool_run(db: BenchDb, mode: str, pid: int, ids: list[int], workers: int):
-    """`workers` processes signing (or writing anchor rows) for `ids`, all released at once:
-    (wall seconds, each call's ms, errors)."""
-    ctx = multiprocessing.get_context("fork")
-    todo, results, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-    for i in ids:
-        todo.put(i)
-    time.sleep(0.5)  # the queue's feeder thread has flushed it
-    procs = [ctx.Process(target=_signer, args=(db.url, mode, pid, todo, results, ready, go))
-             for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    started = time.perf_counter()
-    go.set()
-    outcomes = [results.get(timeout=1800) for _ in procs]
-    wall = time.perf_counter() - started
-    for proc in procs:
-        proc.join(60)
-    return wall, [t for times, _ in outcomes for t in times], [e for _, errors in outcomes for e in errors]
+    services.sign(session, session.get(User, user_id), pid, public_name=user_id % 3 == 0,
+                  arrondissement=None if user_id % 7 == 0 else user_id % 20 + 1)
 
 
 def measure_signing(db: BenchDb, workers: int, quiet_wait: float) -> dict:
@@ -156,9 +90,9 @@ def measure_signing(db: BenchDb, workers: int, quiet_wait: float) -> dict:
     ids = list(range(first, last + 1))
     quiet = common.wait_for_quiet(quiet_wait)
     log(f"petitions: {len(ids):,} signers, {workers} at a time")
-    wall, times, errors = _pool_run(db, "sign", pid, ids, workers)
+    wall, times, errors = workers_mod.pool_run(db.url, partial(_sign, pid), ids, workers)
     log(f"petitions: signed in {wall:.2f} s ({len(ids) / wall:,.0f}/s), {len(errors)} errors")
-    anchor_wall, anchor_times, anchor_errors = _pool_run(db, "anchor", pid, ids, workers)
+    anchor_wall, anchor_times, anchor_errors = workers_mod.pool_run(db.url, workers_mod.anchor, ids, workers)
     log(f"petitions: anchor rows in {anchor_wall:.2f} s ({len(ids) / anchor_wall:,.0f}/s)")
     engine = create_engine(db.url, connect_args={"options": "-c timezone=UTC"})
     with engine.connect() as conn:
@@ -205,7 +139,7 @@ def load_page_petition(db: BenchDb, author: int) -> int:
     tag = str(int(time.time()))
     started = time.perf_counter()
     with engine.begin() as conn:
-        first, last = _accounts(conn, f"reader-{tag}-", PAGE_SIGNERS)
+        first, last = workers_mod.accounts(conn, f"reader-{tag}-", PAGE_SIGNERS, "Signataire")
         pid = _open_petition(conn, author, f"Banc d'essai : {PAGE_SIGNERS} signatures")
         conn.execute(text("ALTER TABLE petition_signatures DISABLE TRIGGER petition_signatures_count"))
         conn.execute(text("""

@@ -195,8 +195,11 @@ def test_the_feed_hides_drafts_and_unverified_organisations(client, session, own
     assert all(i["statusCode"] == "ACCEPTED" for i in body["data"])
     page = client.get(FEED, query_string={"limit": 1, "skip": body["total"] - 1}).get_json()
     assert len(page["data"]) == 1 and page["data"][0]["clientId"] == ids[-1]
-    for bad in ({"limit": 0}, {"limit": 501}, {"skip": -1}, {"status": "draft"}, {"nope": 1}):
-        assert client.get(FEED, query_string=bad).status_code in (400, 422)
+    for bad, field in (({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"skip": -1}, "skip"),
+                       ({"status": "draft"}, "status"), ({"nope": 1}, "nope")):
+        r = client.get(FEED, query_string=bad)
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", (bad, r.status_code)
+        assert [e["field"] for e in r.get_json()["errors"]] == [field]
 
 
 def test_import_needs_a_member_and_a_well_formed_body(client, session, owners, two_orgs):
@@ -321,7 +324,8 @@ def test_ogc_missions_items_are_multipoints_of_public_missions(client, session, 
     q = client.get("/ogc/collections/missions/queryables").get_json()["properties"]
     assert {"domain", "remote", "status", "arrondissement", "geometry"} <= set(q)
     assert client.get("/ogc/collections/missions/items", query_string={"filter": "volunteer = 'x'"}).status_code == 400
-    assert client.get("/ogc/collections/missions/items", query_string={"f": "html"}).status_code == 200
+    html = client.get("/ogc/collections/missions/items", query_string={"f": "html", "lang": "en"}).get_data(as_text=True)
+    assert "Places left" in html and shown.title in html and draft.title not in html
 
 
 def test_owslib_and_gdal_read_the_missions(http_root, session, owners, two_orgs, tmp_path):

@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime, time
 from flask import current_app
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, noload
 
 from app import policy
 from app.accounts.models import User
@@ -37,7 +37,7 @@ from app.errors import AppError, FieldError, ValidationFailed
 from app.messages import message
 from app.missions import schedule, services
 from app.missions.domains import ACTIVITIES, DOMAINS
-from app.missions.models import Mission, Organisation
+from app.missions.models import OPEN_STATUSES, PUBLIC_STATUSES, Mission, Organisation
 from geo.errors import GeometryError
 from geo.validation import check_inside_paris
 
@@ -134,6 +134,16 @@ def _organisation(org: Organisation) -> dict:
             "organizationDescription": org.description or None, "organizationUrl": org.website,
             "organizationFullAddress": org.address or None,
             "organizationPostCode": found.group(0) if found else None, "organizationCity": "Paris"}
+
+
+def feed_page(session: Session, open_only: bool, limit: int, skip: int) -> tuple[int, list[Mission]]:
+    """The public missions (open ones, or every public status), by id: (total, the page)."""
+    where = [services.public_clause(), services.still_open(),
+             Mission.status.in_(OPEN_STATUSES if open_only else PUBLIC_STATUSES)]
+    total = session.scalar(select(func.count()).select_from(Mission).where(*where))
+    rows = session.scalars(select(Mission).options(noload(Mission.links)).where(*where).order_by(Mission.id)
+                           .limit(limit).offset(skip)).all()
+    return total, list(rows)
 
 
 def to_api_engagement(session: Session, mission: Mission) -> dict:

@@ -9,8 +9,6 @@ from typing import Any
 
 from flask import Blueprint
 from pydantic import Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import noload
 
 from app import policy
 from app.accounts.auth import current_user
@@ -18,7 +16,6 @@ from app.api.contract import ApiQuery, Body, Model, Reply, operation
 from app.api.types import Choice
 from app.db import db
 from app.missions import api_engagement, services
-from app.missions.models import OPEN_STATUSES, PUBLIC_STATUSES, Mission
 
 bp = Blueprint("missions_feed", __name__)
 TAGS = ("Missions",)
@@ -125,11 +122,7 @@ def feed_view(query: ApiEngagementQuery):
 
     The public missions (of verified organisations), open ones unless `status=all`, in the
     format of API Engagement (betagouv/api-engagement), for volunteering platforms to list."""
-    where = [services.public_clause(), services.still_open(),
-             Mission.status.in_(OPEN_STATUSES if query.status == "open" else PUBLIC_STATUSES)]
-    total = db.session.scalar(select(func.count()).select_from(Mission).where(*where))
-    rows = db.session.scalars(select(Mission).options(noload(Mission.links)).where(*where).order_by(Mission.id)
-                              .limit(query.limit).offset(query.skip)).all()
+    total, rows = api_engagement.feed_page(db.session, query.status == "open", query.limit, query.skip)
     return {"ok": True, "total": total, "limit": query.limit, "skip": query.skip,
             "data": [api_engagement.to_api_engagement(db.session, m) for m in rows]}
 

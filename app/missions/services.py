@@ -683,11 +683,9 @@ def mission_out(session: Session, mission: Mission, user: User | None, *, distan
         "status_reason": mission.status_reason if mission.status == "cancelled" else None,
         "links": [_link_out(session, link) for link in mission.links],
         "source": mission.source, "can_manage": _manages(session, user, mission),
-        "my_signups": [] if user is None else [
-            signup_out(s, mission, volunteer=None) for s in session.scalars(
-                select(MissionSignup).where(MissionSignup.mission_id == mission.id,
-                                            MissionSignup.user_id == user.id)
-                .order_by(MissionSignup.id))],
+        "my_signups": [] if user is None else _with_positions(session, mission, session.scalars(
+            select(MissionSignup).where(MissionSignup.mission_id == mission.id, MissionSignup.user_id == user.id)
+            .order_by(MissionSignup.id)).all()),
     })
     return out
 
@@ -866,10 +864,29 @@ def signups_of(session: Session, mission: Mission, user: User, status: str | Non
          .where(MissionSignup.mission_id == mission.id).order_by(MissionSignup.slot_id, MissionSignup.id))
     if status:
         q = q.where(MissionSignup.status == status)
-    return [signup_out(s, mission, volunteer=u) for s, u in session.execute(q).all()]
+    rows = session.execute(q).all()
+    positions = waiting_positions(session, {s.slot_id for s, _u in rows if s.status == "waiting"})
+    return [signup_out(s, mission, volunteer=u, positions=positions) for s, u in rows]
 
 
-def signup_out(signup: MissionSignup, mission: Mission, *, volunteer: User | None) -> dict:
+def _with_positions(session: Session, mission: Mission, signups) -> list[dict]:
+    positions = waiting_positions(session, {s.slot_id for s in signups if s.status == "waiting"})
+    return [signup_out(s, mission, volunteer=None, positions=positions) for s in signups]
+
+
+def waiting_positions(session: Session, slot_ids: set[int]) -> dict[int, int]:
+    """Each waiting sign-up's place in its slot's queue (1 = next), for these slots: one query
+    however many are waiting."""
+    if not slot_ids:
+        return {}
+    rank = func.row_number().over(partition_by=MissionSignup.slot_id, order_by=MissionSignup.id)
+    return dict(session.execute(select(MissionSignup.id, rank).where(
+        MissionSignup.slot_id.in_(slot_ids), MissionSignup.status == "waiting")).all())
+
+
+def signup_out(signup: MissionSignup, mission: Mission, *, volunteer: User | None,
+               positions: dict[int, int] | None = None) -> dict:
+    """A sign-up; `positions` (waiting_positions) gives a waiting one its place in the queue."""
     slot = next((s for s in mission.slots if s.id == signup.slot_id), None)
     out = {"id": signup.id, "mission_id": signup.mission_id, "slot_id": signup.slot_id,
            "starts_at": slot.starts_at.isoformat() if slot else None,
@@ -878,14 +895,14 @@ def signup_out(signup: MissionSignup, mission: Mission, *, volunteer: User | Non
            "created_at": signup.created_at.isoformat(),
            "decided_at": signup.decided_at.isoformat() if signup.decided_at else None,
            "ical": f"/api/v1/missions/{signup.mission_id}/signups/{signup.id}/calendar.ics"}
-    if signup.status == "waiting" and slot is not None:
-        out["waiting_position"] = None  # filled by callers that know the queue
+    out["waiting_position"] = (positions or {}).get(signup.id) if signup.status == "waiting" else None
     if volunteer is not None:
         out["volunteer"] = {"display_name": volunteer.display_name, "email": volunteer.email}
     return out
 
 
 def waiting_position(session: Session, signup: MissionSignup) -> int | None:
+    """One sign-up's place in its slot's queue (None unless it waits)."""
     if signup.status != "waiting":
         return None
     return session.scalar(select(func.count()).where(MissionSignup.slot_id == signup.slot_id,
@@ -902,13 +919,14 @@ def my_engagements(session: Session, user: User, *, past: bool = False) -> list[
     ended = func.coalesce(MissionSlot.ends_at, MissionSlot.starts_at) < func.now()
     q = q.where(ended if past else ~ended)
     q = q.order_by(MissionSlot.starts_at.desc() if past else MissionSlot.starts_at, MissionSignup.id).limit(200)
+    rows = session.execute(q).all()
+    positions = waiting_positions(session, {s.slot_id for s, _m, _t in rows if s.status == "waiting"})
     out = []
-    for signup, mission, _slot in session.execute(q).all():
-        item = signup_out(signup, mission, volunteer=None)
+    for signup, mission, _slot in rows:
+        item = signup_out(signup, mission, volunteer=None, positions=positions)
         item["mission"] = {"id": mission.id, "title": mission.title, "status": mission.status,
                            "organisation": mission.organisation.name,
                            "places": [p.label for p in mission.places], "remote": mission.remote}
-        item["waiting_position"] = waiting_position(session, signup)
         out.append(item)
     return out
 

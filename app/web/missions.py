@@ -30,7 +30,7 @@ from app.db import db
 from app.errors import AppError, FieldError, ValidationFailed
 from app.missions import services
 from app.missions.domains import DOMAINS, REMOTE_LABELS
-from app.missions.models import ACTIVE, MissionSignup
+from app.missions.models import ACTIVE
 from app.missions.schedule import PARIS
 from app.web import services as web_services
 from app.web.forms import refusal_errors, signed_in_or_login
@@ -219,11 +219,9 @@ def mission_page(mission_id: int):
 
 
 def _by_slot(signups: list[dict]) -> dict[int, list[dict]]:
-    """Sign-ups grouped by slot, each waiting one with its place in the queue."""
+    """Sign-ups grouped by slot (each waiting one comes with its place in the queue)."""
     out: dict[int, list[dict]] = {}
     for s in signups:
-        if s["status"] == "waiting":
-            s["waiting_position"] = services.waiting_position(db.session, db.session.get(MissionSignup, s["id"]))
         out.setdefault(s["slot_id"], []).append(s)
     return out
 
