@@ -30,6 +30,12 @@ install-bench:
 db:
 	scripts/db.sh start
 
+## make pgbouncer: PgBouncer (transaction pooling) in front of the private cluster; serve through it
+## with DATABASE_URL=$$(cat var/pgbouncer_url) DATABASE_POOLER=pgbouncer make serve (README, Deploying)
+.PHONY: pgbouncer
+pgbouncer: db
+	scripts/db.sh pgbouncer
+
 # the session-signing secret: random, written once to var/secret_key (mode 0600), then reused
 secret:
 	@.venv/bin/python -c 'from app.config import write_secret; write_secret() and print("secret: wrote var/secret_key")'

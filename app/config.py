@@ -69,6 +69,16 @@ class Config:
     # trusted reverse proxies in front of the app (X-Forwarded-For/-Proto), 0 = none
     PROXY_COUNT = int(os.environ.get("CARTAGORA_PROXY_COUNT", "0"))
     DATABASE_URL = default_database_url()
+    # Beyond one machine (README, "Deploying"; app/db.py). A streaming replica the read-only
+    # views of anonymous requests read from, while it answers and is at most MAX_LAG_S behind
+    # (each worker asks it every CHECK_S); a browser reads from the primary for MAX_LAG_S +
+    # CHECK_S after each of its writes, and requests with credentials always do.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
+    DATABASE_REPLICA_MAX_LAG_S = float(os.environ.get("CARTAGORA_REPLICA_MAX_LAG_S", "5"))
+    DATABASE_REPLICA_CHECK_S = float(os.environ.get("CARTAGORA_REPLICA_CHECK_S", "1"))
+    # "pgbouncer" when DATABASE_URL (and the replica's) is a PgBouncer in transaction pooling:
+    # no startup options, no prepared statements, the connection defaults from its connect_query
+    DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower() or None
     MEDIA_DIR = Path(os.environ.get("CARTAGORA_MEDIA_DIR", ROOT / "var" / "media"))
     # Bulk open data: `flask opendata export` (make opendata, nightly) writes here; /open-data/ serves it
     OPEN_DATA_DIR = Path(os.environ.get("CARTAGORA_OPEN_DATA_DIR", ROOT / "var" / "open-data"))

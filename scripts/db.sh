@@ -2,9 +2,12 @@
 # The app's private servers, owned by an unprivileged OS user: a PostgreSQL + PostGIS cluster
 # under var/pg, and Redis under var/redis (the rate limits' store, shared by every gunicorn
 # worker; a Unix socket, no TCP port, nothing written to disk).
-# Usage: scripts/db.sh start|stop|url
+# Usage: scripts/db.sh start|stop|url|pgbouncer|pgbouncer-stop
 # When DATABASE_URL is set, the private cluster is not used; when REDIS_URL is set, nor is
-# the private Redis.
+# the private Redis. `pgbouncer` starts PgBouncer (Debian's package) in transaction pooling in
+# front of the private cluster, under var/pgbouncer, and writes its URL to var/pgbouncer_url:
+#   DATABASE_URL=$(cat var/pgbouncer_url) DATABASE_POOLER=pgbouncer make serve
+# (README, "Deploying"). `stop` stops it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -108,11 +111,62 @@ stop_redis() {
   fi
 }
 
+PGB_DIR=$ROOT/var/pgbouncer
+
+# The app's connection defaults (app/db.py server_defaults), set on each server connection by
+# PgBouncer's connect_query: behind it, the app sends no startup options.
+connect_query() {
+  .venv/bin/python -c 'from app.config import Config; from app.db import connect_query, server_defaults
+print(connect_query(server_defaults(Config.STATEMENT_TIMEOUT_MS["read"])))'
+}
+
+start_pgbouncer() {
+  command -v pgbouncer >/dev/null || { echo "db: pgbouncer is not installed (scripts/install.sh)" >&2; exit 1; }
+  start
+  open_path
+  mkdir -p "$PGB_DIR"
+  [ "$(id -u)" = 0 ] && chown "$PGUSER_OS:" "$PGB_DIR"
+  if [ -s "$PGB_DIR/pgbouncer.pid" ] && kill -0 "$(cat "$PGB_DIR/pgbouncer.pid")" 2>/dev/null; then
+    echo "db: pgbouncer already running"
+  else
+    local p; p=$(free_port)
+    echo '"cartagora" ""' >"$PGB_DIR/userlist.txt"
+    cat >"$PGB_DIR/pgbouncer.ini" <<INI
+[databases]
+cartagora = host=127.0.0.1 port=$(port) dbname=cartagora connect_query='$(connect_query)'
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $p
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 200
+logfile = $PGB_DIR/pgbouncer.log
+pidfile = $PGB_DIR/pgbouncer.pid
+INI
+    as_owner pgbouncer -d "$PGB_DIR/pgbouncer.ini"
+    echo "postgresql+psycopg://cartagora@127.0.0.1:$p/cartagora" >"$ROOT/var/pgbouncer_url"
+  fi
+  cat "$ROOT/var/pgbouncer_url"
+}
+
+stop_pgbouncer() {
+  if [ -s "$PGB_DIR/pgbouncer.pid" ]; then
+    kill "$(cat "$PGB_DIR/pgbouncer.pid")" 2>/dev/null || true
+    rm -f "$PGB_DIR/pgbouncer.pid" "$ROOT/var/pgbouncer_url"
+  fi
+}
+
 case "${1:-}" in
   start)
     if [ -n "${DATABASE_URL:-}" ]; then echo "db: using DATABASE_URL"; else start; fi
     if [ -n "${REDIS_URL:-}" ]; then echo "db: using REDIS_URL"; else start_redis; fi ;;
-  stop) stop; stop_redis ;;
+  stop) stop_pgbouncer; stop; stop_redis ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  pgbouncer) start_pgbouncer ;;
+  pgbouncer-stop) stop_pgbouncer ;;
+  *) echo "usage: $0 start|stop|url|pgbouncer|pgbouncer-stop" >&2; exit 2 ;;
 esac

@@ -4,7 +4,8 @@
 #   --browser adds Chromium (browser tests), --bench adds wrk (the load generator of make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib redis-server gdal-bin)
+# pgbouncer: the connection pooler of a deployment, and tests/test_pgbouncer.py
+want=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib redis-server gdal-bin pgbouncer)
 [ "${1:-}" = --browser ] && want+=(chromium)
 [ "${1:-}" = --bench ] && want+=(wrk)
 command -v npm >/dev/null || want+=(npm)
@@ -19,7 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts a system cluster on 5432 when postgresql is installed; we use our own.
+  # Debian starts a system cluster on 5432 when postgresql is installed (and may start a
+  # system PgBouncer on 6432); we use our own.
 fi
 
 stamp=.venv/.installed
