@@ -114,4 +114,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(mission_pages_bp)  # /missions, /me/engagements
     app.register_blueprint(organisation_pages_bp)  # /organisations, /moderation/organisations
     app.cli.add_command(missions_cli)
+    from app.alerts.cli import alerts_cli
+    from app.alerts.views import bp as alerts_bp
+    from app.web.alerts import bp as alert_pages_bp
+
+    app.register_blueprint(alerts_bp)  # /api/v1/me/alerts
+    app.register_blueprint(alert_pages_bp)  # /me/alerts, /alerts/unsubscribe/<token>
+    app.cli.add_command(alerts_cli)
+    from app.web.pwa import bp as pwa_bp
+
+    app.register_blueprint(pwa_bp)  # /manifest.webmanifest, /sw.js, /hors-ligne
     return app

@@ -87,13 +87,16 @@ def load_categories() -> None:
 @click.option("--force", is_flag=True, help="Reload even if addresses are already loaded.")
 def load_addresses(path: Path | None, force: bool) -> None:
     """Load the Base Adresse Nationale for Paris (Licence Ouverte 2.0)."""
-    from app.areas.models import Address
-    from app.areas.services import ADDRESSES_FILE
+    from app.areas.models import Address, Street
+    from app.areas.services import ADDRESSES_FILE, load_streets
     from app.areas.services import load_addresses as load
 
     existing = db.session.scalar(select(func.count()).select_from(Address))
     if existing and not force:
         click.echo(f"addresses: {existing} already loaded (use --force to reload)")
+        if not db.session.scalar(select(func.count()).select_from(Street)):  # before c5d6e7f00021
+            click.echo(f"streets: {load_streets(db.session)} built from them")
+            db.session.commit()
         return
     started = time.perf_counter()
     n = load(db.session, path or ADDRESSES_FILE)

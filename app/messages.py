@@ -231,6 +231,11 @@ MESSAGES = {
     "signup_status": _lp("problem", "Not possible for a sign-up whose status is '{status}'."),
     "invalid_point": _lp("problem", "A point is written lon,lat in degrees (WGS84), e.g. 2.3372,48.848."),
     "invalid_time": _lp("problem", "A time is written HH:MM (24 hours)."),
+    # area alerts (app.alerts)
+    "alert_not_found": _lp("problem", "No such alert."),
+    "alert_exists": _lp("problem", "You already follow this area."),
+    "too_many_alerts": _lp("problem", "At most {max} alerts per account: delete one first."),
+    "not_allowed": _lp("problem", "Not for this kind of area."),
 }
 
 # geometry failures (codes raised by geo/validation.py, which knows no language)

@@ -83,6 +83,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "organisation.verify": (MODERATOR,),                # verify, refuse, suspend; read unverified
     "mission.signup": (VERIFIED,),                      # sign up for a slot
     "mission.cancel_signup": (AUTHOR,),                 # the volunteer cancels their own sign-up
+    # area alerts (app.alerts): each account's own, deleted under account.manage
+    "alert.create": (VERIFIED,),                        # a daily e-mail of what is new in an area
 }
 
 # the roles that can hold a relation at all ("*": any signed-in person); has_role() also

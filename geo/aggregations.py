@@ -409,7 +409,10 @@ RESOLUTION_METRICS = """
     count(*) FILTER (WHERE {a}.closed_at IS NOT NULL OR {a}.reopen_count > 0) AS ever_closed,
     count(*) FILTER (WHERE {a}.reopen_count > 0) AS reopened
 """
-GROUP_KEYS = {"arrondissement": "arrondissement_id", "category": "type_id", "service": "service_id"}
+# "all": one group (the kind) for the whole selection (the planner's report); not in GROUPS,
+# so the API does not offer it
+GROUP_KEYS = {"arrondissement": "arrondissement_id", "category": "type_id", "service": "service_id",
+              "all": "kind"}
 
 
 def resolution(f: AggFilters, group_by: str) -> Query:

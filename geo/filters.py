@@ -23,6 +23,7 @@ def contributions_where(
     bbox: tuple[float, float, float, float] | None = None,
     category_ids: Sequence[int] | None = None,
     statuses: Sequence[str] | None = None,
+    recently_closed: tuple[Sequence[str], datetime] | None = None,
     arrondissements: Sequence[int] | None = None,
     quartiers: Sequence[int] | None = None,
     since: datetime | None = None,
@@ -34,7 +35,9 @@ def contributions_where(
 ) -> tuple[list[str], dict]:
     """(clauses to AND, parameters) for the visible contributions of `kind` matching every
     filter given. `category_ids` is an exact list (an empty one matches nothing); the others
-    filter only when non-empty. `until` is exclusive; `cursor` is keyset pagination on
+    filter only when non-empty. `recently_closed` is (statuses, since): those closed at or
+    after `since` also match, beside `statuses` (the map's default view: what is open, and what
+    was resolved lately). `until` is exclusive; `cursor` is keyset pagination on
     (created_at, id), newest first."""
     clauses = ["c.kind = :kind", "NOT c.hidden", "c.withdrawn_at IS NULL"]
     p: dict = {"kind": kind}
@@ -47,8 +50,18 @@ def contributions_where(
     if category_ids is not None:
         clauses.append("c.category_id = ANY(:category_ids)")
         p["category_ids"] = list(category_ids)
-    for column, name, values in (("status", "statuses", statuses),
-                                 ("arrondissement_id", "arrondissements", arrondissements),
+    status_terms = []
+    if statuses:
+        status_terms.append("c.status = ANY(:statuses)")
+        p["statuses"] = list(statuses)
+    if recently_closed:
+        # closed_at is set by every closing transition and cleared by a reopening
+        status_terms.append("(c.status = ANY(:closed_statuses) AND c.closed_at >= :closed_since)")
+        p["closed_statuses"], p["closed_since"] = list(recently_closed[0]), recently_closed[1]
+    if status_terms:
+        clauses.append(status_terms[0] if len(status_terms) == 1
+                       else "(" + " OR ".join(status_terms) + ")")
+    for column, name, values in (("arrondissement_id", "arrondissements", arrondissements),
                                  ("quartier_id", "quartiers", quartiers)):
         if values:
             clauses.append(f"c.{column} = ANY(:{name})")

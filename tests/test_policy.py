@@ -273,6 +273,15 @@ ENDPOINTS += [
 ]
 ORGANISATION_NUMBERS = itertools.count(1)
 
+# area alerts: subject alert (`author`'s, each on a quartier of its own); anyone else's DELETE
+# is a 404 past the gate (alerts are private: another's is as missing as none)
+ENDPOINTS += [
+    Endpoint("follow an area", "alert.create", "POST", "/api/v1/me/alerts", None,
+             {"area": "arrondissement", "arrondissement": 4}),
+    Endpoint("stop an area alert", "account.manage", "DELETE", "{s}", "alert", past_the_gate=(404,)),
+]
+ALERT_QUARTIERS = itertools.count(1)
+
 
 def make_mission_subject(people, kind: str) -> Subject:
     """A fresh verified organisation (its owner `author`, or `planner` for my_signup) and, but
@@ -409,6 +418,10 @@ def make_subject(client, people, kind: str) -> Subject:
         return make_budget(people, kind)
     if kind in ("organisation", "mission", "signup", "my_signup"):
         return make_mission_subject(people, kind)
+    if kind == "alert":
+        r = people["author"].post("/api/v1/me/alerts", json={"area": "quartier", "quartier": next(ALERT_QUARTIERS)})
+        assert r.status_code == 201, r.json
+        return Subject(kind, r.json["id"], f"/api/v1/me/alerts/{r.json['id']}")
     author = people["author"]
     if kind in ("consultation", "open_consultation"):  # a planner's (the author is nobody's here)
         today = datetime.now(ZoneInfo("Europe/Paris")).date()
@@ -505,6 +518,7 @@ def test_every_rule_and_every_write_endpoint_is_in_the_matrix(app):
                  .replace("/api/v1/organisations/<id:organisation_id>", "{s}")
                  .replace("/api/v1/missions/<id:mission_id>", "{s}").replace("<id:slot_id>", "{slot}")
                  .replace("<id:signup_id>", "{signup}")
+                 .replace("/api/v1/me/alerts/<id:alert_id>", "{s}")
                  .replace("/api/v1/reports/", "{s}").replace("/api/v1/proposals/", "{s}"))
                 for m, r in declared}
     missing = {d for d in as_rules if d not in covered and d[0] + d[1] not in

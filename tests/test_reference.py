@@ -74,7 +74,7 @@ def test_reverse_is_nearest_in_metres_not_degrees(client):
     # Parvis itself, 51.0 m away, mostly north.
     r = client.get("/api/v1/reverse?lon=2.3497&lat=48.8526").json["features"]
     assert [(f["properties"]["label"], f["properties"]["distance_m"]) for f in r] == [
-        ("6 w Parvis Notre-Dame Place Jean-Paul II 75004 Paris", 51.0)]
+        ("6 Parvis Notre-Dame Place Jean-Paul II 75004 Paris", 51.0)]
 
 
 def test_healthz(client):

@@ -3,12 +3,12 @@
 The export is one JSON document: the account, its identities at OIDC providers, its
 sessions (never a token), its contributions (whole Features, withdrawn ones too), comments,
 votes, follows, answers to resolved reports, petitions and signatures, budget projects and
-where one voted, organisations and volunteer sign-ups, and the e-mails we sent it.
+where one voted, organisations and volunteer sign-ups, area alerts, and the e-mails we sent it.
 
 Deleting an account keeps its row, anonymised, so that what it contributed stays on the map
 attributed to a "former account" (Ancien compte / Former account), as a public record of
 the city's dialogue should; everything personal goes: e-mail, name, password, two-factor
-secret, identities, sessions, links, follows, e-mails not yet sent, memberships of
+secret, identities, sessions, links, follows, area alerts, e-mails not yet sent, memberships of
 organisations; active volunteer sign-ups are cancelled (their places go to the waiting list),
 past ones stay with the anonymised account. Votes and petition
 signatures stay counted but can no longer be tied to anyone (a signature shown with its name
@@ -104,6 +104,14 @@ def export(session: Session, user: User) -> dict:
                                 "FROM mission_signups s JOIN missions m ON m.id = s.mission_id "
                                 "JOIN mission_slots t ON t.id = s.slot_id WHERE s.user_id = :u ORDER BY s.id"),
                                 {"u": user.id})],
+        "area_alerts": [{"area": r.area, "arrondissement": r.arrondissement_id, "quartier": r.quartier_id,
+                         "point": json.loads(r.point) if r.point else None, "radius_m": r.radius_m,
+                         "label": r.label, "kinds": r.kinds, "created_at": _iso(r.created_at),
+                         "last_sent_at": _iso(r.last_sent_at)}
+                        for r in session.execute(text(
+                            "SELECT area, arrondissement_id, quartier_id, ST_AsGeoJSON(geom, 6) AS point, "
+                            "radius_m, label, kinds, created_at, last_sent_at FROM area_alerts "
+                            "WHERE user_id = :u ORDER BY id"), {"u": user.id})],
         "emails": [{"subject": m.subject, "created_at": _iso(m.created_at), "status": m.status}
                    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                             .order_by(OutboxMessage.id))],
@@ -113,6 +121,7 @@ def export(session: Session, user: User) -> dict:
 def delete_account(session: Session, user: User, password: str | None) -> None:
     """Anonymise the account (confirmed by its password, or its e-mail address if it has
     none); its contributions, comments and votes stay, under FORMER_ACCOUNT."""
+    from app.alerts.models import AreaAlert
     from app.field.models import AgentScope, Follow, OutboxMessage
     from app.missions.services import forget_volunteer
 
@@ -121,7 +130,7 @@ def delete_account(session: Session, user: User, password: str | None) -> None:
     forget_volunteer(session, user)  # before the outbox is emptied: a promoted volunteer is told
     session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == user.email,
                                                 OutboxMessage.status == "pending"))
-    for model in (ApiToken, AccountToken, RecoveryCode, UserIdentity, Follow, AgentScope):
+    for model in (ApiToken, AccountToken, RecoveryCode, UserIdentity, Follow, AgentScope, AreaAlert):
         session.execute(delete(model).where(model.user_id == user.id))
     session.execute(text("UPDATE petition_signatures SET public_name = false WHERE user_id = :u "
                          "AND public_name"), {"u": user.id})

@@ -141,6 +141,7 @@ class MyDataOut(Model):
     organisations: list[dict] = Field(description="The organisations I manage, and my role.")
     mission_signups: list[dict] = Field(description="My volunteer sign-ups: the mission, the slot, "
                                                     "their status, my message.")
+    area_alerts: list[dict] = Field(description="The areas I follow (app.alerts).")
     emails: list[dict]
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -85,3 +94,30 @@ class Address(Base):
     # folded label (lower case, no accents) searched with pg_trgm
     search: Mapped[str] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", 4326, spatial_index=False))
+    # another point of a number whose door has one (the Paris file's technical suffixes):
+    # the nearest-address lookup uses it, the search does not offer it
+    secondary: Mapped[bool] = mapped_column(default=False, server_default="false")
+
+
+class Street(Base):
+    """A BAN street or square in one postcode, found by name before its house numbers.
+    Filled from the addresses by the address loader (see migration c5d6e7f00021)."""
+
+    __tablename__ = "streets"
+    __table_args__ = (
+        CheckConstraint("numbers > 0", name="numbers"),
+        UniqueConstraint("name", "postcode"),
+    )
+
+    # the BAN street key, from its numbers' ids, and the postcode ("75103_8083_75003")
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    postcode: Mapped[str] = mapped_column(String(5))
+    label: Mapped[str] = mapped_column(Text)
+    # folded name (lower case, no accents) searched with pg_trgm
+    search: Mapped[str] = mapped_column(Text)
+    numbers: Mapped[int]  # how many house numbers it has
+    # the house number nearest the centroid of its numbers: a point on the street
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", 4326, spatial_index=False))
+    # the envelope of its numbers, which the map zooms to (a point for a single number)
+    extent: Mapped[WKBElement] = mapped_column(Geometry("GEOMETRY", 4326, spatial_index=False))

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from app.api.contract import ApiQuery, Model
 from app.api.types import Latitude, Longitude, Text
+from app.areas.services import RANKING_MIN
 from app.contributions.models import KINDS
 
 AREA_LEVELS = ("arrondissement", "quartier")
@@ -47,7 +48,10 @@ class Service(Model):
 
 class Category(Model):
     code: str
-    label: LocalizedText
+    label: LocalizedText = Field(description="The full label, as DansMaRue's.")
+    short_label: LocalizedText = Field(description="For a list: without the agent-only mark nor "
+                                                   "the group before a colon (\"Marche dangereuse\").")
+    description: LocalizedText = Field(description="The label without its agent-only mark.")
     service: Service | None
     agent_only: bool = Field(description="Only agents, supervisors and admins file reports in "
                                          "it; residents are refused (`category_agent_only`).")
@@ -56,6 +60,11 @@ class Category(Model):
                                         "the exact place.")
     active: bool = Field(description="False: disabled by an admin; no new contribution "
                                      "(`category_disabled`), existing ones keep it.")
+    recent_count: int = Field(ge=0, description="Contributions filed in it (a top category: "
+                                                "with its sub-categories) in the last 12 months, "
+                                                "or over all time when the year holds fewer than "
+                                                f"{RANKING_MIN:,} of its kind: the form offers the "
+                                                "most used first.")
     children: list["Category"] = Field(description="Sub-categories (one level).")
 
 
@@ -95,19 +104,29 @@ class Point(Model):
     coordinates: list[float] = Field(min_length=2, max_length=2)
 
 
+GEOCODE_TYPES = ("street", "address")
+
+
 class AddressProperties(Model):
-    label: str = Field(examples=["12 Rue de Rivoli 75004 Paris"])
-    housenumber: str
+    type: Literal[GEOCODE_TYPES] = Field(
+        description="`street`: a street or square (in one postcode), at a point on it; "
+                    "`address`: a house number.")
+    label: str = Field(examples=["12 Rue de Rivoli 75004 Paris", "Place de la République 75003 Paris"])
+    housenumber: str | None = Field(description="As on the door (\"1 bis\"); null for a street.")
     street: str
     postcode: str = Field(pattern="^[0-9]{5}$")
     distance_m: float | None = Field(None, description="Only from `/reverse`.")
 
 
 class Address(Model):
-    """A Base Adresse Nationale address point."""
+    """A Base Adresse Nationale address point, or a street (one BAN street name in one
+    postcode)."""
 
     type: Literal["Feature"]
-    id: str = Field(description="The BAN address id.")
+    id: str = Field(description="The BAN address id; for a street, its BAN key and postcode.")
+    bbox: list[float] | None = Field(None, min_length=4, max_length=4,
+                                     description="Only for a street: the extent of its numbers "
+                                                 "(west, south, east, north).")
     geometry: Point
     properties: AddressProperties
 
@@ -115,4 +134,5 @@ class Address(Model):
 class AddressCollection(Model):
     type: Literal["FeatureCollection"]
     query: str | None = Field(None, description="Only from `/geocode`: the query as searched.")
-    features: list[Address]
+    features: list[Address] = Field(description="From `/geocode`: streets first unless the "
+                                                "query starts with a house number.")

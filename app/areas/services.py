@@ -172,20 +172,79 @@ class CategoryIndex:
             return None
         return [cat.id] + [c.id for c in self.children.get(cat.id, [])]
 
-    def tree(self, kind: str) -> list[dict]:
+    def tree(self, kind: str, counts: dict[int, int] | None = None) -> list[dict]:
+        """The tree of a kind, with each category's `recent_count` from `counts` (id ->
+        contributions; a top category adds its sub-categories')."""
+        counts = counts or {}
+
         def node(c: Cat) -> dict:
+            children = [node(k) for k in self.children.get(c.id, [])]
+            labels = {"fr": c.label_fr, "en": c.label_en}
             return {
                 "code": c.code,
-                "label": {"fr": c.label_fr, "en": c.label_en},
+                "label": labels,
+                "short_label": {lang: short_label(text) for lang, text in labels.items()},
+                "description": {lang: unbracketed(text) for lang, text in labels.items()},
                 "service": c.service,
                 "agent_only": c.agent_only,
                 "sensitive": c.sensitive,
                 "active": c.active,
-                "children": [node(k) for k in self.children.get(c.id, [])],
+                "recent_count": counts.get(c.id, 0) + sum(k["recent_count"] for k in children),
+                "children": children,
             }
 
         tops = [c for c in self.by_id.values() if c.kind == kind and c.parent_id is None]
         return [node(c) for c in sorted(tops, key=lambda c: (c.position, c.code))]
+
+
+# DansMaRue's agent-only marks, in both languages: "[réservé agents DPE-STPP] ",
+# "[Réservé DPE-STPP-DT] ", "[DPE-STPP staff only] ", "[DPE-STPP only] " (the agent_only
+# flag says it, without the service's acronym)
+AGENT_MARK = re.compile(r"\[(?:r[ée]serv[ée][^\]]*|[^\]]*\bonly)\]\s*", re.IGNORECASE)
+# "Escaliers : Marche dangereuse", "Stairs: dangerous step": a group, then the sub-type
+GROUP_SEPARATOR = re.compile(r"\s*:\s+")
+
+
+def unbracketed(label: str) -> str:
+    """The label without its agent-only mark."""
+    return AGENT_MARK.sub("", label).strip()
+
+
+def short_label(label: str) -> str:
+    """What a person scans a list for: without the agent-only mark nor the group that
+    precedes a colon (which the description keeps), with a capital."""
+    short = GROUP_SEPARATOR.split(unbracketed(label), maxsplit=1)[-1]
+    return short[:1].upper() + short[1:]
+
+
+# contributions per category, per kind: (when read, id -> count); a count that is minutes
+# old orders a list as well as a fresh one
+_counts: dict[str, tuple[float, dict[int, int]]] = {}
+COUNTS_SECONDS = 600.0
+
+
+RANKING_MIN = 1000  # fewer contributions than this in the last 12 months: rank on all of them
+
+
+def recent_counts(session: Session, kind: str) -> dict[int, int]:
+    """Contributions per category in the last 12 months, or over all time when the year holds
+    fewer than RANKING_MIN (a demo's extract that ends earlier, and a few new ones since,
+    still ranks by what residents report), read at most every COUNTS_SECONDS per process (one
+    pass over a year of the kind: ~70 ms for 40,000 reports)."""
+    read = _counts.get(kind)
+    if read and time.monotonic() - read[0] < COUNTS_SECONDS:
+        return read[1]
+    query = """
+        SELECT category_id, count(*) FROM contributions
+        WHERE kind = :kind AND NOT hidden AND withdrawn_at IS NULL {since}
+        GROUP BY category_id
+    """
+    counts = dict(session.execute(text(query.format(since="AND created_at > now() - interval '12 months'")),
+                                  {"kind": kind}).all())
+    if sum(counts.values()) < RANKING_MIN:
+        counts = dict(session.execute(text(query.format(since="")), {"kind": kind}).all())
+    _counts[kind] = (time.monotonic(), counts)
+    return counts
 
 
 _index: CategoryIndex | None = None
@@ -259,22 +318,63 @@ def service_codes(session: Session | None = None) -> frozenset[str]:
 
 
 def reset_category_index() -> None:
-    """Read the tree again at the next use (this process; others follow catalogue_version)."""
+    """Read the tree (and the counts) again at the next use (this process; others follow
+    catalogue_version)."""
     global _index, _services, _checked_at
     _index = _services = None
     _checked_at = 0.0
+    _counts.clear()
+
+
+# BAN's repetition indices, written out as the BAN and the post write them ("1 bis")
+REPETITIONS = {"b": "bis", "t": "ter", "q": "quater"}
+# a single letter is an address too ("12 a"); any other suffix in the Paris file ("v",
+# "bv", "w", "z", "p1", "s2"…: 9,262 points, 70 % beside a plain number of the same street)
+# is the city's technical subdivision of a parcel, never written on a door
+LETTER = re.compile(r"[a-h]")
+
+
+def house_number(numero: str, rep: str) -> str | None:
+    """The number as written on the door, or None for a technical suffix."""
+    rep = rep.strip().lower()
+    if not rep:
+        return numero
+    if rep in REPETITIONS:
+        return f"{numero} {REPETITIONS[rep]}"
+    return f"{numero} {rep}" if LETTER.fullmatch(rep) else None
+
+
+def _address_rows(path: Path):
+    """(row, number, secondary) for each BAN row: suffixes spelled out; a point with a
+    technical suffix as the plain number, secondary when its street has a door of that
+    number (it still answers "what is the nearest address here")."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    doors = set()
+    technical = []
+    for row in rows:
+        number = house_number(row["numero"], row["rep"])
+        if number is None:
+            technical.append(row)
+            continue
+        doors.add((row["nom_voie"], row["code_postal"], row["numero"]))
+        yield row, number, False
+    for row in technical:
+        key = (row["nom_voie"], row["code_postal"], row["numero"])
+        yield row, row["numero"], key in doors
+        doors.add(key)
 
 
 def load_addresses(session: Session, path: Path = ADDRESSES_FILE) -> int:
-    """(Re)load the BAN file with COPY. Returns the number of addresses."""
+    """(Re)load the BAN file with COPY, then the streets. Returns the number of addresses."""
     conn = session.connection().connection.driver_connection
     session.execute(text("TRUNCATE addresses"))
     with conn.cursor() as cur, cur.copy(
-        "COPY addresses (id, number, street, postcode, insee_code, label, search, geom) FROM STDIN"
-    ) as copy, gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        "COPY addresses (id, number, street, postcode, insee_code, label, search, geom, secondary) "
+        "FROM STDIN"
+    ) as copy:
         n = 0
-        for row in csv.DictReader(f, delimiter=";"):
-            number = row["numero"] + (row["rep"] and f" {row['rep']}")
+        for row, number, secondary in _address_rows(path):
             label = f"{number} {row['nom_voie']} {row['code_postal']} Paris"
             copy.write_row(
                 (
@@ -286,33 +386,97 @@ def load_addresses(session: Session, path: Path = ADDRESSES_FILE) -> int:
                     label,
                     fold(label),
                     f"SRID=4326;POINT({row['lon']} {row['lat']})",
+                    secondary,
                 )
             )
             n += 1
     session.execute(text("ANALYZE addresses"))
+    load_streets(session)
     return n
 
 
+def load_streets(session: Session) -> int:
+    """(Re)build the streets from the addresses: one per name and postcode, at the number
+    nearest the centroid of its numbers (on the street, where a curved quai's centroid is in
+    the Seine), with the extent of its numbers. Returns the number of streets."""
+    names = list(session.scalars(text("SELECT DISTINCT street FROM addresses")))
+    session.execute(text("TRUNCATE streets"))
+    session.execute(
+        text("""
+        INSERT INTO streets (id, name, postcode, label, search, numbers, geom, extent)
+        SELECT DISTINCT ON (a.street, a.postcode)
+               -- the BAN street key (the address id without its number: "75103_8083_00012_b")
+               -- and the postcode: the 16th's key spans 75016 and 75116
+               split_part(a.id, '_', 1) || '_' || split_part(a.id, '_', 2) || '_' || a.postcode,
+               a.street, a.postcode, a.street || ' ' || a.postcode || ' Paris', f.folded,
+               g.numbers, a.geom, g.extent
+        FROM addresses a
+        JOIN (SELECT street, postcode, count(*) AS numbers, ST_Centroid(ST_Collect(geom)) AS centre,
+                     ST_Envelope(ST_Collect(geom)) AS extent
+              FROM addresses WHERE NOT secondary GROUP BY street, postcode) g USING (street, postcode)
+        JOIN unnest(CAST(:names AS text[]), CAST(:folded AS text[])) AS f(street, folded)
+          ON f.street = a.street
+        WHERE NOT a.secondary
+        ORDER BY a.street, a.postcode, a.geom <-> g.centre, a.id
+        """),
+        {"names": names, "folded": [fold(name) for name in names]},
+    )
+    session.execute(text("ANALYZE streets"))
+    return session.scalar(text("SELECT count(*) FROM streets"))
+
+
+# candidates taken from each table's trigram index before ranking
+STREET_CANDIDATES, ADDRESS_CANDIDATES = 20, 50
+# a street whose word-similarity distance is this close to the best street's is offered
+# before the house numbers; a farther one after them ("rue de rivoli": Rue de Rivoli at 0,
+# Rue de Richelieu at 0.38 comes after 10 Rue de Rivoli)
+CLOSE_STREET = 0.15
+
+
 def geocode(session: Session, q: str, limit: int = 10) -> list[dict]:
-    """Addresses best matching free text, accent/case-insensitive and typo-tolerant (pg_trgm)."""
+    """Streets, squares and addresses best matching free text, accent/case-insensitive and
+    typo-tolerant (pg_trgm), best first.
+
+    Without a house number in front, the streets that match about as well as the best one
+    come first: the one named exactly as asked (folded; "place de la republique" is the
+    square, not "… Dominicaine"), then by word similarity, the shorter name first (the one
+    the words describe best), then the longer street; house numbers follow, then the
+    streets that match worse. With a number in front ("12 rue de rivoli"), the addresses of
+    that number win (12 before 112), then the streets, then the other numbers.
+    """
     folded = fold(q)
     if not folded:
         return []
-    # KNN on the trigram GiST index by word-similarity distance (the query against the best
-    # matching stretch of each label, so long official names are not penalised) gives 50
-    # candidates; the exact house number, when the query has one, then wins (12 before 112).
-    number = folded.split()[0] if folded.split()[0].isdigit() else None
+    words = folded.split()
+    number = words[0] if words[0].isdigit() else None
+    name = " ".join(words[1:]) if number and len(words) > 1 else folded
+    # KNN on each trigram GiST index by word-similarity distance (the query against the best
+    # matching stretch of each label, so long official names are not penalised)
     rows = session.execute(
         text("""
-        SELECT id, label, number, street, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat,
-               1 - (:q <<-> search) AS score
-        FROM (SELECT *, :q <<-> search AS d FROM addresses ORDER BY :q <<-> search LIMIT 50) c
-        ORDER BY (split_part(number, ' ', 1) = :number) DESC NULLS LAST, d, search, id
+        WITH s AS (
+            SELECT 'street' AS type, id, label, NULL AS number, name AS street, postcode,
+                   ST_X(geom) AS lon, ST_Y(geom) AS lat, ST_XMin(extent) AS west,
+                   ST_YMin(extent) AS south, ST_XMax(extent) AS east, ST_YMax(extent) AS north,
+                   :name <<-> search AS d,
+                   (search = :name OR search || ' ' || postcode = :name) AS exact,
+                   length(search) AS length, numbers
+            FROM streets ORDER BY :name <<-> search LIMIT :streets
+        )
+        SELECT *, CASE WHEN d <= min(d) OVER () + :close THEN 1 ELSE 3 END AS rank FROM s
+        UNION ALL
+        SELECT *, CASE WHEN split_part(number, ' ', 1) = :number THEN 0 ELSE 2 END
+        FROM (SELECT 'address', id, label, number, street, postcode, ST_X(geom), ST_Y(geom),
+                     NULL::float8, NULL::float8, NULL::float8, NULL::float8,
+                     :q <<-> search, false, length(search), 1
+              FROM addresses WHERE NOT secondary ORDER BY :q <<-> search LIMIT :addresses) a
+        ORDER BY rank, exact DESC, d, length, numbers DESC, label, id
         LIMIT :limit
         """),
-        {"q": folded, "number": number or "", "limit": limit},
+        {"q": folded, "name": name, "number": number or "", "limit": limit,
+         "streets": STREET_CANDIDATES, "addresses": ADDRESS_CANDIDATES, "close": CLOSE_STREET},
     ).mappings()
-    return [_address(r) for r in rows]
+    return [_street(r) if r["type"] == "street" else _address(r) for r in rows]
 
 
 def reverse(session: Session, lon: float, lat: float, max_m: float = 100) -> dict | None:
@@ -352,8 +516,25 @@ def _address(r) -> dict:
         "id": r["id"],
         "geometry": {"type": "Point", "coordinates": [round(r["lon"], 6), round(r["lat"], 6)]},
         "properties": {
+            "type": "address",
             "label": r["label"],
             "housenumber": r["number"],
+            "street": r["street"],
+            "postcode": r["postcode"],
+        },
+    }
+
+
+def _street(r) -> dict:
+    return {
+        "type": "Feature",
+        "id": r["id"],
+        "bbox": [round(r[k], 6) for k in ("west", "south", "east", "north")],
+        "geometry": {"type": "Point", "coordinates": [round(r["lon"], 6), round(r["lat"], 6)]},
+        "properties": {
+            "type": "street",
+            "label": r["label"],
+            "housenumber": None,
             "street": r["street"],
             "postcode": r["postcode"],
         },

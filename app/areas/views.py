@@ -34,14 +34,15 @@ def areas(query: AreasQuery):
 @db.read_only
 def categories(query: CategoriesQuery):
     """The category tree of reports (DansMaRue types and sub-types) or proposals (themes)."""
-    return {"kind": query.kind, "categories": services.category_index(db.session).tree(query.kind)}
+    counts = services.recent_counts(db.session, query.kind)
+    return {"kind": query.kind, "categories": services.category_index(db.session).tree(query.kind, counts)}
 
 
 @operation(bp, "GET", "/geocode", query=GeocodeQuery, tags=TAGS,
-           replies={200: Reply("Addresses, best first.", AddressCollection)})
+           replies={200: Reply("Streets and addresses, best first.", AddressCollection)})
 @db.read_only
 def geocode(query: GeocodeQuery):
-    """Address search in the Base Adresse Nationale (Licence Ouverte)."""
+    """Street and address search in the Base Adresse Nationale (Licence Ouverte)."""
     features = services.geocode(db.session, query.q, query.limit)
     return {"type": "FeatureCollection", "query": query.q, "features": features}
 

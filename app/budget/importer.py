@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.areas.services import REPETITIONS
 from app.budget.services import SOURCE, TITLE_MAX
 from geo.text import fold
 
@@ -164,7 +165,8 @@ def address_candidates(address: str) -> list[tuple[str | None, str]]:
                 words = words[1:]
             if words and words[0] in SUFFIXES:
                 letter, words = SUFFIXES[words[0]], words[1:]
-            number = f"{digits} {letter}".strip()
+            # as the addresses are loaded (app.areas.services.house_number): "12 bis", "12 a"
+            number = f"{digits} {REPETITIONS.get(letter, letter)}".strip()
         if words:
             words[0] = ABBREVIATIONS.get(words[0], words[0])
             street = " ".join(words)

@@ -51,6 +51,7 @@ class ListFilters:
     bbox: tuple[float, float, float, float] | None = None
     category_ids: list[int] | None = None
     statuses: list[str] | None = None
+    recently_closed: tuple[list[str], datetime] | None = None  # (statuses, closed since)
     arrondissements: list[int] | None = None
     quartiers: list[int] | None = None
     since: datetime | None = None
@@ -65,6 +66,7 @@ class ListFilters:
     def where(self) -> tuple[str, dict]:
         clauses, p = contributions_where(
             self.kind, bbox=self.bbox, category_ids=self.category_ids, statuses=self.statuses,
+            recently_closed=self.recently_closed,
             arrondissements=self.arrondissements, quartiers=self.quartiers, since=self.since,
             until=self.until, q=self.q, source_id=self.source_id, cursor=self.cursor,
             consultation_id=self.consultation_id)

@@ -25,6 +25,8 @@ def _message(row: OutboxMessage, sender: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, row.recipient, row.subject
     msg["Message-ID"] = f"<outbox-{row.id}@cartagora>"
+    for name, value in (row.headers or {}).items():  # e.g. List-Unsubscribe (RFC 8058)
+        msg[name] = value
     msg.set_content(row.body)
     return msg
 

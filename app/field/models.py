@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import DateTime, ForeignKey, SmallInteger, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -78,6 +79,8 @@ class OutboxMessage(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("status_events.id", ondelete="SET NULL"))
     # a volunteer's reminder (app.missions), deleted if they cancel or are declined
     mission_signup_id: Mapped[int | None] = mapped_column(ForeignKey("mission_signups.id", ondelete="CASCADE"))
+    # extra mail headers (an area alert's List-Unsubscribe, app.alerts)
+    headers: Mapped[dict | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -6,7 +6,7 @@ filter leaves out entirely (only report categories chosen, say) drops out of the
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -14,7 +14,7 @@ from pydantic import Field
 from app.api.contract import Model
 from app.api.types import AnyCategoryCode, Choice, CommaList
 from app.areas.services import category_index
-from app.contributions.models import KINDS, STATUS_GROUPS, STATUSES
+from app.contributions.models import KINDS, REPORT_OPEN, STATUS_GROUPS, STATUSES
 from app.contributions.queries import ListFilters
 from app.contributions.schemas import (
     ARRONDISSEMENTS,
@@ -31,9 +31,18 @@ from app.map.queries import SHAPES_ZOOM
 
 MAX_ZOOM = 22
 DEFAULT_ZOOM = 12
-# every status word of either kind, the groups (`open`, `closed`) included
+# `current`, the resident map's default view: what a resident cares about, not the years-old
+# resolved and rejected reports. Per kind: (statuses always shown, statuses shown while closed
+# for less than RECENT_DAYS).
+CURRENT = "current"
+RECENT_DAYS = 30
+CURRENT_STATUSES = {
+    "report": (REPORT_OPEN, ("resolved",)),
+    "proposal": (("published", "under_review", "accepted"), ("realised",)),
+}
+# every status word of either kind, the groups (`open`, `closed`) and `current` included
 STATUS_WORDS = tuple(dict.fromkeys(
-    [s for kind in KINDS for s in (*STATUSES[kind], *STATUS_GROUPS[kind])]))
+    [s for kind in KINDS for s in (*STATUSES[kind], *STATUS_GROUPS[kind])] + [CURRENT]))
 
 
 AnyCategory = AnyCategoryCode  # either kind's codes (the enums of both kinds)
@@ -47,7 +56,11 @@ class MapFilterQuery(FilterQuery):
                           "none of them belongs to drops out. Others are `unknown_category`.")
     status: CommaList(Choice(STATUS_WORDS, code="invalid_status")) | None = Field(
         None, description="Statuses of either kind, and `open`/`closed` for reports; a kind "
-                          "none of them belongs to drops out. Others are `invalid_status`.")
+                          "none of them belongs to drops out. `current` (the map page's default) "
+                          "stands for the open reports, the reports resolved in the last "
+                          f"{RECENT_DAYS} days, the published, under review and accepted "
+                          f"proposals and those realised in the last {RECENT_DAYS} days. "
+                          "Others are `invalid_status`.")
 
 
 class MapClustersQuery(MapFilterQuery):
@@ -66,7 +79,12 @@ class MapFilters:
 
 
 def _kinds_of_status(word: str) -> list[str]:
-    return [k for k in KINDS if word in STATUSES[k] or word in STATUS_GROUPS[k]]
+    return [k for k in KINDS if word == CURRENT or word in STATUSES[k] or word in STATUS_GROUPS[k]]
+
+
+def recent_since(now: datetime | None = None) -> datetime:
+    """The oldest closing `current` still shows: RECENT_DAYS before now."""
+    return (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
 
 
 def map_filters(query: MapFilterQuery) -> MapFilters:
@@ -80,7 +98,12 @@ def map_filters(query: MapFilterQuery) -> MapFilters:
         kind_words = [s for s in words if kind in _kinds_of_status(s)]
         if (codes and not kind_codes) or (words and not kind_words):
             continue  # the filters name only the other kind
-        f = build_filters(kind, query, categories=kind_codes, statuses=kind_words, cursor=cursor)
+        plain = [s for s in kind_words if s != CURRENT]
+        f = build_filters(kind, query, categories=kind_codes, statuses=plain, cursor=cursor)
+        if CURRENT in kind_words:
+            always, lately = CURRENT_STATUSES[kind]
+            f.statuses = list(dict.fromkeys([*(f.statuses or ()), *always]))
+            f.recently_closed = (list(lately), recent_since())
         f.bbox = None
         filters.append(f)
     return MapFilters(filters=filters, bbox=query.bbox)

@@ -48,9 +48,10 @@ def check() -> None:
 @click.option("--since", help="YYYY-MM-DD (Paris).")
 @click.option("--until", help="YYYY-MM-DD (Paris, inclusive).")
 @click.option("--arrondissement", help="Numbers, comma-separated.")
-def report(out: Path, **filters) -> None:
-    """Write the interactive leafmap report (heatmap, choropleth, hotspots) to OUT."""
-    from flask import current_app
+@click.option("--quartier", help="Numbers, comma-separated.")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def report(out: Path, lang: str, **filters) -> None:
+    """Write the planner's report (key figures, tables, charts, leafmap map) to OUT."""
     from pydantic import ValidationError
 
     from app.planner import services
@@ -63,8 +64,7 @@ def report(out: Path, **filters) -> None:
         query = StatsQuery.model_validate(args)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
-    with current_app.app_context():
-        req = services.stats_request(db.session, query, True)
-        html = build_report(db.session, req, progress=lambda msg: click.echo(msg, err=True))
+    req = services.stats_request(db.session, query, True)
+    html = build_report(db.session, req, progress=lambda msg: click.echo(msg, err=True), lang=lang)
     out.write_text(html, encoding="utf-8")
     click.echo(f"report: {out} ({len(html) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")

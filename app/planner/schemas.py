@@ -92,6 +92,13 @@ class StatsQuery(ApiQuery):
         return statuses
 
 
+class ReportQuery(StatsQuery):
+    """The planner's report (/planner/report.html): the statistics' filters, and whether to
+    download it (an attachment) rather than open it in the browser."""
+
+    download: bool = Field(False, description="True: `Content-Disposition: attachment`.")
+
+
 Format = Choice(CSV_FORMATS, description="`csv`: the items as `text/csv` (an attachment) "
                                          "instead of JSON.")
 

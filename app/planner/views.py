@@ -8,6 +8,7 @@ from functools import wraps
 from flask import (
     Blueprint,
     Response,
+    current_app,
     redirect,
     render_template,
     request,
@@ -29,6 +30,7 @@ from app.planner.schemas import (
     HexbinsQuery,
     HotspotCollection,
     HotspotsQuery,
+    ReportQuery,
     ResolutionQuery,
     ResolutionStats,
     StatsQuery,
@@ -280,10 +282,14 @@ def export_areas(level: str):
 @requires_planner
 @db.cost("stats")
 def report():
-    """An interactive HTML report of the current filters, built with leafmap."""
-    from app.planner.report import build_report
+    """The report of the current filters, opened in the browser (`download=1`: saved), under a
+    CSP allowing its own inline scripts by their hashes and nothing else."""
+    from app.planner.report import build_report, report_policy
 
-    req = services.stats_request(db.session, parse_query(StatsQuery), True)
+    query = parse_query(ReportQuery)
+    req = services.stats_request(db.session, query, True)
     html = build_report(db.session, req)
+    disposition = "attachment" if query.download else "inline"
     return Response(html, mimetype="text/html", headers={
-        "Content-Disposition": 'attachment; filename="cartagora-report.html"'})
+        "Content-Disposition": f'{disposition}; filename="cartagora-report.html"',
+        "Content-Security-Policy": report_policy(html, current_app.config["TILE_URL"])})

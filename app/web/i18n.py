@@ -7,53 +7,25 @@ the scripts as JSON (`js_strings`), so no user-facing text is hard-coded in Java
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import Babel, format_date, format_time, get_locale
+from flask_babel import Babel, format_date, format_time
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _lp
 
-from app.messages import DEFAULT_LANGUAGE as DEFAULT
-from app.messages import LANGUAGES, current_language
+from app.labels import (  # noqa: F401 (the pages' names for codes, defined beside the domain)
+    KIND_LABELS,
+    KIND_PLURALS,
+    STATUS_GROUP_LABELS,
+    STATUS_LABELS,
+    current_lang,
+    ordinal,
+    status_label,
+)
+from app.messages import LANGUAGES, current_language  # noqa: F401 (LANGUAGES: for the pages)
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}  # each in its own language
 
 
 def select_locale() -> str:
     return current_language()  # the one resolver (app/messages.py)
-
-
-def current_lang() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT
-
-
-KIND_LABELS = {"report": _l("Report"), "proposal": _l("Proposal")}
-KIND_PLURALS = {"report": _l("Reports"), "proposal": _l("Proposals")}
-
-STATUS_LABELS = {
-    "report": {
-        "new": _l("New"),
-        "acknowledged": _l("Acknowledged"),
-        "scheduled": _l("Scheduled"),
-        "resolved": _l("Resolved"),
-        "rejected": _l("Rejected"),
-        "duplicate": _l("Duplicate"),
-        "transferred": _l("Transferred"),
-        "monitoring": _l("Under watch"),
-    },
-    # a context of their own: in French a proposal is feminine, a report masculine
-    "proposal": {
-        "published": _lp("proposal", "Published"),
-        "under_review": _lp("proposal", "Under review"),
-        "accepted": _lp("proposal", "Accepted"),
-        "realised": _lp("proposal", "Realised"),
-        "rejected": _lp("proposal", "Rejected"),
-    },
-}
-STATUS_GROUP_LABELS = {"open": _l("Open (not fixed yet)"), "closed": _l("Closed")}
-
-
-def status_label(kind: str, status: str) -> str:
-    return str(STATUS_LABELS.get(kind, {}).get(status, status))
 
 
 REASON_LABELS = {"spam": _l("Spam or advertising"), "offensive": _l("Offensive or hateful"),
@@ -93,14 +65,6 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-def ordinal(n: int) -> str:
-    """1er, 2e… in French; 1st, 2nd… in English (arrondissements are named by their number)."""
-    if current_lang() == "fr":
-        return "1er" if n == 1 else f"{n}e"
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def js_strings() -> dict[str, str]:
     """The scripts' strings in the page's language; `{name}` marks a value filled in by JS."""
     strings = {
@@ -120,6 +84,8 @@ def js_strings() -> dict[str, str]:
         "map.pin": _l("Location of your contribution (arrow keys move it)"),
         "map.vertex": _l("Point {n} of the drawing"),
         "map.loading_error": _l("The map data could not be loaded. Try again in a moment."),
+        "map.offline": _l("You are offline: the map's contributions come back with the network. "
+                          "You can still prepare a report."),
         "map.you_are_here": _l("You are here"),
         "map.zoom_in": _l("Zoom in"),
         "map.zoom_out": _l("Zoom out"),
@@ -139,6 +105,8 @@ def js_strings() -> dict[str, str]:
         "list.votes": _l("{up} agree, {down} disagree"),
         "list.shown": _l("{shown} shown of {total}"),
         "list.same_spot": _l("Showing the contributions at the chosen spot."),
+        # the resident map (issue 17): the contribution just published, marked in the list
+        "list.just_published": _l("Just published"),
         "search.no_result": _l("No address found."),
         "search.results_one": _l("{n} address found; use the up and down arrows to choose."),
         "search.results_other": _l("{n} addresses found; use the up and down arrows to choose."),
@@ -186,6 +154,45 @@ def js_strings() -> dict[str, str]:
         "share.copy_failed": _l("Copy the link by hand from the field above."),
         "error.generic": _l("Something went wrong; nothing was saved. Try again."),
         "error.network": _l("The server cannot be reached. Check your connection."),
+        # installable and offline (static/js/offline/): what waits on the device to be sent
+        "offline.draft_saved": _l("Saved on this device; it will be sent when you are back online."),
+        "offline.draft_sent": _l("Sent: “{title}” is published."),
+        "offline.transition": _l("Report #{id}: status “{status}”"),
+        "offline.transition_saved": _l("No network: the change to “{status}” is saved on this device "
+                                       "and will be sent when you are back online."),
+        "offline.transition_pending": _l("Pending: the status will change to “{status}” when you are "
+                                         "back online."),
+        "offline.transition_sent": _l("Sent: report #{id} is now “{status}”."),
+        "offline.pending_badge": _l("Change pending"),
+        "offline.outbox_one": _l("{n} item waiting on this device"),
+        "offline.outbox_other": _l("{n} items waiting on this device"),
+        "offline.outbox_sent": _l("Sent from this device"),
+        "offline.photos_one": _l("{n} photo"),
+        "offline.photos_other": _l("{n} photos"),
+        "offline.waiting": _l("Will be sent when you are back online."),
+        "offline.sign_in": _l("Sign in again to send it."),
+        "offline.refused": _l("Not sent: {detail}"),
+        "offline.send_again": _l("Send again"),
+        "offline.delete": _l("Delete"),
+        "offline.delete_confirm": _l("Delete it from this device? It has not been sent."),
+        "offline.title_label": _l("Title"),
+        "offline.description_label": _l("Description"),
+        "offline.saved_copy": _l("Offline: saved copy from {time}."),
+        "offline.back_online": _l("You are back online."),
+        "offline.reload": _l("Reload the page"),
+        "offline.now_offline": _l("You are offline. What you send now waits on this device."),
+        "offline.close": _l("Close"),
+        # form helper: the category picker and the address search's streets
+        "picker.most_used": _l("Most used"),
+        "picker.most_used_n_one": _l("{n} most used category; use the up and down arrows to choose."),
+        "picker.most_used_n_other": _l("{n} most used categories; use the up and down arrows to choose."),
+        "picker.results_one": _l("{n} category found"),
+        "picker.results_other": _l("{n} categories found"),
+        "picker.none": _l("No category matches: try another word, or choose from the lists below."),
+        "picker.in": _l("in {parent}"),
+        "picker.chosen": _l("Category chosen: {label}."),
+        "picker.staff_only": _l("Staff only"),
+        "search.type_street": _l("Street"),
     }
     for kind, statuses in STATUS_LABELS.items():
         for code, label in statuses.items():

@@ -80,6 +80,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
 
 def init_security(app: Flask) -> None:
     app.session_interface = CookieSessionInterface()
+    app.extensions["content_security_policy"] = content_security_policy  # documents served inline
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.after_request

@@ -9,13 +9,15 @@ from datetime import date, datetime
 from flask import current_app, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app import policy
 from app.accounts.models import User
 from app.areas.services import category_index
 from app.contributions.models import Contribution
 from app.engagement import services as engagement
+from app.engagement.models import Comment, Vote
 from app.field import services as field
 from app.field.models import Follow
 from app.field.workflow import REASON_LABELS, RESOLUTION_LABELS, label
@@ -128,14 +130,50 @@ def contribution_page(session: Session, c: Contribution, user: User | None, lang
     }
 
 
-def my_contributions(session: Session, user: User, lang: str) -> list[dict]:
-    rows = session.scalars(
-        select(Contribution)
-        .where(Contribution.author_id == user.id, Contribution.withdrawn_at.is_(None))
-        .order_by(Contribution.created_at.desc(), Contribution.id.desc())
-        .limit(500)
+MY_TABS = ("published", "supported", "commented", "followed")
+MY_LIMIT = 500  # per tab, newest first
+
+
+def _my_tab_queries(user: User) -> dict:
+    """Each tab of "My contributions" as (contributions, when I did it) rows: what I published
+    (hidden ones included, with their badge: I should know), then what I supported, commented
+    on and follow among what is public."""
+    public = (Contribution.withdrawn_at.is_(None), Contribution.hidden.is_(False))
+    last_comment = (
+        select(Comment.contribution_id, func.max(Comment.created_at).label("at"))
+        .where(Comment.author_id == user.id, Comment.hidden.is_(False))
+        .group_by(Comment.contribution_id)
+        .subquery()
     )
-    return [{"c": c, "category": category_label(session, c.category_id, lang)} for c in rows]
+    return {
+        "published": select(Contribution, Contribution.created_at)
+        .where(Contribution.author_id == user.id, Contribution.withdrawn_at.is_(None)),
+        "supported": select(Contribution, Vote.created_at)
+        .join(Vote, Vote.contribution_id == Contribution.id)
+        .where(Vote.user_id == user.id, Vote.value == 1, *public),
+        "commented": select(Contribution, last_comment.c.at)
+        .join(last_comment, last_comment.c.contribution_id == Contribution.id)
+        .where(*public),
+        "followed": select(Contribution, Follow.created_at)
+        .join(Follow, Follow.contribution_id == Contribution.id)
+        .where(Follow.user_id == user.id, *public),
+    }
+
+
+def my_contributions(session: Session, user: User, lang: str, tab: str = "published") -> dict:
+    """One tab of "My contributions", newest first, with every tab's count (its label)."""
+    queries = _my_tab_queries(user)
+    counts = session.execute(select(*(
+        select(func.count()).select_from(q.subquery()).scalar_subquery().label(name)
+        for name, q in queries.items()))).one()._asdict()
+    query = queries[tab]
+    when = query.selected_columns[1]
+    rows = session.execute(query.order_by(when.desc(), Contribution.id.desc()).limit(MY_LIMIT))
+    items = [{"c": c, "when": at, "category": category_label(session, c.category_id, lang),
+              "can_edit": tab == "published" and c.withdrawn_at is None
+              and policy.allows(session, user, "contribution.edit", c)}
+             for c, at in rows]
+    return {"tab": tab, "counts": counts, "items": items}
 
 
 def links(session: Session, c: Contribution) -> list[dict]:

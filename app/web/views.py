@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -15,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import select
 
 from app import policy
@@ -22,6 +25,8 @@ from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
 from app.config import link_settings
+from app.contributions import services as services_contributions
+from app.contributions.schemas import FEATURE_PATCHES
 from app.contributions.services import get_visible
 from app.db import db
 from app.errors import AppError
@@ -29,6 +34,7 @@ from app.field import services as field_services
 from app.field import workflow
 from app.field.models import FixFeedback
 from app.field.schemas import FeedbackInput
+from app.map.schemas import RECENT_DAYS
 from app.messages import message
 from app.ratelimit import guarded_sign_in, limiter, requester
 from app.web import services
@@ -50,7 +56,7 @@ protect_forms(bp)
 
 # what the accessibility statement says was checked, and when (update both with a new audit)
 STATEMENT_DATE = "2026-11-26"
-AXE_VERSION = "4.11.0"  # static/vendor/axe-core, package.json
+PACKAGE_JSON = Path(__file__).resolve().parents[2] / "package.json"  # the axe-core the tests run
 TESTED_PAGES = ("/", "/accessibilite", "/c/<id>", "/me/contributions", "/account", "/agent", "/planner", "/consultations",
                 "/petitions", "/budget", "/missions", "/organisations", "/moderation", "/admin",
                 "/ogc", "/open-data/", "/api/v1/docs")
@@ -66,7 +72,8 @@ def accessibility():
     from flask_babel import format_date
 
     return render_template("accessibility.html", date=format_date(date.fromisoformat(STATEMENT_DATE), "long"),
-                           axe=AXE_VERSION, pages=TESTED_PAGES,
+                           axe=json.loads(PACKAGE_JSON.read_text())["dependencies"]["axe-core"],
+                           pages=TESTED_PAGES,
                            contact=current_app.config["ACCESSIBILITY_CONTACT"])
 
 
@@ -93,7 +100,7 @@ def map_page():
     }
     return render_template(
         "map.html", map_config=map_config, categories=categories,
-        arrondissements=services.arrondissements(db.session),
+        arrondissements=services.arrondissements(db.session), recent_days=RECENT_DAYS,
     )
 
 
@@ -115,7 +122,9 @@ def contribution(contribution_id: int):
     return render_template("contribution.html", **page, notice=session.pop("flash", None),
                            feedback=feedback_state(c, user),
                            feedback_notice=session.pop("feedback_notice", None),
-                           share=share_preview(c, page["photos"]))
+                           share=share_preview(c, page["photos"]),
+                           can_edit=user is not None and c.author_id == user.id
+                           and policy.allows(db.session, user, "contribution.edit", c))
 
 
 FEEDBACK_LABELS = {"fixed": _l("Fixed"), "still_there": _l("Still there")}
@@ -233,9 +242,69 @@ def logout():
 
 @bp.get("/me/contributions")
 def my_contributions():
+    """What I published (to edit or withdraw), supported, commented on and follow: one tab each."""
     user = signed_in_or_login()
-    items = services.my_contributions(db.session, user, current_lang())
-    return render_template("my_contributions.html", items=items)
+    tab = request.args.get("tab", "published")
+    if tab not in services.MY_TABS:
+        tab = "published"
+    page = services.my_contributions(db.session, user, current_lang(), tab)
+    return render_template("my_contributions.html", **page, tabs=MY_TAB_LABELS,
+                           notice=session.pop("flash", None))
+
+
+MY_TAB_LABELS = {"published": _lp("my contributions tab", "Published"),
+                 "supported": _lp("my contributions tab", "Supported"),
+                 "commented": _lp("my contributions tab", "Commented"),
+                 "followed": _lp("my contributions tab", "Followed")}
+
+
+def _mine_or_404(contribution_id: int, user, action: str, *, lock: bool = False):
+    """A contribution this person may edit or withdraw (the policy decides), else None."""
+    c = get_visible(db.session, None, contribution_id, lock=lock)
+    if c is None or not policy.allows(db.session, user, action, c):
+        return None
+    return c
+
+
+@bp.route("/c/<id:contribution_id>/edit", methods=["GET", "POST"])
+def edit_contribution(contribution_id: int):
+    """Its title and description, with the API's own model and service (a move or another
+    category: from the map's form, which shows the address and duplicates)."""
+    user = signed_in_or_login()
+    c = _mine_or_404(contribution_id, user, "contribution.edit", lock=request.method == "POST")
+    if c is None:
+        return render_template("not_found.html"), 404
+    errors: dict[str, str] = {}
+    values = {"title": c.title, "description": c.description}
+    if request.method == "POST":
+        values = {name: request.form.get(name, "") for name in values}
+        body, errors = page_form(FEATURE_PATCHES[c.kind], {"type": "Feature", "properties": values})
+        if body is not None:
+            try:
+                services_contributions.update(db.session, c, user, body.values())
+            except AppError as exc:
+                db.abandon()
+                errors = refusal_errors(exc)
+            else:
+                session["flash"] = str(_("Your changes are published."))
+                return redirect(url_for("web.contribution", contribution_id=c.id))
+    return render_template("contribution_edit.html", c=c, values=values, errors=errors)
+
+
+@bp.route("/c/<id:contribution_id>/withdraw", methods=["GET", "POST"])
+def withdraw_contribution(contribution_id: int):
+    """Asks, then takes it off the map (never deleted: the city keeps its history)."""
+    user = signed_in_or_login()
+    c = _mine_or_404(contribution_id, user, "contribution.withdraw",
+                     lock=request.method == "POST")
+    if c is None:
+        return render_template("not_found.html"), 404
+    if request.method == "POST":
+        services_contributions.withdraw(db.session, c, user)
+        session["flash"] = str(_("“%(title)s” is withdrawn: it no longer appears on the map.",
+                                 title=c.title))
+        return redirect(url_for("web.my_contributions"))
+    return render_template("contribution_withdraw.html", c=c)
 
 
 @bp.get("/lang/<code>")

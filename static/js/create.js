@@ -5,6 +5,9 @@
 import { api, ApiError, isAbort } from './lib/api.js';
 import { $, debounce, h, toast } from './lib/dom.js';
 import { formatNumber, lang, t, tn } from './lib/i18n.js';
+import { CategoryPicker } from './category-picker.js';
+import { keepDraft } from './offline/outbox.js';
+import { isNetworkFailure, newKey } from './offline/store.js';
 
 const L = window.L;
 const KEY_STEP_PX = 8;
@@ -65,6 +68,7 @@ export class CreateForm {
       if (name === 'shape') this.setShape(event.target.value);
     });
     $('#f-category', form).addEventListener('change', () => this.categoryChanged());
+    this.picker = new CategoryPicker($('#field-category-search', form), { onPick: (c) => this.pickCategory(c) });
     $('#f-subcategory', form).addEventListener('change', () => this.lookup());
     $('#place-center', form).addEventListener('click', () => this.addPoint(this.map.getCenter()));
     $('#place-locate', form).addEventListener('click', () => this.map.fire('cartagora:locate'));
@@ -151,10 +155,12 @@ export class CreateForm {
       return;
     }
     if (this.kind !== kind) return;
-    const label = (node) => node.label[lang] ?? node.label.fr;
+    const offered = this.offered(this.categories[kind])
+      .map((node) => ({ ...node, children: this.offered(node.children) }));
     select.replaceChildren(
       h('option', { value: '', text: t('form.choose_category') }),
-      ...this.offered(this.categories[kind]).map((node) => h('option', { value: node.code, text: label(node) })));
+      ...offered.map((node) => h('option', { value: node.code, text: this.optionText(node) })));
+    this.picker.setTree(offered, this.form.hasAttribute('data-staff'));
     this.categoryChanged();
   }
 
@@ -165,18 +171,34 @@ export class CreateForm {
     const children = this.offered(node?.children ?? []);
     sub.replaceChildren(
       h('option', { value: '', text: t('form.choose_subcategory') }),
-      ...children.map((c) => h('option', { value: c.code, text: c.label[lang] ?? c.label.fr })));
+      ...children.map((c) => h('option', { value: c.code, text: this.optionText(c) })));
     $('#field-subcategory', this.form).hidden = children.length === 0;
     this.lookup();
   }
 
-  /** The categories this person may choose: in use, and agent-only ones for staff only. */
+  /** A category found with the picker: the selects take it, as if chosen in them. */
+  pickCategory({ top, sub }) {
+    $('#f-category', this.form).value = top;
+    this.categoryChanged();
+    $('#f-subcategory', this.form).value = sub;
+    this.setError('category', '');
+  }
+
+  /** The label in a select: without DansMaRue's "[réservé agents …]" (a staff-only tag says it). */
+  optionText(node) {
+    const text = node.description[lang] ?? node.description.fr;
+    return node.agent_only ? `${text} (${t('picker.staff_only')})` : text;
+  }
+
+  /** The categories this person may choose, the most used first: in use, and agent-only
+   * ones for staff only. */
   offered(nodes) {
     const staff = this.form.hasAttribute('data-staff');
     const themes = this.consultation?.themes;
     const inThemes = (c) => !themes || themes.some((code) => code === c.code || code.startsWith(`${c.code}.`)
       || c.code.startsWith(`${code}.`));
-    return nodes.filter((c) => c.active && (staff || !c.agent_only) && inThemes(c));
+    return nodes.filter((c) => c.active && (staff || !c.agent_only) && inThemes(c))
+      .sort((a, b) => b.recent_count - a.recent_count);
   }
 
   category() {
@@ -411,17 +433,32 @@ export class CreateForm {
     const button = $('#create-submit', form);
     button.disabled = true;
     $('#create-error', form).textContent = t('form.sending');
+    const key = newKey();  // the same one if it is kept offline and sent later: one report
     try {
-      const created = await api(`/api/v1/${this.kind}s`, { method: 'POST', form: body });
+      const created = await api(`/api/v1/${this.kind}s`, { method: 'POST', form: body, headers: { 'Idempotency-Key': key } });
       $('#create-error', form).textContent = '';
       toast(t(`form.created_${this.kind}`), { href: `/c/${created.id}`, text: t('form.view') });
       this.close({ reset: true });
       this.onCreated?.(created);
     } catch (error) {
-      this.showProblem(error);
+      if (isNetworkFailure(error)) await this.keepOffline(feature, key);
+      else this.showProblem(error);
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** No network: the contribution waits on this device (static/js/offline/) and is sent when
+   * the network returns; the form closes as after publishing. */
+  async keepOffline(feature, key) {
+    try {
+      await keepDraft({ kind: this.kind, feature, key, photos: this.files.map(({ file }) => file) });
+    } catch {  // no storage on this device (a private window): say the network failed
+      $('#create-error', this.form).textContent = t('error.network');
+      return;
+    }
+    $('#create-error', this.form).textContent = '';
+    this.close({ reset: true });
   }
 
   showProblem(error) {
@@ -446,8 +483,22 @@ export class CreateForm {
       }
     }
     summary.textContent = first ? [t('form.errors'), ...loose].join(' ') : (error.detail ?? t('error.generic'));
-    const target = first === 'geometry' ? $('#place-center', this.form) : $(`#f-${first}`, this.form);
-    (target ?? summary).focus();
+    this.showFirstError(summary);
+  }
+
+  /** Focus the first field in error, in the page's order, and bring all of it into view in
+   * the middle of the panel: focus alone scrolls just enough to show the control, which
+   * leaves it, or its message, under the sticky "Publish" bar. */
+  showFirstError(summary) {
+    const box = $('.has-error', this.form);
+    if (!box) {
+      summary.focus();
+      return;
+    }
+    const field = box.id === 'f-geometry' ? 'geometry' : box.querySelector('[id^="f-"][id$="-error"]')?.id.slice(2, -6);
+    const target = field === 'geometry' ? $('#place-center', this.form) : $(`#f-${field}`, this.form);
+    (target ?? summary).focus({ preventScroll: true });
+    box.scrollIntoView({ block: 'center' });
   }
 
   setError(field, message, append = false) {

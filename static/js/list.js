@@ -18,6 +18,7 @@ export class ResultList {
     this.next = null;
     this.total = null;
     this.controller = null;
+    this.highlighted = null;
     more.addEventListener('click', () => this.loadMore());
   }
 
@@ -33,6 +34,12 @@ export class ResultList {
     this.shown.textContent = shown && shown < this.total
       ? t('list.shown', { shown: formatNumber(shown), total: formatNumber(this.total) })
       : '';
+  }
+
+  /** Show `id` (just published) marked in every reload, in view and focused once listed. */
+  highlight(id) {
+    this.highlighted = id;
+    this.focusHighlighted = true;
   }
 
   async reload(params) {
@@ -55,6 +62,7 @@ export class ResultList {
       const items = page.features.map((f) => this.item(f));
       if (replace) this.list.replaceChildren(...items);
       else this.list.append(...items);
+      if (replace && this.highlighted !== null) this.showHighlighted();
       this.next = page.links.find((l) => l.rel === 'next')?.href ?? null;
       this.more.hidden = !this.next;
       this.renderCount();
@@ -64,6 +72,19 @@ export class ResultList {
       return null;
     } finally {
       this.list.removeAttribute('aria-busy');
+    }
+  }
+
+  showHighlighted() {
+    const item = this.list.querySelector(`.item[data-id="${this.highlighted}"]`);
+    if (!item) return;
+    item.classList.add('item-new');
+    item.querySelector('.item-kicker').prepend(h('strong', { class: 'item-badge', text: t('list.just_published') }), ' ');
+    // the first time, or again when a reload took the focused item away
+    if (this.focusHighlighted || document.activeElement === document.body) {
+      this.focusHighlighted = false;
+      item.scrollIntoView({ block: 'center' });
+      item.querySelector('.item-title a').focus({ preventScroll: true });
     }
   }
 

@@ -6,7 +6,7 @@ import { api, isAbort } from './lib/api.js';
 import { $, $$, debounce, h, readJSON } from './lib/dom.js';
 import { t } from './lib/i18n.js';
 import { ResultList } from './list.js';
-import { addOutlines, createMap, elementControl, MAX_ZOOM, PARIS_BOUNDS } from './map/base.js';
+import { addOutlines, createMap, elementControl, fitPopup, MAX_ZOOM, PARIS_BOUNDS } from './map/base.js';
 import { ContributionLayer } from './map/contributions.js';
 import { AddressSearch } from './search.js';
 import { filterParams, readState, writeSearch } from './state.js';
@@ -37,35 +37,76 @@ const list = new ResultList(
   config,
   {
     onShow: ({ lat, lon, item }) => {
+      popupOpener = item.id;
       setView('map');
       pendingPopup = { lat, lon, item };
       map.setView([lat, lon], Math.max(map.getZoom(), MAX_ZOOM - 1));
-      map.getContainer().focus();
     },
   },
 );
 let pendingPopup = null;
+let popupOpener = null;  // the id of the item whose "Show on the map" opened the popup
 
 const filters = new FilterForm($('#filters'), (values) => {
   state = { ...state, filters: values };
   history.pushState(null, '', writeSearch(currentView()));
+  showScope();
   refresh();
 });
 filters.set(state.filters);
 
+// What the default view leaves out, said above the count, with everything one click away.
+const scopes = $$('.results-scope');
+// "Get alerts": for the arrondissement the filters name, else the page lets one choose an area
+const alertLink = $('#alert-link');
+function showScope() {
+  const status = state.filters.status;
+  for (const scope of scopes) scope.hidden = scope.dataset.status !== status;
+  const url = new URL(alertLink.href);
+  if (state.filters.arrondissement) url.searchParams.set('arrondissement', state.filters.arrondissement);
+  else url.searchParams.delete('arrondissement');
+  alertLink.href = url.pathname + url.search;
+}
+for (const scope of scopes) {
+  $('button', scope).addEventListener('click', (event) => {
+    const status = event.currentTarget.dataset.status;
+    filters.set({ ...state.filters, status });
+    filters.changed();
+    // the button pressed is gone: the focus goes to the one that brings the view back
+    scopes.find((s) => s.dataset.status === status)?.querySelector('button').focus();
+  });
+}
+showScope();
+
 new AddressSearch($('#search-form'), {
-  onSelect: ({ lat, lon }) => {
-    jumpTo([lat, lon], 18);
+  map,
+  onSelect: ({ lat, lon, center, zoom }) => {
+    jumpTo(center, zoom);
     create.setLocation([lat, lon]);
   },
 });
 
 const create = new CreateForm(map, config, {
   section: $('#create'),
-  onOpen: () => setView('create'),
+  onOpen: () => {
+    map.closePopup();
+    setView('create');
+  },
   onClose: () => setView('map'),
-  onCreated: () => refresh(),
+  onCreated: (created) => showCreated(created),
 });
+
+/** After publishing: the list shows the new contribution first, marked, with the focus. */
+function showCreated(created) {
+  const id = created.id ?? created.properties?.id;
+  layer.mark(id);
+  list.highlight(id);
+  if (narrow) setView('list');
+  $('#panel').scrollTop = 0;
+  const where = L.geoJSON(created.geometry).getBounds();
+  if (where.isValid()) map.setView(where.getCenter(), Math.max(map.getZoom(), 17));
+  refresh();
+}
 
 // ---- the view: map position, mobile panels ------------------------------------------------
 
@@ -97,6 +138,7 @@ for (const button of $$('.view-switch button')) {
 }
 
 function applyState() {
+  showScope();
   if (state.lat !== null && state.lon !== null && state.z !== null) {
     map.setView([state.lat, state.lon], Math.min(Math.max(state.z, 10), MAX_ZOOM));
   } else {
@@ -140,16 +182,17 @@ async function refresh() {
     const container = map.getContainer();
     container.dataset.total = data.total;
     container.dataset.loads = Number(container.dataset.loads ?? 0) + 1;
-    if (mapStatus.textContent === t('map.loading_error')) mapStatus.textContent = '';
+    if ([t('map.loading_error'), t('map.offline')].includes(mapStatus.textContent)) mapStatus.textContent = '';
     if (pendingPopup !== null) {
       // its own marker if it is one; else (it shares its spot with others, in a cluster even
       // at the deepest zoom) its popup at its place all the same
       const { lat, lon, item } = pendingPopup;
-      if (!layer.openPopup(item.id)) layer.popupAt(item, [lat, lon]);
+      const popup = layer.openPopup(item.id) ?? layer.popupAt(item, [lat, lon]);
       pendingPopup = null;
+      popup?.querySelector('.popup-title a')?.focus();
     }
   } catch (error) {
-    if (!isAbort(error)) mapStatus.textContent = t('map.loading_error');
+    if (!isAbort(error)) mapStatus.textContent = t(navigator.onLine ? 'map.loading_error' : 'map.offline');
   }
 }
 
@@ -169,7 +212,34 @@ map.on('click', (event) => {
     h('button', { type: 'button', class: 'button primary small', text: t('map.create_report'), onclick: offer('report') }),
     h('button', { type: 'button', class: 'button small', text: t('map.create_proposal'), onclick: offer('proposal') }));
   L.DomEvent.disableClickPropagation(content);
-  L.popup({ className: 'create-popup' }).setLatLng(event.latlng).setContent(content).openOn(map);
+  fitPopup(map, L.popup({ className: 'create-popup' })).setLatLng(event.latlng).setContent(content).openOn(map);
+});
+
+// ---- popups and the legend ------------------------------------------------------------------
+
+const legend = $('#legend');
+map.on('popupopen', () => {
+  legend.open = false;  // a popup and the open legend would cover each other on a phone
+});
+map.on('popupclose', (event) => {
+  // closed (its button, Escape) with the focus in it: back to where the reader came from
+  const focus = document.activeElement;
+  if (focus !== document.body && !event.popup.getElement()?.contains(focus)) return;
+  // (the list was reloaded for the new view since: its button is found again by the item's id)
+  const button = $(`#results-list > li[data-id="${popupOpener}"] .show-on-map`);
+  popupOpener = null;
+  (button?.offsetParent ? button : map.getContainer()).focus();
+});
+// The open legend stops above the "Contribute" button rather than under it, and scrolls.
+legend.addEventListener('toggle', () => {
+  if (!legend.open) return;
+  map.closePopup();
+  if (!legend.closest('.leaflet-top')) return;  // at the bottom (wide screens): CSS caps it
+  const top = legend.getBoundingClientRect().top;
+  const fab = $('#create-button').getBoundingClientRect();
+  const end = fab.height && fab.left < legend.getBoundingClientRect().right + 8 ? fab.top
+    : map.getContainer().getBoundingClientRect().bottom;
+  legend.style.maxHeight = `${Math.max(120, end - top - 12)}px`;
 });
 
 $('#create-button').addEventListener('click', () => create.open());
@@ -209,6 +279,6 @@ map.on('moveend', () => {
   refreshSoon();
 });
 addOutlines(map).catch(() => {
-  mapStatus.textContent = t('map.loading_error');
+  mapStatus.textContent = t(navigator.onLine ? 'map.loading_error' : 'map.offline');
 });
 refresh();

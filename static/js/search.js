@@ -1,11 +1,19 @@
 // Address search (our geocoder, BAN) as an ARIA combobox: type, pick with arrows or a tap.
+// Streets and squares come first (tagged as such), then house numbers; the place chosen
+// gets a marker with its name on the map (until the next choice), and the view the
+// street's extent or the address at street zoom.
 import { api, isAbort } from './lib/api.js';
 import { debounce, h } from './lib/dom.js';
 import { t, tn } from './lib/i18n.js';
 
+const STREET_ZOOM = 18;
+
 export class AddressSearch {
-  constructor(form, { onSelect }) {
+  // `map`: where the marker goes (none without it)
+  constructor(form, { onSelect, map = null }) {
     this.form = form;
+    this.map = map;
+    this.marker = null;
     this.input = form.querySelector('[role="combobox"]');
     this.listbox = form.querySelector('[role="listbox"]');
     this.status = form.querySelector('[role="status"]');
@@ -27,6 +35,7 @@ export class AddressSearch {
 
   async lookup() {
     const q = this.input.value.trim();
+    if (!q) this.unmark();
     if (q.length < 3) {
       this.close();
       return;
@@ -50,10 +59,12 @@ export class AddressSearch {
       id: `search-option-${i}`,
       role: 'option',
       'aria-selected': 'false',
-      text: f.properties.label,
+      'data-type': f.properties.type,
       onmousedown: (event) => event.preventDefault(),
       onclick: () => this.select(i),
-    })));
+    },
+    f.properties.type === 'street' ? h('span', { class: 'search-type', text: t('search.type_street') }) : null,
+    f.properties.label)));
     const open = features.length > 0;
     this.listbox.hidden = !open;
     this.input.setAttribute('aria-expanded', String(open));
@@ -85,7 +96,39 @@ export class AddressSearch {
     this.input.value = label;
     this.close();
     this.status.textContent = t('search.jumped', { label });
-    this.onSelect({ lat, lon, label });
+    this.onSelect({ lat, lon, label, type: feature.properties.type, ...this.view(feature) });
+    this.mark([lat, lon], label);
+  }
+
+  /** Where to look: a street's extent (a little margin, street zoom at most), an address
+   * at street zoom. */
+  view(feature) {
+    const [lon, lat] = feature.geometry.coordinates;
+    if (!feature.bbox || !this.map) return { center: [lat, lon], zoom: STREET_ZOOM };
+    const [w, s, e, n] = feature.bbox;
+    const bounds = window.L.latLngBounds([s, w], [n, e]).pad(0.15);
+    const zoom = Math.min(this.map.getBoundsZoom(bounds), STREET_ZOOM);
+    const center = bounds.getCenter();
+    return { center: [center.lat, center.lng], zoom };
+  }
+
+  /** The marker of the place found, named; the previous one goes. */
+  mark(latlng, label) {
+    if (!this.map) return;
+    this.marker?.remove();
+    const L = window.L;
+    this.marker = L.marker(latlng, {
+      icon: L.divIcon({ className: 'marker-found', html: h('span'), iconSize: [28, 28], iconAnchor: [14, 38] }),
+      interactive: false,
+      keyboard: false,
+      zIndexOffset: 900,
+    }).bindTooltip(label, { permanent: true, direction: 'top', offset: [0, -38], className: 'search-found-tooltip' })
+      .addTo(this.map);
+  }
+
+  unmark() {
+    this.marker?.remove();
+    this.marker = null;
   }
 
   close() {

@@ -24,9 +24,16 @@ export function writeSearch({ lat, lon, z, filters }) {
   return `?${params.toString()}`;
 }
 
+// The page's own status words: none in the URL is the default view, `current` for the API
+// (open, and closed lately); `all` is everything, no status filter for the API.
+export const DEFAULT_STATUS = 'current';
+export const ALL_STATUSES = 'all';
+
 /** The filters as API query parameters (empty ones left out). */
 export function filterParams(filters) {
   const params = new URLSearchParams();
   for (const name of FILTERS) if (filters[name]) params.set(name, filters[name]);
+  if (!filters.status) params.set('status', DEFAULT_STATUS);
+  else if (filters.status === ALL_STATUSES) params.delete('status');
   return params;
 }

@@ -31,6 +31,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app.db import db
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+# the screenshots the tests take to be looked at (tests/artifacts unless CARTAGORA_SHOTS says)
+SHOTS = Path(os.environ.get("CARTAGORA_SHOTS") or ARTIFACTS)
 CHROMIUM = os.environ.get("CARTAGORA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",

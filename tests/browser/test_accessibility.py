@@ -3,7 +3,9 @@ no serious or critical violation, in both languages."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +20,7 @@ def violations(page) -> list[str]:
     page.add_script_tag(url=AXE)
     found = page.evaluate("""async () => {
         const result = await axe.run(document, {
-          runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+          runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'RGAAv4', 'best-practice']},
           resultTypes: ['violations'],
         });
         return result.violations
@@ -163,6 +165,10 @@ def test_the_accessibility_statement_is_one_click_from_every_page(page, lang):
     heading = {"fr": "Déclaration d'accessibilité", "en": "Accessibility statement"}[lang]
     assert page.get_by_role("heading", level=1).inner_text() == heading
     assert page.get_by_text("RGAA").count() >= 1
+    axe = json.loads((Path(__file__).parents[2] / "package.json").read_text())["dependencies"]["axe-core"]
+    assert axe == page.evaluate("() => fetch('/static/vendor/axe-core/axe.min.js').then(r => r.text())"
+                                ".then(t => t.match(/axe v([0-9.]+)/)[1])")  # the statement names what ran
+    assert f"axe-core {axe}" in page.locator("main").inner_text()
     assert violations(page) == []
     page.goto("/")
     assert page.locator("footer.site-footer").count() == 0  # the map fills the window

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from app.db import db
-from tests.browser.conftest import photo_bytes, scalar, sign_in, unique
+from tests.browser.conftest import SHOTS, photo_bytes, scalar, sign_in, unique
 from tests.browser.test_accessibility import violations
 from tests.browser.test_agent import NOTRE_DAME, agent_email  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path("/tmp/s6/shots")
 PHONE = {"width": 360, "height": 740, "is_mobile": True, "has_touch": True}
 
 

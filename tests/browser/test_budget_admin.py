@@ -3,22 +3,19 @@ the form, its errors, the edit page and publishing pass axe-core in French and E
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
 from app.db import db
-from tests.browser.conftest import scalar, sign_in, two_factor_account
+from tests.browser.conftest import SHOTS, scalar, sign_in, two_factor_account
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("CARTAGORA_SHOTS", "/tmp/s6/shots"))
 ORDER = ("submission", "co_construction", "feasibility", "vote", "results", "delivery")
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -2,11 +2,10 @@
 English left, the time slider on the latest month with data, a message instead of empty
 charts, the filters in the URL (reloading restores them), a list link to a page a human
 reads, a legend that follows the layers; axe-core at 360 px and on a desktop. Screenshots go
-to /tmp/s6/shots (CARTAGORA_SHOTS)."""
+to tests/artifacts (or CARTAGORA_SHOTS)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -17,12 +16,11 @@ from babel.support import Translations
 from sqlalchemy import text
 
 from app.db import db
-from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, unique
+from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, SHOTS, scalar, unique
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("CARTAGORA_SHOTS", "/tmp/s6/shots"))
 CATALOG = Translations.load(str(Path(__file__).resolve().parents[2] / "translations"), ["fr"])
 # English the French dashboard showed before (in the panel, the info box, the status line)
 ENGLISH = ["(all)", "Count", "Density per km²", "Share of the total", "Previous period",
@@ -159,12 +157,14 @@ def test_french_dashboard_slider_url_and_list_link(open_context, planner_login):
     assert href.startswith("/?") and "/api/" not in href
     listed = parse_qs(urlsplit(href).query)
     assert listed["category"] == ["graffitis"] and listed["since"] == [since]
+    assert listed["status"] == ["all"]  # the planner's every status, not the list's default (open and recent)
     assert {"lat", "lon", "z"} <= listed.keys()
     link.click()
     page.wait_for_url(re.compile(r"/\?"))
     page.wait_for_selector("#results-list")
     assert "application/json" not in page.evaluate("() => document.contentType")
     assert page.locator("#filter-category").input_value() == "graffitis"
+    assert page.locator("#filter-status").input_value() == "all"
 
 
 def test_empty_filters_show_a_message_instead_of_empty_charts(open_context, planner_login):  # noqa: F811

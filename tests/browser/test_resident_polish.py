@@ -5,19 +5,17 @@ sign-in page, in French and in English."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import text
 
-from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, scalar, sign_in, unique
+from tests.browser.conftest import EMAIL_DOMAIN, PASSWORD, SHOTS, scalar, sign_in, unique
 from tests.browser.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
 NOTRE_DAME = (2.3499, 48.8530)
-SHOTS = Path("/tmp/s6/shots")
 PHONE = {"width": 360, "height": 740, "is_mobile": True, "has_touch": True}
 
 

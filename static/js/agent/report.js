@@ -2,6 +2,8 @@
 import { api, ApiError } from '../lib/api.js';
 import { $, $$, h, readJSON } from '../lib/dom.js';
 import { createMap } from '../map/base.js';
+import { keepTransition } from '../offline/outbox.js';
+import { isNetworkFailure, newKey } from '../offline/store.js';
 import { s } from './strings.js';
 
 const L = window.L;
@@ -74,20 +76,28 @@ if (form) {
     const photo = form.elements.photo?.files?.[0];
     const button = $('button[type="submit"]', form);
     button.disabled = true;
+    const headers = { 'Idempotency-Key': newKey() };  // kept offline, it is sent with the same one
     try {
       let result;
       if (to === 'resolved' && photo) {
         const body = new FormData();
         body.append('transition', JSON.stringify(data));
         body.append('photo', photo);
-        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', form: body });
+        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', form: body, headers });
       } else {
-        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', json: data });
+        result = await api(`/api/v1/reports/${config.id}/transitions`, { method: 'POST', json: data, headers });
       }
       // the page says it was saved (the server checks the change is this agent's), once
       window.location.assign(`/agent/reports/${config.id}?changed=${encodeURIComponent(result?.event_id ?? '')}`);
     } catch (error) {
-      showError(form, error);
+      if (isNetworkFailure(error)) {  // offline: the change waits on this device, shown as pending
+        const label = $(`input[name="to"][value="${CSS.escape(to)}"]`, form).closest('label').textContent.trim();
+        await keepTransition({ report: config.id, data, photo, label, key: headers['Idempotency-Key'] });
+        form.reset();
+        showFields();
+      } else {
+        showError(form, error);
+      }
       button.disabled = false;
     }
   });

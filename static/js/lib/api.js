@@ -15,8 +15,9 @@ export class ApiError extends Error {
 }
 
 /** fetch() a JSON endpoint; throws ApiError on a problem document, TypeError when offline. */
-export async function api(url, { method = 'GET', json, form, signal } = {}) {
+export async function api(url, { method = 'GET', json, form, signal, headers: extra = {} } = {}) {
   const headers = {
+    ...extra,  // e.g. an Idempotency-Key (static/js/offline/)
     Accept: 'application/geo+json, application/json, application/problem+json',
     'Accept-Language': lang,
   };

@@ -39,8 +39,8 @@ export function debounce(fn, ms) {
 export function toast(message, link = null) {
   const box = document.getElementById('toast');
   if (!box) return;
-  box.replaceChildren(h('span', { text: message }), link ? ' ' : null,
-    link ? h('a', { href: link.href, text: link.text }) : null);
+  box.replaceChildren(h('span', { text: message }),
+    ...(link ? [' ', h('a', { href: link.href, text: link.text })] : []));
   box.classList.add('visible');
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => box.classList.remove('visible'), 8000);

@@ -1,9 +1,14 @@
 // Contributions on the map: grid clusters with counts, lone contributions as category-coloured
 // symbols (circles for reports, diamonds for proposals), shapes when zoomed in. Markers are
 // kept by key between refreshes, so panning does not rebuild what is already there.
+//
+// The symbols are not tab stops: a street holds a hundred or more, and the keyboard would
+// cross them all to reach what follows the map. The list beside the map is the keyboard's
+// (and screen reader's) full alternative; each symbol is an image with a name, and the
+// map itself pans and zooms from the keyboard.
 import { h } from '../lib/dom.js';
 import { formatCompact, t, tn } from '../lib/i18n.js';
-import { categoryClass, categoryLabel, MAX_ZOOM } from './base.js';
+import { categoryClass, categoryLabel, fitPopup, MAX_ZOOM } from './base.js';
 
 const L = window.L;
 
@@ -45,16 +50,18 @@ export class ContributionLayer {
     const symbol = h('span', { class: `sym sym-${p.kind} ${categoryClass(this.config, p.kind, p.category)}` });
     const marker = L.marker([lat, lon], {
       icon: L.divIcon({ className: 'marker-point', html: symbol, iconSize: [26, 26] }),
-      keyboard: true,
+      keyboard: false,
       riseOnHover: true,
     });
     marker.on('add', () => {
       const el = marker.getElement();
       el.dataset.id = p.id;
       el.dataset.kind = p.kind;
+      el.setAttribute('role', 'img');
       el.setAttribute('aria-label', `${t(`kind.${p.kind}`)} : ${p.title}`);
+      el.classList.toggle('marker-new', p.id === this.marked);
     });
-    marker.bindPopup(() => this.popup(p), { autoPanPadding: [24, 24] });
+    this.bindPopup(marker, p);
     return marker;
   }
 
@@ -64,7 +71,7 @@ export class ContributionLayer {
       pane: 'shapes',
       style: () => ({ className: `shape shape-${p.kind} ${categoryClass(this.config, p.kind, p.category)}` }),
     });
-    layer.bindPopup(() => this.popup(p));
+    this.bindPopup(layer, p);
     return layer;
   }
 
@@ -81,16 +88,17 @@ export class ContributionLayer {
         html: h('span', { text: formatCompact(p.count) }),
         iconSize: { s: [32, 32], m: [38, 38], l: [44, 44], xl: [50, 50] }[size],
       }),
-      keyboard: true,
+      keyboard: false,
     });
     marker.on('add', () => {
       const el = marker.getElement();
       el.dataset.count = p.count;
-      el.setAttribute('aria-label', sameSpot ? tn('map.cluster_same_spot', p.count) : tn('map.cluster', p.count));
+      el.setAttribute('role', 'img');
+      // the name starts with the count as shown ("1,2 k" above 999), as WCAG 2.5.3 asks
+      const n = formatCompact(p.count);
+      el.setAttribute('aria-label', sameSpot ? tn('map.cluster_same_spot', p.count, { n }) : tn('map.cluster', p.count, { n }));
     });
     marker.on('click', () => {
-      // the symbol goes away with the zoom: keep the keyboard focus on the map
-      if (document.activeElement === marker.getElement()) this.map.getContainer().focus();
       if (sameSpot) {
         this.onSameSpot?.(p.bbox);
         return;
@@ -113,16 +121,32 @@ export class ContributionLayer {
       h('p', {}, h('a', { href, class: 'button small', text: t('map.details') })));
   }
 
-  /** Open a contribution's popup at a place: one that shares its spot with others. */
-  popupAt(p, latlng) {
-    L.popup().setLatLng(latlng).setContent(this.popup(p)).openOn(this.map);
+  /** A popup sized to show whole between the map's controls, whichever way it opens. */
+  bindPopup(layer, p) {
+    // registered before bindPopup's own click handler, so it runs before the popup opens
+    layer.on('click', () => fitPopup(this.map, layer.getPopup()));
+    layer.bindPopup(() => this.popup(p));
   }
 
-  /** Open the popup of a lone contribution shown on the map, if it is there. */
+  /** Open a contribution's popup at a place: one that shares its spot with others. */
+  popupAt(p, latlng) {
+    const popup = fitPopup(this.map, L.popup());
+    popup.setLatLng(latlng).setContent(this.popup(p)).openOn(this.map);
+    return popup.getElement();
+  }
+
+  /** Open the popup of a lone contribution shown on the map, if it is there: its element. */
   openPopup(id) {
     const layer = this.byId.get(id);
-    if (!layer) return false;
+    if (!layer) return null;
+    fitPopup(this.map, layer.getPopup());
     layer.openPopup();
-    return true;
+    return layer.getPopup().getElement() ?? null;
+  }
+
+  /** Mark a contribution's symbol (the one just published), now and after each refresh. */
+  mark(id) {
+    this.marked = id;
+    for (const [key, layer] of this.byId) layer.getElement?.()?.classList.toggle('marker-new', key === id);
   }
 }

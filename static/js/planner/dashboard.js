@@ -242,7 +242,8 @@ function listUrl(bounds, { arrondissement, since, until } = {}) {
     const parent = form.category.selectedOptions[0]?.parentElement?.dataset.top;
     p.set('category', topCodes.has(category) ? category : (parent ?? category));
   }
-  if (form.status.value) p.set('status', form.status.value);
+  // the list page's default is open and recent: the planner's "all statuses" is `all` there
+  p.set('status', form.status.value || 'all');
   if (arrondissement) p.set('arrondissement', arrondissement);
   const s = since ?? f.get('since');
   const u = until ?? f.get('until');
@@ -499,11 +500,20 @@ function restoreFromUrl() {
   }
 }
 
+// The report opens in a new tab, or downloads, with the current filters.
+function setReportLinks(params) {
+  document.getElementById('report-open').href = `/planner/report.html?${params}`;
+  const download = new URLSearchParams(params);
+  download.set('download', '1');
+  document.getElementById('report-download').href = `/planner/report.html?${download}`;
+}
+
 let generation = 0;
 async function refresh() {
   const mine = ++generation;
   const params = filterParams();
   writeUrl();
+  setReportLinks(params);
   statusLine.textContent = S.loading;
   const started = performance.now();
   try {
@@ -583,7 +593,6 @@ document.querySelectorAll('[data-export]').forEach((button) => button.addEventLi
     'contributions.csv': `/planner/export/contributions.csv?${params}`,
     'contributions.geojson': `/planner/export/contributions.geojson?${params}`,
     'areas.csv': `/planner/export/areas-arrondissement.csv?${params}`,
-    'report.html': `/planner/report.html?${params}`,
   }[what];
   progress.hidden = false;
   progress.removeAttribute('value');
@@ -607,7 +616,7 @@ document.querySelectorAll('[data-export]').forEach((button) => button.addEventLi
   const blob = new Blob(chunks, { type: response.headers.get('Content-Type') ?? 'application/octet-stream' });
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
-  a.download = { 'report.html': 'cartagora-report.html', 'areas.csv': 'areas-arrondissement.csv' }[what] ?? what;
+  a.download = { 'areas.csv': 'areas-arrondissement.csv' }[what] ?? what;
   document.body.append(a);
   a.click();
   a.remove();

@@ -1,0 +1,104 @@
+""""My contributions": what I published (edit, withdraw), supported, commented on and follow,
+one tab each, with their counts; only what is public in the tabs about others' contributions."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+
+from tests.conftest import browser, feature
+from tests.test_web import META_CSRF
+
+TAB_COUNT = re.compile(r'href="/me/contributions(?:\?tab=(\w+))?"[^>]*>[^<]*<span class="tab-count">\((\d+)\)')
+TITLES = re.compile(r'<h3 class="card-title"><a href="/c/(\d+)">([^<]+)</a>')
+
+
+def tab(page, name=None):
+    html = page.get("/me/contributions" + (f"?tab={name}" if name else "")).get_data(as_text=True)
+    counts = {(t or "published"): int(n) for t, n in TAB_COUNT.findall(html)}
+    return counts, [(int(i), title) for i, title in TITLES.findall(html)], html
+
+
+def test_four_tabs_with_their_counts(client, session, make_user):
+    alice, bob = make_user(name="Alice"), make_user(name="Bob")
+    mine = [alice.post("/api/v1/reports", json=feature(title=f"Mon signalement {i}")).get_json()["id"]
+            for i in range(2)]
+    gone = alice.post("/api/v1/reports", json=feature(title="Retiré")).get_json()["id"]
+    assert alice.delete(f"/api/v1/reports/{gone}").status_code == 204
+    theirs = [bob.post("/api/v1/reports", json=feature(title=f"Celui de Bob {i}")).get_json()["id"]
+              for i in range(3)]
+    assert alice.put(f"/api/v1/reports/{theirs[0]}/vote", json={"value": 1}).status_code == 200
+    for body in ("Premier", "Second"):  # two comments, one row in the tab
+        assert alice.post(f"/api/v1/reports/{theirs[1]}/comments", json={"body": body}).status_code == 201
+    for cid in theirs[1:]:
+        assert alice.put(f"/api/v1/reports/{cid}/follow").status_code in (200, 204)
+    # hidden by moderation: gone from the tabs about others' contributions
+    session.execute(text("UPDATE contributions SET hidden = true WHERE id = :id"), {"id": theirs[2]})
+    session.commit()
+
+    page = browser(client, session, alice)
+    counts, items, html = tab(page)
+    assert counts == {"published": 2, "supported": 1, "commented": 1, "followed": 1}
+    assert [i for i, _ in items] == mine[::-1]  # newest first, the withdrawn one left out
+    assert html.count(f'href="/c/{mine[0]}/edit"') == 1 and f'href="/c/{mine[0]}/withdraw"' in html
+    _, items, html = tab(page, "supported")
+    assert items == [(theirs[0], "Celui de Bob 0")] and "/edit" not in html
+    _, items, _ = tab(page, "commented")
+    assert items == [(theirs[1], "Celui de Bob 1")]
+    _, items, _ = tab(page, "followed")
+    assert items == [(theirs[1], "Celui de Bob 1")]
+    _, items, _ = tab(page, "nonsense")  # an unknown tab is the first one
+    assert [i for i, _ in items] == mine[::-1]
+
+
+def test_edit_from_the_page_with_the_apis_rules(client, session, make_user):
+    alice, bob = make_user(name="Alice"), make_user(name="Bob")
+    cid = alice.post("/api/v1/reports", json=feature(title="Tags sur le parvis")).get_json()["id"]
+    page = browser(client, session, alice)
+    html = page.get(f"/c/{cid}").get_data(as_text=True)
+    assert f'href="/c/{cid}/edit"' in html and f'href="/c/{cid}/withdraw"' in html
+    form = page.get(f"/c/{cid}/edit").get_data(as_text=True)
+    assert 'value="Tags sur le parvis"' in form
+    token = META_CSRF.search(form).group(1)
+
+    # an empty title: the API's error, nothing written
+    r = page.post(f"/c/{cid}/edit", data={"csrf_token": token, "title": "  ", "description": "x"})
+    assert r.status_code == 200 and 'aria-invalid="true"' in r.get_data(as_text=True)
+    assert session.scalar(text("SELECT title FROM contributions WHERE id = :i"), {"i": cid}) == "Tags sur le parvis"
+    r = page.post(f"/c/{cid}/edit", data={"csrf_token": token, "title": "T" * 500, "description": ""})
+    assert r.status_code == 200 and 'id="f-title-error">' in r.get_data(as_text=True)
+    assert session.scalar(text("SELECT title FROM contributions WHERE id = :i"), {"i": cid}) == "Tags sur le parvis"
+
+    r = page.post(f"/c/{cid}/edit", data={"csrf_token": token, "title": "Tags effacés à moitié",
+                                          "description": "Il reste le mur nord."})
+    assert r.status_code == 302 and r.headers["Location"] == f"/c/{cid}"
+    row = session.execute(text("SELECT title, description FROM contributions WHERE id = :i"), {"i": cid}).one()
+    assert tuple(row) == ("Tags effacés à moitié", "Il reste le mur nord.")
+    assert "Tags effacés à moitié" in page.get(f"/c/{cid}").get_data(as_text=True)
+
+    # someone else: no links, and the pages are 404 (as if it did not exist)
+    other = browser(client, session, bob)
+    assert f"/c/{cid}/edit" not in other.get(f"/c/{cid}").get_data(as_text=True)
+    assert other.get(f"/c/{cid}/edit").status_code == 404
+    assert other.get(f"/c/{cid}/withdraw").status_code == 404
+    # without the form's token: refused, nothing written
+    assert page.post(f"/c/{cid}/edit", data={"title": "Sans jeton"}).status_code == 400
+    assert session.scalar(text("SELECT title FROM contributions WHERE id = :i"), {"i": cid}) == "Tags effacés à moitié"
+
+
+def test_withdraw_asks_then_takes_it_off_the_map(client, session, make_user):
+    alice = make_user(name="Alice")
+    cid = alice.post("/api/v1/proposals", json=feature(title="Un banc ici", category="vegetalisation")).get_json()["id"]
+    page = browser(client, session, alice)
+    html = page.get(f"/c/{cid}/withdraw").get_data(as_text=True)
+    assert "Un banc ici" in html
+    assert session.scalar(text("SELECT withdrawn_at FROM contributions WHERE id = :i"), {"i": cid}) is None
+    token = META_CSRF.search(html).group(1)
+    r = page.post(f"/c/{cid}/withdraw", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/me/contributions"
+    assert session.scalar(text("SELECT withdrawn_at IS NOT NULL FROM contributions WHERE id = :i"), {"i": cid})
+    counts, items, html = tab(page)
+    assert counts["published"] == 0 and items == [] and "Un banc ici" in html  # the notice names it
+    assert page.get(f"/c/{cid}").status_code == 404
+    assert page.get(f"/c/{cid}/withdraw").status_code == 404
