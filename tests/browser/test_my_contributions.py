@@ -38,6 +38,10 @@ def test_tabs_edit_and_withdraw_on_a_phone(open_context, api_user, live_server):
     assert me.put(f"{live_server}/api/v1/reports/{theirs}/follow", timeout=10).ok
 
     page.goto("/me/contributions")
+    # the header in one row on a phone: the services scroll, the account menu stays in view
+    assert page.locator(".site-header").bounding_box()["height"] <= 44 + 16
+    account = page.locator(".account-menu summary").bounding_box()
+    assert account["x"] + account["width"] <= 360 and page.evaluate("() => document.documentElement.scrollWidth") <= 360
     tabs = page.get_by_role("navigation", name="Mes contributions")
     assert [t.strip() for t in tabs.get_by_role("link").all_inner_texts()] == [
         "Publiées (1)", "Soutenues (1)", "Commentées (1)", "Suivies (1)"]
