@@ -51,8 +51,9 @@ export class CategoryPicker {
       }
     }
     this.entries.sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
-    this.input.value = '';
-    this.close();
+    // what was typed while the tree loaded (a slow network) is searched now, not lost
+    if (this.input.value.trim()) this.filter();
+    else this.close();
   }
 
   entry(node, top, sub, parent, staff) {
