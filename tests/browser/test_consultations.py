@@ -72,8 +72,9 @@ def test_a_resident_answers_from_a_phone_and_a_planner_closes_and_reads_the_synt
         phone.get_by_role("button", name="Proposer une idée").click()
         form = phone.locator("#create-form")
         assert form.locator("#f-kind").is_hidden()  # a consultation takes proposals only
-        offered = form.get_by_label("Catégorie", exact=True).locator("option").all_inner_texts()
-        assert sorted(offered[1:]) == ["Espace public", "Végétalisation"]  # its themes only
+        options = form.get_by_label("Catégorie", exact=True).locator("option")
+        options.nth(1).wait_for(state="attached")  # the tree arrives from the API
+        assert sorted(options.all_inner_texts()[1:]) == ["Espace public", "Végétalisation"]  # its themes only
         form.get_by_role("button", name="Placer un point au centre de la carte").click()
         form.get_by_label("Catégorie", exact=True).select_option("vegetalisation")
         idea = unique("Des bacs à fleurs")
