@@ -16,7 +16,7 @@ run: install secret db seed
 
 ## make test: install (with Chromium), start the database, run the whole suite
 test: install-test db
-	.venv/bin/python -m pytest -q
+	scripts/test.sh
 
 install:
 	scripts/install.sh

@@ -85,3 +85,35 @@ def contributions_where(
         clauses.append("(c.created_at, c.id) < (:cursor_at, :cursor_id)")
         p["cursor_at"], p["cursor_id"] = cursor
     return clauses, p
+
+
+def cells_where(
+    kind: str,
+    *,
+    category_ids: Sequence[int] | None = None,
+    statuses: Sequence[str] | None = None,
+    arrondissements: Sequence[int] | None = None,
+    quartiers: Sequence[int] | None = None,
+    alias: str = "t",
+    prefix: str = "",
+) -> tuple[list[str], dict]:
+    """The same filters as contributions_where, on pre-aggregated cells keyed by kind,
+    category, status and quartier (`tile_cells`, `map_recent_cells`: visible contributions
+    only). The arrondissement is the quartier's. Parameters are named with `prefix`."""
+    a = alias
+    clauses = [f"{a}.kind = :{prefix}kind"]
+    p: dict = {f"{prefix}kind": kind}
+    if category_ids is not None:
+        clauses.append(f"{a}.category_id = ANY(:{prefix}category_ids)")
+        p[f"{prefix}category_ids"] = list(category_ids)
+    if statuses is not None:
+        clauses.append(f"{a}.status = ANY(:{prefix}statuses)")
+        p[f"{prefix}statuses"] = list(statuses)
+    if arrondissements:
+        clauses.append(f"{a}.quartier_id IN (SELECT id FROM quartiers "
+                       f"WHERE arrondissement_id = ANY(:{prefix}arrondissements))")
+        p[f"{prefix}arrondissements"] = list(arrondissements)
+    if quartiers:
+        clauses.append(f"{a}.quartier_id = ANY(:{prefix}quartiers)")
+        p[f"{prefix}quartiers"] = list(quartiers)
+    return clauses, p

@@ -1,6 +1,6 @@
 """The map's default view, `status=current`: open reports, reports resolved lately, living
-proposals — the clusters and the list agree with a direct SQL count, and "everything" is no
-status at all."""
+proposals — the clusters (from rows and from the stored cells) and the list agree with a direct
+SQL count, and "everything" is no status at all."""
 
 from __future__ import annotations
 
@@ -15,18 +15,29 @@ PARIS = "2.22,48.81,2.47,48.91"
 BUTTES = (2.38290, 48.88090)
 AROUND = "2.3800,48.8790,2.3860,48.8830"
 VISIBLE = "NOT c.hidden AND c.withdrawn_at IS NULL"
-# the definition, restated in SQL on purpose: the test must not read the code's lists
+# the definition, restated in SQL on purpose: the test must not read the code's lists. "The last
+# 30 days" are whole days in Paris: closed at or after midnight 30 days ago.
+DAY_START = (f"((date_trunc('day', now() AT TIME ZONE 'Europe/Paris') - interval '{RECENT_DAYS} days')"
+             " AT TIME ZONE 'Europe/Paris')")
 CURRENT_SQL = f"""{VISIBLE} AND (
     (c.kind = 'report' AND (c.status IN ('new', 'acknowledged', 'scheduled', 'monitoring',
                                          'transferred')
-                            OR (c.status = 'resolved' AND c.closed_at >= now() - interval '{RECENT_DAYS} days')))
+                            OR (c.status = 'resolved' AND c.closed_at >= {DAY_START})))
  OR (c.kind = 'proposal' AND (c.status IN ('published', 'under_review', 'accepted')
                               OR (c.status = 'realised'
-                                  AND c.closed_at >= now() - interval '{RECENT_DAYS} days'))))"""
+                                  AND c.closed_at >= {DAY_START}))))"""
 
 
 def count(session, where: str, **params) -> int:
     return session.execute(text(f"SELECT count(*) FROM contributions c WHERE {where}"), params).scalar()
+
+
+@pytest.fixture(params=["rows", "cells"])
+def source(request, monkeypatch):
+    """The clusters from the view's rows, then from the stored cells (every view is "full")."""
+    if request.param == "cells":
+        monkeypatch.setattr("app.map.queries.RAW_MAX", 0)
+    return request.param
 
 
 def total(client, **params) -> int:
@@ -68,8 +79,9 @@ def spot(resident, session):
     close(session, made["fresh"], "resolved", 3)
     close(session, made["old"], "resolved", 730)
     close(session, made["rejected"], "rejected", 2)  # rejected is never "current"
-    close(session, made["edge_in"], "resolved", RECENT_DAYS - 0.01)
-    close(session, made["edge_out"], "resolved", RECENT_DAYS + 0.01)
+    for name, edge in (("edge_in", DAY_START), ("edge_out", f"{DAY_START} - interval '1 second'")):
+        session.execute(text(f"UPDATE contributions SET status = 'resolved', closed_at = {edge} "
+                             "WHERE id = :id"), {"id": made[name]})
     close(session, made["done_lately"], "realised", 5)
     close(session, made["done_long_ago"], "realised", 400)
     session.flush()
@@ -84,7 +96,7 @@ def test_current_is_open_and_lately_resolved(client, spot):
     assert set(spot.values()) <= set(listed(client))
 
 
-def test_current_counts_equal_sql_in_clusters_and_list(client, session, spot):
+def test_current_counts_equal_sql_in_clusters_and_list(client, session, spot, source):
     assert total(client, status="current") == count(session, CURRENT_SQL)
     assert total(client) == count(session, VISIBLE)
     assert total(client, status="current") < total(client)
@@ -97,7 +109,7 @@ def test_current_counts_equal_sql_in_clusters_and_list(client, session, spot):
         session, f"{CURRENT_SQL} AND c.kind = 'proposal'")
 
 
-def test_current_combines_with_other_words_and_filters(client, session, spot):
+def test_current_combines_with_other_words_and_filters(client, session, spot, source):
     # `current,rejected`: the rejected ones of any age are added to the current ones
     ids = set(listed(client, status="current,rejected"))
     assert spot["rejected"] in ids and spot["fresh"] in ids and spot["old"] not in ids
@@ -111,11 +123,13 @@ def test_current_combines_with_other_words_and_filters(client, session, spot):
     assert total(client, status="current", category="graffitis") == graffiti
 
 
-def test_a_reopened_report_is_current_again(client, session, spot):
+def test_a_reopened_report_is_current_again(client, session, spot, source):
+    before = total(client, status="current")
     session.execute(text("UPDATE contributions SET status = 'acknowledged', closed_at = NULL "
-                         "WHERE id = :id"), {"id": spot["old"]})
+                         "WHERE id = ANY(:ids)"), {"ids": [spot["old"], spot["fresh"]]})
     session.flush()
     assert spot["old"] in listed(client, status="current")
+    assert total(client, status="current") == before + 1 == count(session, CURRENT_SQL)
 
 
 def test_current_is_declared_in_the_openapi_document(client):

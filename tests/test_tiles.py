@@ -226,20 +226,40 @@ def test_a_sensitive_category_shows_its_coarse_point_never_the_exact_one(client,
 
 # ---- the pre-aggregated tables stay exact --------------------------------------------------
 
+# every cell recounted from the rows: its count and the sums of its members' EPSG:3857
+# coordinates in centimetres (the map places a cluster at their mean), per quartier; and the
+# closings of the last 35 days per closing day in Paris (map_recent_cells)
 NAIVE_CELLS = """
     WITH p AS (
-        SELECT c.kind, c.category_id, c.status, ST_Transform(CASE WHEN GeometryType(c.geom) = 'POINT'
-               THEN c.geom ELSE ST_PointOnSurface(c.geom) END, 3857) AS g
+        SELECT c.kind, c.category_id, c.status, c.quartier_id,
+               (c.closed_at AT TIME ZONE 'Europe/Paris')::date AS closed_on,
+               ST_Transform(CASE WHEN GeometryType(c.geom) = 'POINT'
+                            THEN c.geom ELSE ST_PointOnSurface(c.geom) END, 3857) AS g
         FROM contributions c WHERE NOT c.hidden AND c.withdrawn_at IS NULL
-    ), naive AS (
+    ), keyed AS (
         SELECT l.level, floor((ST_X(p.g) + 20037508.342789244) / (40075016.68557849 / 2 ^ l.level))::int AS x,
                floor((20037508.342789244 - ST_Y(p.g)) / (40075016.68557849 / 2 ^ l.level))::int AS y,
-               p.kind::text, p.category_id, p.status::text, count(*) AS n
+               p.kind::text, p.category_id, p.status::text, p.quartier_id::int, p.closed_on,
+               round(ST_X(p.g) * 100)::bigint AS cx, round(ST_Y(p.g) * 100)::bigint AS cy
         FROM p CROSS JOIN unnest(ARRAY[6, 8, 10, 12, 14, 16, 18]) l(level)
-        GROUP BY 1, 2, 3, 4, 5, 6
+    ), naive AS (
+        SELECT level, x, y, kind, category_id, status, quartier_id, NULL::date AS closed_on,
+               count(*) AS n, sum(cx) AS sx, sum(cy) AS sy
+        FROM keyed GROUP BY 1, 2, 3, 4, 5, 6, 7
+        UNION ALL
+        SELECT level, x, y, kind, category_id, status, quartier_id, closed_on,
+               count(*), sum(cx), sum(cy)
+        FROM keyed WHERE closed_on >= (now() AT TIME ZONE 'Europe/Paris')::date - 35
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     ), kept AS (
-        SELECT level::int, x, y, kind::text, category_id, status::text, n::bigint
+        SELECT level::int, x, y, kind::text, category_id, status::text, quartier_id::int,
+               NULL::date, n::bigint, sx::numeric, sy::numeric
         FROM tile_cells WHERE n <> 0
+        UNION ALL
+        SELECT level::int, x, y, kind::text, category_id, status::text, quartier_id::int,
+               closed_on, n::bigint, sx::numeric, sy::numeric
+        FROM map_recent_cells
+        WHERE n <> 0 AND closed_on >= (now() AT TIME ZONE 'Europe/Paris')::date - 35
     )
     SELECT (SELECT count(*) FROM (SELECT * FROM naive EXCEPT ALL SELECT * FROM kept) a)
          + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM naive) b)
@@ -261,6 +281,7 @@ def assert_exact(session) -> None:
     assert session.execute(text(NAIVE_CELLS)).scalar() == 0
     assert session.execute(text(NAIVE_AREAS)).scalar() == 0
     assert session.execute(text("SELECT count(*) FROM tile_cells WHERE n < 0")).scalar() == 0
+    assert session.execute(text("SELECT count(*) FROM map_recent_cells WHERE n < 0")).scalar() == 0
 
 
 def test_the_cells_stay_exact_through_every_kind_of_write(session, make_report, resident):
@@ -272,7 +293,16 @@ def test_the_cells_stay_exact_through_every_kind_of_write(session, make_report, 
     ids.append(r.get_json()["id"])
     assert_exact(session)
     steps = [
-        ("UPDATE contributions SET status = 'resolved' WHERE id = :a", {"a": ids[0]}),
+        ("UPDATE contributions SET status = 'resolved', closed_at = now() WHERE id = :a", {"a": ids[0]}),
+        # closed lately, and long ago (the recent cells keep the last 35 days only)
+        ("UPDATE contributions SET status = 'resolved', closed_at = now() - interval '3 days' "
+         "WHERE id IN (SELECT id FROM contributions WHERE kind = 'report' AND status = 'new' "
+         "ORDER BY id LIMIT 40)", {}),
+        ("UPDATE contributions SET status = 'rejected', closed_at = now() - interval '90 days' "
+         "WHERE id IN (SELECT id FROM contributions WHERE kind = 'report' AND status = 'new' "
+         "ORDER BY id LIMIT 10)", {}),
+        ("UPDATE contributions SET geom = ST_SetSRID(ST_MakePoint(2.33764, 48.86058), 4326) "
+         "WHERE id = :a", {"a": ids[0]}),  # a few metres: the same cells, other sums
         ("UPDATE contributions SET geom = ST_SetSRID(ST_MakePoint(2.3900, 48.8300), 4326) "
          "WHERE id = :a", {"a": ids[1]}),  # another arrondissement, another cell
         ("UPDATE contributions SET hidden = true WHERE id = :a", {"a": ids[2]}),
@@ -284,6 +314,8 @@ def test_the_cells_stay_exact_through_every_kind_of_write(session, make_report, 
         # many rows in one statement, some of them changing and some not
         ("UPDATE contributions SET status = CASE WHEN status = 'new' THEN 'acknowledged' ELSE status END "
          "WHERE id IN (SELECT id FROM contributions WHERE kind = 'report' ORDER BY id LIMIT 3000)", {}),
+        ("UPDATE contributions SET status = 'acknowledged', closed_at = NULL WHERE status = 'resolved' "
+         "AND closed_at > now() - interval '5 days'", {}),  # reopened
         ("DELETE FROM contributions WHERE id = ANY(:ids)", {"ids": ids[3:]}),
     ]
     for statement, params in steps:

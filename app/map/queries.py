@@ -1,37 +1,49 @@
-"""SQL of the map: clusters on a metric grid, the list page, light outlines. JSON by PostGIS.
+"""SQL of the map: clusters on the Web-Mercator cell grid, the list page, light outlines.
 
-Clustering snaps each contribution to a square grid in Lambert-93 (the stored metric copy,
-`geom_l93`, so nothing is reprojected per row) whose cell is a fixed number of screen pixels
-at the requested zoom. The grid is anchored at the projection's origin, not at the viewport,
-so clusters stay put while the map pans. A cell holding one contribution comes back as that
-contribution (a point, or its real shape when zoomed in); fuller cells come back as a count
-placed at the mean position of their members, with the members' extent for zooming in.
+Clusters are cells of geo/grid.py's grid: 64 screen pixels at the zoom, anchored to the
+projection (the XYZ tile pyramid), so clusters stay put while the map pans. A view holding at
+most RAW_MAX contributions is clustered from its rows; a fuller one (the city at 5M reports)
+is summed from `tile_cells` and `map_recent_cells`, exact counts and coordinate sums kept by
+triggers (migration e7f8a9b00023), so its cost follows the number of cells on the screen, not
+the table. A cell holding one contribution comes back as that contribution (a point, or its
+real shape when zoomed in); fuller cells come back as a count placed at the mean position of
+their members, with the members' extent for zooming in.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.contributions.queries import ListFilters
+from geo import grid
 from geo.areas import paris_bbox, paris_boundary
+from geo.filters import cells_where
+
+PARIS = ZoneInfo("Europe/Paris")
 
 # Web Mercator metres per 256-px tile pixel at zoom 0, scaled to the ground at Paris' latitude.
 MERCATOR_M_PER_PX_Z0 = 156543.03392804097
-PARIS_COS_LAT = math.cos(math.radians(48.8566))
-CELL_PX = 80  # one cluster per 80x80 screen pixels at most
-POINTS_ZOOM = 18  # from here on, only contributions at the very same spot are grouped
-POINTS_CELL_M = 1.0
+PARIS_COS_LAT = grid.PARIS_COS_LAT
+POINTS_ZOOM = 18  # from here on, only contributions at (about) the very same spot are grouped
+POINTS_LEVEL = 25  # 0.8 m cells on the ground in Paris
 SHAPES_ZOOM = 15  # from here on, lines and polygons are drawn as themselves
 OUTLINE_TOLERANCE_M = 3.0  # invisible at city zoom; cuts the outlines from 280 KB to 55 KB
+# A view holding at most this many contributions (under its filters) is clustered from its own
+# rows, exactly within the bbox (~10 ms); a fuller one from the stored cells (cells the bbox
+# touches, counted whole), whose cost depends on the view's size, not on the table's.
+RAW_MAX = 20_000
 
 
 # the largest view drawn (px; a 4K screen is 3840): a bbox larger than it shows at its zoom is
 # clustered as the zoom that would show it, so no request sends more than about
-# (MAX_VIEW_PX / CELL_PX)² clusters (a whole city at zoom 22 was 34 MB, one point per report)
+# (MAX_VIEW_PX / 64)² clusters (a whole city at zoom 22 was 34 MB, one point per report)
 MAX_VIEW_PX = 16384
 METRES_PER_DEGREE = 111_320.0
 
@@ -46,11 +58,14 @@ def effective_zoom(zoom: int, bbox: tuple[float, float, float, float] | None) ->
     return max(0, min(zoom, fits))
 
 
+def cluster_level(zoom: int) -> int:
+    """The grid level clustered at `zoom`: 64-px cells, or sub-metre ones at street level."""
+    return POINTS_LEVEL if zoom >= POINTS_ZOOM else grid.display_level(zoom)
+
+
 def cell_metres(zoom: int) -> float:
-    """Side of a grid cell in metres: CELL_PX screen pixels at `zoom` (1 m at street level)."""
-    if zoom >= POINTS_ZOOM:
-        return POINTS_CELL_M
-    return CELL_PX * MERCATOR_M_PER_PX_Z0 * PARIS_COS_LAT / 2**zoom
+    """Side of a grid cell on the ground in Paris, metres, at `zoom`."""
+    return grid.ground_side(cluster_level(zoom))
 
 
 def custom_plans(session: Session) -> None:
@@ -99,66 +114,181 @@ POINT_FEATURE = """
 || to_json(top.code)::text || ',"status":"' || c.status || '","title":' || to_json(c.title)::text
 || '}}'
 """
-
-CLUSTER_FEATURE = """
-'{"type":"Feature","geometry":' || ST_AsGeoJSON(ST_Transform(ST_SetSRID(
-    ST_MakePoint(g.x, g.y), 2154), 4326), 6)
-|| ',"properties":{"cluster"\\:true,"count":' || g.n || ',"proposals":' || g.n_proposals
-|| ',"bbox":' || (ST_AsGeoJSON(ST_Transform(ST_SetSRID(
-    ST_MakeLine(ST_MakePoint(g.x0, g.y0), ST_MakePoint(g.x1, g.y1)), 2154), 4326), 6, 1)::json
-    -> 'bbox')::text
-|| '}}'
+POINT_JOINS = """
+JOIN categories cat ON cat.id = c.category_id
+JOIN categories top ON top.id = coalesce(cat.parent_id, cat.id)
 """
+# a contribution's point in EPSG:3857 and its cell at the finest stored level, computed as
+# tile_cells' triggers do (migration e7f8a9b00023), so both ways of clustering agree
+MERCATOR_POINT = ("ST_Transform(CASE WHEN GeometryType(c.geom) = 'POINT' THEN c.geom "
+                  "ELSE ST_PointOnSurface(c.geom) END, 3857)")
+BASE_CELL = f"floor((:coord + {grid.HALF}) / (2 * {grid.HALF}) * {2 ** grid.FINEST})::int"
+
+
+@dataclass
+class Cell:
+    """A grid cell of the view: its members' count, mean position and extent (degrees)."""
+
+    gx: int
+    gy: int
+    n: int
+    proposals: int
+    lon: float
+    lat: float
+    bbox: tuple[float, float, float, float]
+    feature: str | None = None  # a lone member's Feature text
 
 
 def clusters(session: Session, filters: list[ListFilters], bbox, zoom: int) -> dict:
-    """{total, proposals, clusters, features (JSON text, no brackets), cell_m} for the view."""
+    """{total, proposals, clusters, features (JSON text, no brackets), cell_m, source}."""
     zoom = effective_zoom(zoom, bbox)
-    cell = cell_metres(zoom)
+    level = cluster_level(zoom)
+    result = {"total": 0, "proposals": 0, "clusters": 0, "features": "",
+              "cell_m": grid.ground_side(level), "source": "rows"}
     if not filters:
-        return {"total": 0, "proposals": 0, "clusters": 0, "features": "", "cell_m": cell}
-    where, params = combined_where(filters, bbox)
-    params.update({"cell": cell, "shapes": zoom >= SHAPES_ZOOM})
+        return result
     custom_plans(session)
-    row = session.execute(
-        text(f"""
+    cells = None
+    if all(cellable(f) for f in filters):
+        cells = stored_cells(session, filters, bbox or paris_bbox(), min(level, grid.FINEST))
+        if sum(c.n for c in cells) <= RAW_MAX:
+            cells = None  # few enough: exactly the bbox's rows, at the zoom's own level
+        else:
+            result["source"] = "cells"
+            result["cell_m"] = grid.ground_side(min(level, grid.FINEST))
+            lone_members(session, filters, cells, min(level, grid.FINEST), zoom >= SHAPES_ZOOM)
+    if cells is None:
+        cells = row_cells(session, filters, bbox, level, zoom >= SHAPES_ZOOM)
+    cells.sort(key=lambda c: (-c.n, c.gx, c.gy))
+    result.update(total=sum(c.n for c in cells), proposals=sum(c.proposals for c in cells),
+                  clusters=sum(1 for c in cells if c.n > 1),
+                  features=",".join(c.feature or cluster_feature(c) for c in cells))
+    return result
+
+
+def cellable(f: ListFilters) -> bool:
+    """True when the stored cells can answer `f`: they know kind, category, status, quartier
+    and (for 30-odd days) the closing day, not dates, words or consultations."""
+    return not (f.since or f.until or f.q or f.source_id or f.consultation_id is not None
+                or f.cursor or f.bbox)
+
+
+def cluster_feature(c: Cell) -> str:
+    return ('{"type":"Feature","geometry":{"type":"Point","coordinates":['
+            f'{c.lon:.6f},{c.lat:.6f}]}},"properties":{{"cluster":true,"count":{c.n},'
+            f'"proposals":{c.proposals},"bbox":[{",".join(f"{v:.6f}" for v in c.bbox)}]}}}}')
+
+
+def row_cells(session: Session, filters: list[ListFilters], bbox, level: int, shapes: bool) -> list[Cell]:
+    """The view's rows grouped into the level's cells: exact mean positions and extents."""
+    where, params = combined_where(filters, bbox)
+    if level <= grid.FINEST:
+        gx, gy = (f"({BASE_CELL.replace(':coord', c)} >> {grid.FINEST - level})" for c in ("x", "-y"))
+    else:
+        gx, gy = (f"floor(({c} + {grid.HALF}) / (2 * {grid.HALF}) * {2 ** level})::bigint"
+                  for c in ("x", "-y"))
+    params["shapes"] = shapes
+    rows = session.execute(text(f"""
         WITH g AS (
-            SELECT floor(x / :cell) AS gx, floor(y / :cell) AS gy,
-                   count(*) AS n, count(*) FILTER (WHERE kind = 'proposal') AS n_proposals,
+            SELECT {gx} AS gx, {gy} AS gy, count(*) AS n,
+                   count(*) FILTER (WHERE kind = 'proposal') AS n_proposals,
                    avg(x) AS x, avg(y) AS y, min(x) AS x0, min(y) AS y0, max(x) AS x1, max(y) AS y1,
                    min(id) AS one_id
             FROM (
-                -- one metric position per contribution: reports are points (a CHECK says so),
-                -- proposals may be lines or polygons. OFFSET 0 keeps the planner from inlining
-                -- the positions into each of the ten aggregates below (3x slower), without the
-                -- copy of every row that a MATERIALIZED CTE would make.
+                -- OFFSET 0 keeps the planner from inlining the transform into each aggregate
                 SELECT c.id, c.kind, ST_X(p.g) AS x, ST_Y(p.g) AS y
-                FROM contributions c
-                CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'report' THEN c.geom_l93
-                                                ELSE ST_PointOnSurface(c.geom_l93) END AS g) p
+                FROM contributions c CROSS JOIN LATERAL (SELECT {MERCATOR_POINT} AS g) p
                 WHERE {where}
                 OFFSET 0
             ) pts
             GROUP BY 1, 2
         )
-        SELECT coalesce(sum(g.n), 0)::int AS total,
-               coalesce(sum(g.n_proposals), 0)::int AS proposals,
-               count(*) FILTER (WHERE g.n > 1) AS clusters,
-               string_agg(CASE WHEN g.n > 1 THEN {CLUSTER_FEATURE} ELSE (
-                   -- a scalar subquery: one primary-key lookup per lone contribution, run only
-                   -- for those (a join would let the planner hash the whole table)
-                   SELECT {POINT_FEATURE}
-                   FROM contributions c
-                   JOIN categories cat ON cat.id = c.category_id
-                   JOIN categories top ON top.id = coalesce(cat.parent_id, cat.id)
-                   WHERE c.id = g.one_id
-               ) END, ',' ORDER BY g.n DESC, g.gx, g.gy) AS features
+        SELECT g.*, CASE WHEN g.n = 1 THEN (
+            -- a scalar subquery: one primary-key lookup per lone contribution
+            SELECT {POINT_FEATURE} FROM contributions c {POINT_JOINS} WHERE c.id = g.one_id
+        ) END AS feature
         FROM g
-        """),
-        params,
-    ).one()
-    return {"total": row.total, "proposals": row.proposals, "clusters": row.clusters,
-            "features": row.features or "", "cell_m": cell}
+    """), params).all()
+    return [Cell(r.gx, r.gy, r.n, r.n_proposals, *grid.lonlat(r.x, r.y),
+                 (*grid.lonlat(r.x0, r.y0), *grid.lonlat(r.x1, r.y1)), r.feature) for r in rows]
+
+
+def stored_cells(session: Session, filters: list[ListFilters], bbox, level: int) -> list[Cell]:
+    """The level's cells that the bbox touches, summed from the stored cells (`tile_cells`,
+    and `map_recent_cells` for what was closed lately): their counts are exact, their members'
+    extent is that of the stored cells holding them."""
+    stored = grid.stored_level(level)
+    shift = stored - level
+    x0, y0, x1, y1 = grid.cell_range(bbox, stored)
+    parts, params = [], {"level": stored, "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+    for i, f in enumerate(filters):
+        args = dict(category_ids=f.category_ids, arrondissements=f.arrondissements,
+                    quartiers=f.quartiers)
+        clauses, p = cells_where(f.kind, statuses=f.statuses, prefix=f"k{i}_", **args)
+        parts.append(("tile_cells", "true", " AND ".join(clauses)))
+        params.update(p)
+        if f.recently_closed and f.statuses is not None:
+            closed = [s for s in f.recently_closed[0] if s not in f.statuses]
+            if closed:
+                clauses, p = cells_where(f.kind, statuses=closed, prefix=f"r{i}_", **args)
+                parts.append(("map_recent_cells", f"t.closed_on >= :r{i}_day", " AND ".join(clauses)))
+                params.update(p)
+                params[f"r{i}_day"] = paris_day(f.recently_closed[1])
+    union = " UNION ALL ".join(
+        f"""SELECT t.x, t.y, t.kind, t.n, t.sx, t.sy FROM {table} t
+            WHERE t.level = :level AND t.x BETWEEN :x0 AND :x1 AND t.y BETWEEN :y0 AND :y1
+              AND t.n <> 0 AND {extra} AND {where}"""
+        for table, extra, where in parts)
+    rows = session.execute(text(f"""
+        SELECT s.x >> {shift} AS gx, s.y >> {shift} AS gy, sum(s.n)::int AS n,
+               coalesce(sum(s.n) FILTER (WHERE s.kind = 'proposal'), 0)::int AS n_proposals,
+               sum(s.sx)::float8 / 100 / sum(s.n) AS x, sum(s.sy)::float8 / 100 / sum(s.n) AS y,
+               min(s.x) AS x0, max(s.x) AS x1, min(s.y) AS y0, max(s.y) AS y1
+        FROM ({union}) s
+        GROUP BY 1, 2 HAVING sum(s.n) > 0
+    """), params).all()
+    cells = []
+    for r in rows:
+        w, _, _, n = grid.cell_bounds(stored, r.x0, r.y0)
+        _, s, e, _ = grid.cell_bounds(stored, r.x1, r.y1)
+        cells.append(Cell(r.gx, r.gy, r.n, r.n_proposals, *grid.lonlat(r.x, r.y), (w, s, e, n)))
+    return cells
+
+
+def lone_members(session: Session, filters: list[ListFilters], cells: list[Cell], level: int,
+                 shapes: bool) -> None:
+    """Fill in the Feature of each cell holding one contribution: the one member of the
+    filters in the cell (an index probe on its box each)."""
+    lone = [c for c in cells if c.n == 1]
+    if not lone:
+        return
+    where, params = combined_where(filters, None)
+    shift = grid.FINEST - level
+    params.update(shapes=shapes, gx=[c.gx for c in lone], gy=[c.gy for c in lone], side=grid.cell_side(level))
+    rows = session.execute(text(f"""
+        SELECT k.gx, k.gy, m.feature
+        FROM unnest(CAST(:gx AS int[]), CAST(:gy AS int[])) AS k(gx, gy)
+        CROSS JOIN LATERAL (
+            SELECT {POINT_FEATURE} AS feature
+            FROM contributions c {POINT_JOINS}
+            CROSS JOIN LATERAL (SELECT {MERCATOR_POINT} AS g) p
+            WHERE c.geom && ST_Transform(ST_MakeEnvelope(
+                      {-grid.HALF} + k.gx * :side, {grid.HALF} - (k.gy + 1) * :side,
+                      {-grid.HALF} + (k.gx + 1) * :side, {grid.HALF} - k.gy * :side, 3857), 4326)
+              AND {where}
+              AND {BASE_CELL.replace(":coord", "ST_X(p.g)")} >> {shift} = k.gx
+              AND {BASE_CELL.replace(":coord", "-ST_Y(p.g)")} >> {shift} = k.gy
+            LIMIT 1
+        ) m
+    """), params).all()
+    found = {(r.gx, r.gy): r.feature for r in rows}
+    for c in lone:
+        c.feature = found.get((c.gx, c.gy))
+
+
+def paris_day(moment: datetime) -> date:
+    """The calendar day in Paris of `moment`."""
+    return moment.astimezone(PARIS).date()
 
 
 ITEM_FEATURE = """

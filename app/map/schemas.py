@@ -6,7 +6,7 @@ filter leaves out entirely (only report categories chosen, say) drops out of the
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -27,7 +27,7 @@ from app.contributions.schemas import (
     VoteCounts,
     build_filters,
 )
-from app.map.queries import SHAPES_ZOOM
+from app.map.queries import PARIS, SHAPES_ZOOM
 
 MAX_ZOOM = 22
 DEFAULT_ZOOM = 12
@@ -59,8 +59,9 @@ class MapFilterQuery(FilterQuery):
                           "none of them belongs to drops out. `current` (the map page's default) "
                           "stands for the open reports, the reports resolved in the last "
                           f"{RECENT_DAYS} days, the published, under review and accepted "
-                          f"proposals and those realised in the last {RECENT_DAYS} days. "
-                          "Others are `invalid_status`.")
+                          f"proposals and those realised in the last {RECENT_DAYS} days "
+                          "(whole days in Paris: closed since midnight, Paris time, "
+                          f"{RECENT_DAYS} days ago). Others are `invalid_status`.")
 
 
 class MapClustersQuery(MapFilterQuery):
@@ -83,8 +84,10 @@ def _kinds_of_status(word: str) -> list[str]:
 
 
 def recent_since(now: datetime | None = None) -> datetime:
-    """The oldest closing `current` still shows: RECENT_DAYS before now."""
-    return (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
+    """The oldest closing `current` still shows: the start of the day in Paris RECENT_DAYS
+    days ago (whole days: the stored cells of `map_recent_cells` count closings per day)."""
+    today = (now or datetime.now(UTC)).astimezone(PARIS).date()
+    return datetime.combine(today - timedelta(days=RECENT_DAYS), time(), PARIS)
 
 
 def map_filters(query: MapFilterQuery) -> MapFilters:

@@ -35,9 +35,11 @@ def _timed(started: float) -> str:
 def clusters(query: MapClustersQuery):
     """Map clusters.
 
-    Reports and proposals together, counted on a square metric grid sized by the zoom and
-    anchored to the projection (clusters stay put while the map pans); a cell with one
-    contribution is that contribution.
+    Reports and proposals together, counted on the Web-Mercator grid of 64-px cells at the
+    zoom (cells of the XYZ tile pyramid: clusters stay put while the map pans); a cell with
+    one contribution is that contribution. A view holding more than 20,000 contributions is
+    summed from stored cells (its `Server-Timing` says `cells`): the cells the bbox touches
+    are counted whole, and a cluster's `bbox` is that of the 100-m cells holding its members.
     """
     q = map_filters(query)
     started = time.perf_counter()
@@ -50,7 +52,8 @@ def clusters(query: MapClustersQuery):
         + ',"clusters":' + str(result["clusters"])
         + ',"features":[' + result["features"] + "]}"
     )
-    return Response(body, mimetype=GEOJSON, headers={"Server-Timing": _timed(started)})
+    timing = f'{_timed(started)};desc="{result["source"]}"'
+    return Response(body, mimetype=GEOJSON, headers={"Server-Timing": timing})
 
 
 @operation(bp, "GET", "/items", query=MapItemsQuery, tags=TAGS,

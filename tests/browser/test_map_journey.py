@@ -109,7 +109,8 @@ def current_count(where: str = "true") -> int:
         AND {where} AND (status IN ('new', 'acknowledged', 'scheduled', 'monitoring', 'transferred',
                                     'published', 'under_review', 'accepted')
              OR (status IN ('resolved', 'realised')
-                 AND closed_at >= now() - make_interval(days => {RECENT_DAYS})))""")
+                 AND closed_at >= (date_trunc('day', now() AT TIME ZONE 'Europe/Paris')
+                                   - make_interval(days => {RECENT_DAYS})) AT TIME ZONE 'Europe/Paris'))""")
 
 
 def test_default_view_is_open_and_recent_with_everything_one_click_away(page, three_ages):
