@@ -87,6 +87,13 @@ class Contribution(Base):
         Geometry("GEOMETRY", 2154, spatial_index=False),
         Computed("ST_Transform(geom, 2154)", persisted=True),
     )
+    # its point (a shape's point on surface) in Web Mercator: the map's cells (geo/grid.py)
+    map_x: Mapped[float] = mapped_column(Computed(
+        "ST_X(ST_Transform(CASE WHEN GeometryType(geom) = 'POINT' THEN geom "
+        "ELSE ST_PointOnSurface(geom) END, 3857))", persisted=True))
+    map_y: Mapped[float] = mapped_column(Computed(
+        "ST_Y(ST_Transform(CASE WHEN GeometryType(geom) = 'POINT' THEN geom "
+        "ELSE ST_PointOnSurface(geom) END, 3857))", persisted=True))
     # set by the contributions_locate trigger from the point on surface
     arrondissement_id: Mapped[int] = mapped_column(
         SmallInteger,

@@ -118,10 +118,8 @@ POINT_JOINS = """
 JOIN categories cat ON cat.id = c.category_id
 JOIN categories top ON top.id = coalesce(cat.parent_id, cat.id)
 """
-# a contribution's point in EPSG:3857 and its cell at the finest stored level, computed as
-# tile_cells' triggers do (migration e7f8a9b00023), so both ways of clustering agree
-MERCATOR_POINT = ("ST_Transform(CASE WHEN GeometryType(c.geom) = 'POINT' THEN c.geom "
-                  "ELSE ST_PointOnSurface(c.geom) END, 3857)")
+# a contribution's cell at the finest stored level from its stored EPSG:3857 point (map_x,
+# map_y), computed as tile_cells' triggers do (migration e7f8a9b00023): both ways agree
 BASE_CELL = f"floor((:coord + {grid.HALF}) / (2 * {grid.HALF}) * {2 ** grid.FINEST})::int"
 
 
@@ -195,9 +193,9 @@ def row_cells(session: Session, filters: list[ListFilters], bbox, level: int, sh
                    avg(x) AS x, avg(y) AS y, min(x) AS x0, min(y) AS y0, max(x) AS x1, max(y) AS y1,
                    min(id) AS one_id
             FROM (
-                -- OFFSET 0 keeps the planner from inlining the transform into each aggregate
-                SELECT c.id, c.kind, ST_X(p.g) AS x, ST_Y(p.g) AS y
-                FROM contributions c CROSS JOIN LATERAL (SELECT {MERCATOR_POINT} AS g) p
+                -- OFFSET 0: the rows once, not once per aggregate
+                SELECT c.id, c.kind, c.map_x AS x, c.map_y AS y
+                FROM contributions c
                 WHERE {where}
                 OFFSET 0
             ) pts
@@ -271,13 +269,12 @@ def lone_members(session: Session, filters: list[ListFilters], cells: list[Cell]
         CROSS JOIN LATERAL (
             SELECT {POINT_FEATURE} AS feature
             FROM contributions c {POINT_JOINS}
-            CROSS JOIN LATERAL (SELECT {MERCATOR_POINT} AS g) p
             WHERE c.geom && ST_Transform(ST_MakeEnvelope(
                       {-grid.HALF} + k.gx * :side, {grid.HALF} - (k.gy + 1) * :side,
                       {-grid.HALF} + (k.gx + 1) * :side, {grid.HALF} - k.gy * :side, 3857), 4326)
               AND {where}
-              AND {BASE_CELL.replace(":coord", "ST_X(p.g)")} >> {shift} = k.gx
-              AND {BASE_CELL.replace(":coord", "-ST_Y(p.g)")} >> {shift} = k.gy
+              AND {BASE_CELL.replace(":coord", "c.map_x")} >> {shift} = k.gx
+              AND {BASE_CELL.replace(":coord", "-c.map_y")} >> {shift} = k.gy
             LIMIT 1
         ) m
     """), params).all()
