@@ -37,9 +37,10 @@ def clusters(query: MapClustersQuery):
 
     Reports and proposals together, counted on the Web-Mercator grid of 64-px cells at the
     zoom (cells of the XYZ tile pyramid: clusters stay put while the map pans); a cell with
-    one contribution is that contribution. A view holding more than 20,000 contributions is
-    summed from stored cells (its `Server-Timing` says `cells`): the cells the bbox touches
-    are counted whole, and a cluster's `bbox` is that of the 100-m cells holding its members.
+    one contribution is that contribution. A view whose cells hold more than 5,000
+    contributions is summed from stored cells (its `Server-Timing` says `cells`): the cells the
+    bbox touches are counted whole, and a cluster's `bbox` is that of the stored cells holding
+    its members.
     """
     q = map_filters(query)
     started = time.perf_counter()
