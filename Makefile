@@ -70,8 +70,9 @@ dev: install secret db
 opendata: install secret db
 	$(FLASK) opendata export
 
-bench: install-bench db seed
-	.venv/bin/python -m bench
+## make bench: the issue-18 benchmarks at 5M (bench/README.md); BENCH="reads --rounds 10" picks a subcommand
+bench: install-bench db secret
+	.venv/bin/python -m bench $(BENCH)
 
 lint:
 	.venv/bin/ruff check app geo tests bench migrations

@@ -127,27 +127,34 @@ def users_create(email: str, password: str, roles: tuple[str, ...], display_name
 
 @import_cli.command("dansmarue")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--full", is_flag=True,
+              help="The file is the whole export: also delete the imported reports it no longer has.")
+@click.option("--bulk/--no-bulk", default=None,
+              help="Bypass the roll-up triggers and recount the roll-ups set-wise "
+                   "(default: from dansmarue.BULK_MIN_ROWS new ids).")
 @click.option("--show-rejected", default=20, show_default=True, help="Rejected rows to list.")
 @click.option("--quiet-if-loaded", is_flag=True, help="Say one line if nothing new was imported.")
-def import_dansmarue(path: Path, show_rejected: int, quiet_if_loaded: bool) -> None:
-    """Import a DansMaRue export (CSV, comma or semicolon, or the same gzipped) as reports."""
+def import_dansmarue(path: Path, full: bool, bulk: bool | None, show_rejected: int, quiet_if_loaded: bool) -> None:
+    """Import a DansMaRue export (CSV, comma or semicolon, or the same gzipped) as reports:
+    new ids are added, re-published ids updated, in one transaction that readers never wait for."""
     from app.importers import dansmarue
 
     started = time.perf_counter()
-    with dansmarue.open_csv(path) as lines:
-        total = sum(1 for _ in lines) - 1
     with dansmarue.open_csv(path) as f, click.progressbar(
-        length=total, label=f"reading {path.name}", file=sys.stderr
+        length=dansmarue.count_rows(path), label=f"reading {path.name}", file=sys.stderr
     ) as bar:
-        summary = dansmarue.run(db.session, f, progress=bar.update)
+        summary = dansmarue.run(db.session, f, progress=bar.update, full=full, bulk=bulk)
     db.session.commit()
     elapsed = time.perf_counter() - started
-    if quiet_if_loaded and summary.imported == 0 and not summary.rejected:
+    if quiet_if_loaded and summary.imported == summary.updated == summary.deleted == 0 and not summary.rejected:
         click.echo(f"dansmarue: {summary.read} rows already imported")
         return
     rate = summary.read / elapsed if elapsed else 0
     click.echo(f"rows read:             {summary.read}")
     click.echo(f"imported:              {summary.imported}")
+    click.echo(f"updated:               {summary.updated}")
+    if full:
+        click.echo(f"deleted (not in file): {summary.deleted}")
     click.echo(f"skipped as duplicates: {summary.duplicates}")
     click.echo(f"rejected:              {len(summary.rejected)}")
     for reason, n in sorted(summary.rejected_by_reason.items()):
@@ -156,6 +163,7 @@ def import_dansmarue(path: Path, show_rejected: int, quiet_if_loaded: bool) -> N
         click.echo(f"  line {line or '?'} {source_id or '(no id)'}: {reason}")
     if len(summary.rejected) > show_rejected:
         click.echo(f"  … and {len(summary.rejected) - show_rejected} more")
+    click.echo(f"mode:                  {summary.mode}" + "".join(f"; {note}" for note in summary.notes))
     click.echo(f"time: {elapsed:.2f} s ({rate:,.0f} rows/s)")
 
 

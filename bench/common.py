@@ -82,7 +82,7 @@ def flask(db: BenchDb, *args: str) -> str:
     return done.stdout.strip()
 
 
-def prepare_database(name: str, fresh: bool = True) -> BenchDb:
+def prepare_database(name: str, fresh: bool = True, revision: str = "head") -> BenchDb:
     """Create (or reuse) the bench database, migrated to head, with areas and categories."""
     db = BenchDb(with_database(server_url(), name))
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or name == urlsplit(server_url()).path.lstrip("/"):
@@ -96,7 +96,7 @@ def prepare_database(name: str, fresh: bool = True) -> BenchDb:
             log(f"creating database {name}")
             conn.execute(f'CREATE DATABASE "{name}"')
     started = time.perf_counter()
-    flask(db, "db", "upgrade")
+    flask(db, "db", "upgrade", revision)
     with db.connect() as conn:
         loaded = conn.execute("SELECT (SELECT count(*) FROM quartier_parts), (SELECT count(*) FROM categories)").fetchone()
     if fresh or not all(loaded):

@@ -1,26 +1,24 @@
-"""The resident map's data path: bytes and server milliseconds per view.
+"""The resident map's clusters at 5M: server time, bytes, beside a naive clustering of the rows.
 
-    .venv/bin/python bench/map_bench.py [--reuse-db] [--runs 30] [--pans 100]
+    .venv/bin/python -m bench map [--runs 20]
 
-On its own database (`cartagora_bench_map`, never the development one) holding the areas,
-categories and the 39,515-report DansMaRue extract loaded by the real importer, it asks the app
-(in-process, Flask's test client: no HTTP, so the time is the server's) for what the map page
-fetches:
+On the shared dataset (bench/dataset.py), in-process through Flask's test client (no HTTP, so
+the time is the server's), `/api/v1/map/clusters` for a 880 × 748 px desktop map (a
+1280 × 800 screen beside the 400 px list) at every zoom from the city (11) to the street (18),
+centred on Paris at 11–13 and on the densest 250 m cell at 14–18, with three filters: the
+default (`status=current`: open reports and those resolved in the last 30 days, proposals in
+play), "everything" (no status: every contribution of four years) and one category (`graffitis`,
+with its sub-categories, current). It measures whatever the endpoint does on disk.
 
-- the initial city view: the whole of Paris at zoom 12 in a 880 × 748 px map (a 1280 × 800
-  screen beside the 400 px list), i.e. `/api/v1/map/clusters`, the first page of
-  `/api/v1/map/items` and the outlines `/api/v1/map/areas` (cached a day by the browser);
-- the same on a 360 × 640 phone (zoom 11);
-- street-level views (zoom 17 and 18) in the densest part of the extract;
-- random pans and zooms over Paris (zoom 13–18), for the fluidity of the map.
+The anchor is what the endpoint did before issue 18, in SQL alone: the same rows filtered
+from `contributions` and grouped into 60 px cells of that zoom (`GROUP BY` the Lambert-93
+cell, a count and a centroid each), timed with psycopg in the same round.
 
-Targets (the issue): the city view under 300 KB and under 100 ms of server time.
-Writes bench/results/map.json.
+Targets (issue 18): every zoom, any filter, ≤ 50 ms and ≤ 300 KB. Writes bench/results/map.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import math
 import random
@@ -33,26 +31,26 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    EXTRACT,
-    flask,
+    BenchDb,
+    loadavg,
     log,
     machine_facts,
     now_iso,
-    prepare_database,
-    print_table,
-    settle,
     summary,
     wait_for_quiet,
-    write_result,
 )
 
-DB_NAME = "cartagora_bench_map"
 PARIS_CENTER = (48.8589, 2.3469)
 PARIS_BOUNDS = (2.2242, 48.8156, 2.4699, 48.9022)
 DESKTOP_MAP = (880, 748)
 PHONE_MAP = (360, 480)
 TARGET_BYTES = 300_000
-TARGET_MS = 100.0
+TARGET_MS = 50.0
+ZOOMS = range(11, 19)
+CLUSTER_PX = 60  # the naive anchor's cell, in screen pixels
+# the page's default is `status=current`; its "everything" sends no status at all
+FILTERS = {"default (current)": {"status": "current"}, "everything": {},
+           "current + category=graffitis": {"status": "current", "category": "graffitis"}}
 
 
 def viewport_bbox(lat: float, lon: float, zoom: int, width: int, height: int) -> str:
@@ -112,7 +110,7 @@ class Client:
         elapsed = (time.perf_counter() - started) * 1000
         assert r.status_code == 200, (path, r.status_code, body[:300])
         timing = r.headers.get("Server-Timing", "")
-        db_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
+        db_ms = float(timing.split("dur=")[1].split(";")[0].split(",")[0]) if "dur=" in timing else None
         data = r.get_json(silent=True) or {}
         r.close()
         return {"ms": elapsed, "db_ms": db_ms, "bytes": len(body), "gzip_bytes": len(gzip.compress(body, 6)),
@@ -172,82 +170,89 @@ def pans(client: Client, count: int, seed: int = 7) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reuse-db", action="store_true", help="keep the bench database if loaded")
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--pans", type=int, default=100)
-    parser.add_argument("--quiet-wait", type=float, default=60.0)
-    args = parser.parse_args()
+def naive_sql(filter_name: str) -> str:
+    """The rows of the filter in the viewport, grouped into CLUSTER_PX cells: the clustering the
+    endpoint did on raw rows before issue 18 (the anchor)."""
+    status = ""
+    if filter_name != "everything":
+        from app.map.schemas import CURRENT_STATUSES
 
-    db = prepare_database(DB_NAME, fresh=not args.reuse_db)
+        terms = []
+        for kind, (always, lately) in CURRENT_STATUSES.items():
+            terms.append(f"(c.kind = '{kind}' AND (c.status IN ({','.join(repr(s) for s in always)}) OR "
+                         f"(c.status IN ({','.join(repr(s) for s in lately)}) AND c.closed_at >= %(since)s)))")
+        status = " AND (" + " OR ".join(terms) + ")"
+    category = ""
+    if filter_name.startswith("category="):
+        category = (" AND c.category_id IN (SELECT id FROM categories WHERE code = %(code)s OR parent_id = "
+                    "(SELECT id FROM categories WHERE code = %(code)s))")
+    return f"""
+        SELECT count(*), ST_AsText(ST_Centroid(ST_Collect(c.geom)))
+        FROM contributions c
+        WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+          AND NOT c.hidden AND c.withdrawn_at IS NULL{status}{category}
+        GROUP BY floor(ST_X(c.geom_l93) / %(cell)s), floor(ST_Y(c.geom_l93) / %(cell)s)
+    """
+
+
+def metres_per_px(lat: float, zoom: int) -> float:
+    return 156543.03392 * math.cos(math.radians(lat)) / 2**zoom
+
+
+def run(db: BenchDb, runs: int = 20, quiet_wait: float = 60.0) -> dict:
+    from app import create_app
+    from app.map.schemas import recent_since
+
     with db.connect() as conn:
         loaded = conn.execute("SELECT count(*) FROM contributions").fetchone()[0]
-    if not loaded:
-        if not EXTRACT.exists():
-            raise SystemExit(f"bench: {EXTRACT} not found")
-        log("loading the DansMaRue extract with the app's importer")
-        log(flask(db, "import", "dansmarue", str(EXTRACT)).splitlines()[-1])
-        with db.connect() as conn:
-            settle(conn)
-            loaded = conn.execute("SELECT count(*) FROM contributions").fetchone()[0]
-    with db.connect() as conn:
         dense = densest_point(conn)
-
-    from app import create_app
-
-    app = create_app({"DATABASE_URL": db.url, "TESTING": False})
+    app = create_app({"DATABASE_URL": db.url, "TESTING": False, "RATELIMIT_ENABLED": False})
     client = Client(app)
-    desktop_zoom, phone_zoom = fit_zoom(*DESKTOP_MAP), fit_zoom(*PHONE_MAP)
-    city = view_requests(viewport_bbox(*PARIS_CENTER, desktop_zoom, *DESKTOP_MAP), desktop_zoom)
-    city["areas"] = "/api/v1/map/areas"
-    scenarios = {
-        "city_view": city,
-        "city_view_phone": view_requests(viewport_bbox(*PARIS_CENTER, phone_zoom, *PHONE_MAP), phone_zoom),
-        "city_view_graffiti": view_requests(
-            viewport_bbox(*PARIS_CENTER, desktop_zoom, *DESKTOP_MAP), desktop_zoom, {"category": "graffitis"}),
-        "street_z17": view_requests(viewport_bbox(*dense, 17, *DESKTOP_MAP), 17),
-        "street_z18": view_requests(viewport_bbox(*dense, 18, *DESKTOP_MAP), 18),
-    }
-    quiet = wait_for_quiet(args.quiet_wait)
-    log(f"measuring {len(scenarios)} views x {args.runs} runs on {loaded:,} contributions")
-    views = measure(client, scenarios, args.runs)
-    log(f"{args.pans} random pans and zooms")
-    panning = pans(client, args.pans)
-
-    rows = []
-    for name, kinds in views.items():
-        for kind, r in kinds.items():
-            rows.append([f"{name} {kind}", r["bytes"], r["gzip_bytes"], r["features"],
-                         r["ms"]["median"], r["ms"]["p95"], r["db_ms"]["median"] if r["db_ms"] else None])
-    print_table(f"Map data path ({loaded:,} contributions, in-process, {args.runs} runs)",
-                ["view request", "bytes", "gzip", "features", "ms median", "ms p95", "db ms"], rows)
-    city_bytes = sum(r["bytes"] for r in views["city_view"].values())
-    city_data_ms = views["city_view"]["clusters"]["ms"]["median"]
-    verdict = {
-        "city_view_bytes": city_bytes,
-        "city_view_bytes_ok": city_bytes < TARGET_BYTES,
-        "city_view_clusters_ms_median": city_data_ms,
-        "city_view_clusters_ms_p95": views["city_view"]["clusters"]["ms"]["p95"],
-        "city_view_ms_ok": city_data_ms < TARGET_MS,
-    }
-    print(f"\ncity view: {city_bytes:,} bytes (target < {TARGET_BYTES:,}), clusters "
-          f"{city_data_ms:.1f} ms median (target < {TARGET_MS:.0f} ms); random pans: "
-          f"{panning['ms']['median']:.1f} ms median, {panning['ms']['p95']:.1f} ms p95, "
-          f"{panning['bytes']['max']:,.0f} bytes max")
-    path = write_result("map", {
-        "benchmark": "map", "date": now_iso(), "database": DB_NAME, "contributions": loaded,
-        "densest_point": dense, "desktop_map_px": list(DESKTOP_MAP), "phone_map_px": list(PHONE_MAP),
-        "targets": {"city_view_bytes": TARGET_BYTES, "city_view_server_ms": TARGET_MS},
-        "verdict": verdict, "quiet": quiet, "views": views, "random_pans": panning,
-        "machine": machine_facts(db),
-        "notes": "In-process (Flask test client): ms is server time for the whole request, db_ms "
-                 "the SQL part (Server-Timing). Bytes are uncompressed; gzip shows what a "
-                 "compressing proxy would send. The outlines are cached by the browser for a day.",
-    })
-    log(f"wrote {path.relative_to(ROOT)}")
-    sys.exit(0 if verdict["city_view_bytes_ok"] and verdict["city_view_ms_ok"] else 1)
+    cases = []
+    for zoom in ZOOMS:
+        lat, lon = PARIS_CENTER if zoom <= 13 else dense
+        bbox = viewport_bbox(lat, lon, zoom, *DESKTOP_MAP)
+        w, s, e, n = (float(v) for v in bbox.split(","))
+        for name, extra in FILTERS.items():
+            params = {"w": w, "s": s, "e": e, "n": n, "cell": CLUSTER_PX * metres_per_px(lat, zoom),
+                      "since": recent_since(), "code": extra.get("category")}
+            cases.append({"zoom": zoom, "filter": name,
+                          "path": "/api/v1/map/clusters?" + urlencode({"bbox": bbox, "zoom": zoom, **extra}),
+                          "naive": (naive_sql(name), params), "ours": [], "raw": []})
+    conn = db.connect(autocommit=True)
+    for case in cases:  # warm-up
+        case["answer"] = client.get(case["path"])
+        conn.execute(*case["naive"]).fetchall()
+    quiet = wait_for_quiet(quiet_wait)
+    log(f"map: {len(cases)} views x {runs} rounds on {loaded:,} contributions")
+    load_before = loadavg()
+    for _ in range(runs):
+        for case in cases:
+            case["ours"].append(client.get(case["path"])["ms"])
+            started = time.perf_counter()
+            conn.execute(*case["naive"]).fetchall()
+            case["raw"].append((time.perf_counter() - started) * 1000)
+    conn.close()
+    results = []
+    for case in cases:
+        ours, naive = summary(case["ours"]), summary(case["raw"])
+        a = case["answer"]
+        results.append({
+            "what": f"map clusters z{case['zoom']} {case['filter']}", "zoom": case["zoom"],
+            "filter": case["filter"], "path": case["path"], "bytes": a["bytes"], "gzip_bytes": a["gzip_bytes"],
+            "ours": ours, "naive_sql": naive, "target_ms": TARGET_MS, "target_bytes": TARGET_BYTES,
+            "ratio_to_naive": round(ours["median"] / naive["median"], 2) if naive["median"] else None,
+            "verdict": "ok" if ours["median"] <= TARGET_MS and a["bytes"] <= TARGET_BYTES else "MISS",
+        })
+    return {"benchmark": "map", "date": now_iso(), "contributions": loaded, "densest_point": dense,
+            "desktop_map_px": list(DESKTOP_MAP), "targets": {"ms": TARGET_MS, "bytes": TARGET_BYTES},
+            "protocol": f"in-process (Flask test client), {runs} rounds; naive = the filter's rows grouped "
+                        f"into {CLUSTER_PX} px cells in SQL, psycopg, same round",
+            "quiet": quiet, "loadavg_before": load_before, "loadavg_after": loadavg(),
+            "machine": machine_facts(db), "results": results}
 
 
-if __name__ == "__main__":
-    main()
+def table_rows(result: dict) -> list[list]:
+    return [[r["what"] + f" ({r['bytes'] / 1000:.0f} KB)", r["ours"]["median"], r["ours"]["p95"],
+             r["target_ms"], f"naive SQL {r['naive_sql']['median']:.1f}", r["ratio_to_naive"], r["verdict"]]
+            for r in result["results"]]

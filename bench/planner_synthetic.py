@@ -70,8 +70,9 @@ def database_url(name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def prepare(name: str, log=print) -> str:
-    """A fresh database `name`: migrated, reference data and the real extract loaded."""
+def prepare(name: str, log=print, revision: str = "heads") -> str:
+    """A fresh database `name`: migrated (to `revision`), reference data and the real extract
+    loaded."""
     from sqlalchemy.engine import make_url as _mk
 
     url = database_url(name)
@@ -84,7 +85,7 @@ def prepare(name: str, log=print) -> str:
 
     app = create_app({"DATABASE_URL": url})
     runner = app.test_cli_runner()
-    for args in (["db", "upgrade"], ["geo", "load-areas"], ["geo", "load-categories"],
+    for args in (["db", "upgrade", revision], ["geo", "load-areas"], ["geo", "load-categories"],
                  ["import", "dansmarue", str(ROOT.parent / "shared" / "data" /
                                              "dans-ma-rue_sample_2023-2024.csv")]):
         result = runner.invoke(args=args)
@@ -135,8 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="cartagora_bench_planner")
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--revision", default="heads", help="Migrate to this revision only.")
     args = parser.parse_args()
-    url = prepare(args.db)
+    url = prepare(args.db, revision=args.revision)
     seconds = generate(url, args.n)
     print(f"synthetic: {args.n:,} reports in {seconds:.0f} s")
 

@@ -117,3 +117,92 @@ def load(url: str, n: int, seed: int = 42) -> dict:
         "jitter_m": JITTER_M,
         **{k: round(v, 2) for k, v in timings.items()},
     }
+
+
+# --------------------------------------------------------------------------- export files
+# The import bench needs files, not rows: a full export of N rows in the portal's format and
+# the daily delta that follows it. Both are written from the shipped extract the way
+# `generate` draws rows (a real row copied, its point moved by up to JITTER_M, its date
+# drawn), so the importer parses what it parses in production.
+
+EXPORT_PREFIX = "SYN"  # id_dmr SYN000000001…: ids the extract's (e.g. A2023G041622) never take
+EXPORT_FIRST_DAY = "2018-01-01"  # 5M reports are ~6.7 years of Paris (742k in 2022)
+EXPORT_LAST_DAY = "2024-09-12"  # the extract's last declaration
+
+
+def _export_id(i: int) -> str:
+    return f"{EXPORT_PREFIX}{i:09d}"
+
+
+def _read_extract(path) -> tuple[list[str], list[list[str]]]:
+    import csv
+
+    with dansmarue.open_csv(path) as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        return header, [row for row in reader]
+
+
+def _export_rows(header, base, rng, ids, moved=None):
+    """Rows for `ids` (ints): a random real row each, moved, re-dated, renumbered."""
+    col = {name: i for i, name in enumerate(header)}
+    n = len(ids)
+    pick = rng.integers(0, len(base), n)
+    lon0 = np.array([float(base[i][col["lon"]]) for i in pick])
+    lat0 = np.array([float(base[i][col["lat"]]) for i in pick])
+    r = JITTER_M * np.sqrt(rng.random(n))
+    theta = rng.random(n) * 2 * np.pi
+    lat = lat0 + r * np.sin(theta) / M_PER_DEG_LAT
+    lon = lon0 + r * np.cos(theta) / (M_PER_DEG_LAT * np.cos(np.radians(lat)))
+    outside = ~inside_paris_mask(lon, lat)
+    lon[outside], lat[outside] = lon0[outside], lat0[outside]  # a border point keeps its place
+    first = np.datetime64(EXPORT_FIRST_DAY)
+    days = (np.datetime64(EXPORT_LAST_DAY) - first).astype(int) + 1
+    dates = np.datetime_as_string(first + rng.integers(0, days, n).astype("timedelta64[D]"), unit="D")
+    for k in range(n):
+        row = list(base[pick[k]])
+        x, y, day = f"{lon[k]:.7f}", f"{lat[k]:.7f}", str(dates[k])
+        row[col["numero"]] = str(ids[k] % 1_000_000)
+        row[col["datedecl"]] = day
+        row[col["anneedecl"]] = day[:4]
+        row[col["moisdecl"]] = str(int(day[5:7]))
+        row[col["mois_annee_decla"]] = day[:7]
+        row[col["id_dmr"]] = _export_id(ids[k])
+        row[col["geo_shape"]] = (f"{{'type': 'Feature', 'geometry': {{'coordinates': [{x}, {y}], "
+                                 f"'type': 'Point'}}, 'properties': {{}}}}")
+        row[col["geo_point_2d"]] = f"{{'lon': {x}, 'lat': {y}}}"
+        row[col["lon"]], row[col["lat"]] = x, y
+        row[col["source_commit"]] = "synthetic"
+        yield row
+
+
+def write_export(extract, path, n: int, seed: int = 42, chunk: int = 250_000) -> int:
+    """Write an n-row export shaped like `extract` (ids SYN000000001 … in date-free order)."""
+    import csv
+
+    header, base = _read_extract(extract)
+    rng = np.random.default_rng(seed)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        for start in range(1, n + 1, chunk):
+            ids = range(start, min(start + chunk, n + 1))
+            writer.writerows(_export_rows(header, base, rng, ids))
+    return n
+
+
+def write_delta(extract, path, n: int, new: int = 3_000, changed: int = 2_000, seed: int = 7) -> dict:
+    """The next day's delta of an n-row export: `new` ids after the last one, and `changed`
+    existing ids re-published with another category (type/soustype) and a moved point, as
+    the portal re-publishes a report it re-qualified."""
+    import csv
+
+    header, base = _read_extract(extract)
+    rng = np.random.default_rng(seed)
+    existing = sorted(rng.choice(np.arange(1, n + 1), changed, replace=False).tolist())
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(_export_rows(header, base, rng, existing))
+        writer.writerows(_export_rows(header, base, rng, range(n + 1, n + new + 1)))
+    return {"new": new, "changed": changed, "changed_ids": [_export_id(i) for i in existing]}

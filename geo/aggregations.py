@@ -133,7 +133,11 @@ TABLES = {
     "month": "planner_month_counts r",
     "facts": "planner_facts f",
     "raw": "contributions c JOIN planner_facts f ON f.id = c.id",
+    "durations": "planner_duration_counts r",  # resolution statistics only
 }
+# the hexagons of every type and status (migration a9b0c1d00025): ~15 % of the rows of
+# planner_hex_counts, read when no category is asked for
+HEX_TOTALS = "planner_hex_totals r"
 
 
 def where(f: AggFilters, source: str, p: str = "") -> tuple[str, dict]:
@@ -180,6 +184,10 @@ def where(f: AggFilters, source: str, p: str = "") -> tuple[str, dict]:
         elif source == "day":
             clauses.append(f"r.day {op} :{p}{bound}_day")
             params[f"{p}{bound}_day"] = day
+        elif day is not None:
+            # a Paris midnight: the Paris day alone decides, exactly (no created_at to read)
+            clauses.append(f"f.day {op} :{p}{bound}_day")
+            params[f"{p}{bound}_day"] = day
         else:
             # the Paris day bounds the index range; created_at decides exactly
             local = instant.astimezone(PARIS).date()
@@ -222,7 +230,8 @@ def grouped_counts(f: AggFilters, key: str, *, level: int | None = None, p: str 
             f"date_trunc('{key}', {col})::date"
     else:
         raise ValueError(key)
-    sql = (f"SELECT {k} AS k, {_count(source)} AS n FROM {TABLES[source]}{joins} "
+    table = HEX_TOTALS if source == "hex" and f.category_ids is None else TABLES[source]
+    sql = (f"SELECT {k} AS k, {_count(source)} AS n FROM {table}{joins} "
            f"WHERE {cond} GROUP BY 1")
     if source in ("hex", "day", "month"):
         sql += " HAVING sum(r.n) > 0"
@@ -241,11 +250,12 @@ def hexbins(f: AggFilters, level: int, min_count: int = 1) -> Query:
            (SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8, 1.0]) WITHIN GROUP (ORDER BY n)
               FROM kept) AS breaks,
            (SELECT string_agg('{{"type":"Feature","id":' || k || ',"geometry":'
-               || coalesce(s.geojson, ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_Hexagon(:size,
+               || coalesce((SELECT s.geojson FROM planner_hex_shapes s
+                            WHERE s.level = :level AND s.cell = kept.k),
+                           ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_Hexagon(:size,
                                  (k >> 20)::int, (k & 1048575)::int), 2154), 4326), 6))
                || ',"properties":{{"cell":' || k || ',"count":' || n || '}}}}', ',' ORDER BY k)
-              FROM kept LEFT JOIN planner_hex_shapes s ON s.level = :level AND s.cell = kept.k)
-              AS features
+              FROM kept) AS features
     """
     return counts
 
@@ -395,28 +405,121 @@ def hotspots_naive(f: AggFilters, eps_m: float, min_points: int) -> Query:
     WHERE cid IS NOT NULL GROUP BY cid ORDER BY 1 DESC""", params, "naive")
 
 
-RESOLUTION_METRICS = """
+# Durations at the API's precision (planner_duration_bucket, migration a9b0c1d00025): whole
+# minutes, then two significant digits. Medians and 90th percentiles are `percentile_disc`
+# (the first value whose cumulative share reaches the fraction), in minutes: a histogram at
+# that precision (planner_duration_counts) gives exactly what a sort of the rows gives.
+ACK = "planner_duration_bucket({a}.acknowledged_at - {a}.created_at)"
+RESOLVE = "planner_duration_bucket({a}.closed_at - {a}.created_at)"
+RESOLUTION_METRICS = f"""
     count(*) AS n,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM {a}.acknowledged_at - {a}.created_at))
-        FILTER (WHERE {a}.acknowledged_at IS NOT NULL) / 3600 AS ack_median_h,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM {a}.acknowledged_at - {a}.created_at))
-        FILTER (WHERE {a}.acknowledged_at IS NOT NULL) / 3600 AS ack_p90_h,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM {a}.closed_at - {a}.created_at))
-        FILTER (WHERE {a}.status = 'resolved' AND {a}.closed_at IS NOT NULL) / 3600 AS resolve_median_h,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM {a}.closed_at - {a}.created_at))
-        FILTER (WHERE {a}.status = 'resolved' AND {a}.closed_at IS NOT NULL) / 3600 AS resolve_p90_h,
-    count(*) FILTER (WHERE {a}.status = 'resolved') AS resolved,
-    count(*) FILTER (WHERE {a}.closed_at IS NOT NULL OR {a}.reopen_count > 0) AS ever_closed,
-    count(*) FILTER (WHERE {a}.reopen_count > 0) AS reopened
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY {ACK})
+        FILTER (WHERE {{a}}.acknowledged_at IS NOT NULL) AS ack_median,
+    percentile_disc(0.9) WITHIN GROUP (ORDER BY {ACK})
+        FILTER (WHERE {{a}}.acknowledged_at IS NOT NULL) AS ack_p90,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY {RESOLVE})
+        FILTER (WHERE {{a}}.status = 'resolved' AND {{a}}.closed_at IS NOT NULL) AS resolve_median,
+    percentile_disc(0.9) WITHIN GROUP (ORDER BY {RESOLVE})
+        FILTER (WHERE {{a}}.status = 'resolved' AND {{a}}.closed_at IS NOT NULL) AS resolve_p90,
+    count(*) FILTER (WHERE {{a}}.status = 'resolved') AS resolved,
+    count(*) FILTER (WHERE {{a}}.closed_at IS NOT NULL OR {{a}}.reopen_count > 0) AS ever_closed,
+    count(*) FILTER (WHERE {{a}}.reopen_count > 0) AS reopened
 """
 # "all": one group (the kind) for the whole selection (the planner's report); not in GROUPS,
 # so the API does not offer it
 GROUP_KEYS = {"arrondissement": "arrondissement_id", "category": "type_id", "service": "service_id",
               "all": "kind"}
+# planner_duration_counts.dim per group; "all" reads the dimension its filters need
+DURATION_DIMS = {"arrondissement": "a", "category": "t", "service": "s"}
+
+
+def duration_dim(f: AggFilters, group_by: str) -> str | None:
+    """The histogram dimension that answers `group_by` under `f` exactly, or None (facts).
+
+    Each dimension is stored alone, not crossed with the others: a filter on a dimension
+    other than the grouped one (categories while grouping by arrondissement), a quartier,
+    a bbox or bounds that are not Paris month starts are answered from the facts."""
+    if f.bbox or f.quartiers or not f.month_aligned() or not f.types_only():
+        return None
+    filtered = {d for d, on in (("a", f.arrondissements), ("t", f.category_ids)) if on}
+    if group_by == "all":
+        return "t" if not filtered else (filtered.pop() if len(filtered) == 1 else None)
+    dim = DURATION_DIMS[group_by]
+    return dim if filtered <= {dim} else None
+
+
+def duration_spans(since: date | None, until: date | None) -> list[tuple[str, date | None,
+                                                                         date | None]]:
+    """[since, until) (month starts, None: unbounded) as whole Paris years ('y') and the
+    months ('m') around them: (span, first period, end period exclusive)."""
+    first_year = since if since is None or (since.month == 1) else date(since.year + 1, 1, 1)
+    end_year = until if until is None else until.replace(month=1)
+    if first_year is not None and end_year is not None and first_year >= end_year:
+        return [("m", since, until)]
+    spans = [("y", first_year, end_year)]
+    if since is not None and since < first_year:
+        spans.append(("m", since, first_year))
+    if until is not None and end_year < until:
+        spans.append(("m", end_year, until))
+    return spans
+
+
+def resolution_histogram(f: AggFilters, group_by: str, dim: str) -> Query:
+    """The resolution metrics from planner_duration_counts: per group and metric, the counts
+    per value summed over the periods, then the first value whose running count reaches
+    ceil(fraction × total): percentile_disc's own rule (orderedsetaggs.c), in float8 too."""
+    params: dict = {"kind": f.kind, "dim": dim}
+    ranges = []
+    for i, (span, a, b) in enumerate(duration_spans(f.since_day, f.until_day)):
+        cond = [f"r.span = '{span}'"]
+        if a is not None:
+            cond.append(f"r.period >= :a{i}")
+            params[f"a{i}"] = a
+        if b is not None:
+            cond.append(f"r.period < :b{i}")
+            params[f"b{i}"] = b
+        ranges.append("(" + " AND ".join(cond) + ")")
+    clauses = ["r.kind = :kind", "r.dim = :dim", "(" + " OR ".join(ranges) + ")"]
+    keys = f.arrondissements if dim == "a" else f.type_ids if dim == "t" else None
+    if keys:
+        clauses.append("r.key = ANY(:keys)")
+        params["keys"] = list(keys)
+    if f.statuses:
+        clauses.append("r.status = ANY(:statuses)")
+        params["statuses"] = f.statuses
+    key = {"a": "r.key", "t": "r.key", "s": "NULLIF(r.key, 0)"}[dim] if group_by != "all" \
+        else "CAST(:kind AS text)"
+    # metric 0: value 1 = ever closed, 2 = reopened, and 4 added here = resolved now
+    return Query(f"""
+    WITH h AS (
+        SELECT {key} AS k, r.metric,
+               r.value + CASE WHEN r.metric = 0 AND r.status = 'resolved' THEN 4 ELSE 0 END AS value,
+               sum(r.n) AS n
+        FROM planner_duration_counts r WHERE {" AND ".join(clauses)}
+        GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0),
+    c AS (
+        SELECT h.*, sum(n) OVER (PARTITION BY k, metric ORDER BY value) AS cum,
+               sum(n) OVER (PARTITION BY k, metric) AS total
+        FROM h)
+    SELECT k, sum(n) FILTER (WHERE metric = 0) AS n,
+           min(value) FILTER (WHERE metric = 1 AND cum >= ceil(0.5::float8 * total)) AS ack_median,
+           min(value) FILTER (WHERE metric = 1 AND cum >= ceil(0.9::float8 * total)) AS ack_p90,
+           min(value) FILTER (WHERE metric = 2 AND cum >= ceil(0.5::float8 * total))
+               AS resolve_median,
+           min(value) FILTER (WHERE metric = 2 AND cum >= ceil(0.9::float8 * total)) AS resolve_p90,
+           coalesce(sum(n) FILTER (WHERE metric = 0 AND value & 4 = 4), 0) AS resolved,
+           coalesce(sum(n) FILTER (WHERE metric = 0 AND value & 1 = 1), 0) AS ever_closed,
+           coalesce(sum(n) FILTER (WHERE metric = 0 AND value & 2 = 2), 0) AS reopened
+    FROM c GROUP BY 1 HAVING sum(n) FILTER (WHERE metric = 0) > 0 ORDER BY 1""", params,
+                 "durations")
 
 
 def resolution(f: AggFilters, group_by: str) -> Query:
-    """Time to acknowledge and to resolve (hours), share resolved, reopen rate, per group."""
+    """Time to acknowledge and to resolve (minutes at the API's precision), share resolved,
+    reopen rate, per group: from the histograms when they answer `f`, else from the facts."""
+    dim = duration_dim(f, group_by)
+    if dim is not None:
+        return resolution_histogram(f, group_by, dim)
     source = "raw" if f.bbox else "facts"
     cond, params = where(f, source)
     return Query(f"""
@@ -425,9 +528,10 @@ def resolution(f: AggFilters, group_by: str) -> Query:
 
 
 def resolution_naive(f: AggFilters, group_by: str) -> Query:
+    """The same metrics sorted from the raw table (`percentile_disc` over every row)."""
     cond, params = raw_where(f)
     key = {"arrondissement": "c.arrondissement_id", "category": "coalesce(cat.parent_id, cat.id)",
-           "service": "c.service_id"}[group_by]
+           "service": "c.service_id", "all": "c.kind"}[group_by]
     return Query(f"""
     SELECT {key} AS k, {RESOLUTION_METRICS.format(a='c')}
     FROM contributions c JOIN categories cat ON cat.id = c.category_id

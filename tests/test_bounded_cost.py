@@ -121,7 +121,7 @@ def test_a_stats_statement_past_its_timeout_is_a_503(app, client, connection, mo
     default = timeout_ms(connection)
     assert default == app.config["STATEMENT_TIMEOUT_MS"]["read"]
     monkeypatch.setitem(app.config["STATEMENT_TIMEOUT_MS"], "stats", 200)
-    with locked("planner_facts"):
+    with locked("planner_duration_counts"):  # the resolution statistics' roll-up
         assert_timed_out(client.get("/api/v1/stats/resolution?group_by=category"))
     # the request's savepoint was rolled back, and its SET LOCAL with it
     assert timeout_ms(connection) == default

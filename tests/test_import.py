@@ -394,3 +394,166 @@ def test_the_reader_loop_notices_a_table_lock(app, own_engine):
         finished = time.perf_counter()
     during = loop.during(started, finished)
     assert max(max(latencies) for latencies in during.values()) >= MAX_WAIT_S
+
+
+# --------------------------------------------------------------------------- at scale
+# The bulk path (roll-up triggers bypassed, roll-ups recounted set-wise), the delta (new and
+# re-published ids through the triggers) and the full reload (absent ids deleted), on a few
+# hundred of the extract's rows under a source of their own, so that a full reload deletes
+# only those.
+
+from app.importers import rollups  # noqa: E402
+
+SCALE_SOURCE = "dansmarue-test"
+NAIVE_AREA_DIFFS = """
+    SELECT count(*) FROM (
+        SELECT arrondissement_id, quartier_id, kind, category_id, status, count(*) AS n
+        FROM contributions WHERE NOT hidden AND withdrawn_at IS NULL GROUP BY 1, 2, 3, 4, 5) a
+    FULL JOIN (SELECT * FROM tile_area_counts WHERE n <> 0) t
+        USING (arrondissement_id, quartier_id, kind, category_id, status)
+    WHERE a.n IS DISTINCT FROM t.n
+"""
+
+
+@pytest.fixture
+def own_source(monkeypatch):
+    monkeypatch.setattr(dansmarue, "SOURCE", SCALE_SOURCE)
+
+
+def extract_rows(n: int, prefix: str) -> tuple[list[str], list[list[str]]]:
+    """The first n rows of the extract, each id_dmr prefixed (rows an import really inserts)."""
+    with dansmarue.open_csv(DANSMARUE) as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [row for _, row in zip(range(n), reader, strict=False)]
+    i = header.index("id_dmr")
+    for row in rows:
+        row[i] = prefix + row[i]
+    return header, rows
+
+
+def republished(header, rows, others) -> list[list[str]]:
+    """`rows` as the portal re-publishes them: another row's type and soustype, the point
+    moved by ~30 m (lon/lat and geo_point_2d alike)."""
+    col = {name: i for i, name in enumerate(header)}
+    out = []
+    for row, other in zip(rows, others, strict=True):
+        row = list(row)
+        row[col["type"]], row[col["soustype"]] = other[col["type"]], other[col["soustype"]]
+        lon, lat = float(row[col["lon"]]) + 0.0004, float(row[col["lat"]])
+        row[col["lon"]], row[col["lat"]] = str(lon), str(lat)
+        row[col["geo_point_2d"]] = f"{{'lon': {lon}, 'lat': {lat}}}"
+        out.append(row)
+    return out
+
+
+def import_rows(session, header, rows, **options):
+    return dansmarue.run(session, io.StringIO(export(rows, header=header)), **options)
+
+
+def naive_area_differences(session) -> int:
+    """tile_area_counts against a GROUP BY of contributions: cheap, so checked at each step."""
+    return session.scalar(text(NAIVE_AREA_DIFFS))
+
+
+def test_bulk_load_delta_and_full_reload_keep_every_rollup_exact(session, own_source):
+    header, rows = extract_rows(300, "bulk-")
+    col = {name: i for i, name in enumerate(header)}
+    tables = {t for r in rollups.discover(session).rollups for t in r.tables}
+    assert {"planner_facts", "planner_day_counts", "tile_cells", "tile_area_counts"} <= tables
+
+    # the bulk path: triggers bypassed, every roll-up recounted and merged
+    first = import_rows(session, header, rows, full=True, bulk=True)
+    assert (first.mode, first.imported, first.updated, first.deleted, first.rejected) == ("bulk", 300, 0, 0, [])
+    assert first.rollups["tile_area_counts"]["inserted"] + first.rollups["tile_area_counts"]["updated"] > 0
+    assert first.rollups["planner_facts"]["inserted"] == 300
+    assert naive_area_differences(session) == 0
+
+    # the next day: 40 ids re-published (another category, moved), 25 new ones (triggers)
+    changed = republished(header, rows[:40], rows[100:140])
+    new = [list(r) for r in rows[200:225]]
+    for r in new:
+        r[col["id_dmr"]] = "new-" + r[col["id_dmr"]]
+    delta = import_rows(session, header, changed + new)
+    assert (delta.mode, delta.imported, delta.updated, delta.duplicates) == ("triggers", 25, 40, 0)
+    moved = session.execute(text("""
+        SELECT c.title, ST_X(coalesce(c.exact_geom, c.geom)) AS lon, c.feature_json
+        FROM contributions c WHERE c.source = :s AND c.source_id = :id
+    """), {"s": SCALE_SOURCE, "id": changed[0][col["id_dmr"]]}).one()
+    assert moved.title == dansmarue.clean_label(rows[100][col["soustype"]])[:140]
+    assert moved.lon == pytest.approx(float(changed[0][col["lon"]]))
+    assert json.loads(moved.feature_json)["properties"]["title"] == moved.title
+    assert naive_area_differences(session) == 0
+
+    # the full export again: the re-published ids revert, the new ones are deleted
+    reload = import_rows(session, header, rows, full=True)
+    assert (reload.imported, reload.updated, reload.deleted, reload.duplicates) == (0, 40, 25, 260)
+    assert session.scalar(text("SELECT count(*) FROM contributions WHERE source = :s"),
+                          {"s": SCALE_SOURCE}) == 300
+    assert naive_area_differences(session) == 0
+    # and every roll-up, recounted by its own rebuild function
+    assert set(rollups.differences(session).values()) == {0}
+
+
+def test_a_rerun_of_the_same_export_writes_nothing(session, own_source):
+    header, rows = extract_rows(120, "same-")
+    import_rows(session, header, rows)
+    again = import_rows(session, header, rows, full=True)
+    assert (again.imported, again.updated, again.deleted, again.duplicates) == (0, 0, 0, 120)
+
+
+def test_a_failed_bulk_load_leaves_the_old_data(app, own_engine, own_source, monkeypatch):
+    """The recount fails after the INSERT: the transaction rolls back, contributions and
+    every roll-up are as they were."""
+    header, rows = extract_rows(200, "failing-")
+
+    def snapshot():
+        with own_engine.connect() as conn:
+            return (conn.scalar(text("SELECT count(*) FROM contributions")),
+                    conn.scalar(text("SELECT sum(n) FROM tile_cells")),
+                    conn.scalar(text("SELECT count(*) FROM planner_facts")),
+                    conn.scalar(text("SELECT sum(n) FROM planner_day_counts")))
+
+    before = snapshot()
+
+    def broken(session, found):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rollups, "merge", broken)
+    with Session(own_engine) as s, pytest.raises(RuntimeError, match="disk full"):
+        import_rows(s, header, rows, bulk=True)
+    assert snapshot() == before
+
+
+def test_readers_are_not_blocked_while_a_bulk_load_is_open(app, own_engine, own_source):
+    """While the load's transaction is open (rows inserted, roll-ups merged, not committed),
+    a reader with lock_timeout = 1 s reads contributions and every roll-up and sees the old
+    values; the only lock stronger than a plain write is SHARE on contributions, which a
+    writer does wait for (the merge must not race writers' triggers)."""
+    import psycopg
+
+    header, rows = extract_rows(200, "open-")
+    dsn = own_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    reads = {
+        "contributions": "SELECT count(*) FROM contributions",
+        "bbox": "SELECT count(*) FROM contributions WHERE geom && ST_MakeEnvelope(2.2, 48.8, 2.5, 48.95, 4326)",
+        "planner_facts": "SELECT count(*) FROM planner_facts",
+        "planner_day_counts": "SELECT sum(n) FROM planner_day_counts",
+        "tile_cells": "SELECT sum(n) FROM tile_cells WHERE level = 10",
+        "tile_area_counts": "SELECT sum(n) FROM tile_area_counts",
+    }
+    with psycopg.connect(dsn, autocommit=True) as reader:
+        reader.execute("SET lock_timeout = '1s'")
+        before = {k: reader.execute(sql).fetchone()[0] for k, sql in reads.items()}
+        with Session(own_engine) as s:
+            summary = import_rows(s, header, rows, bulk=True)
+            assert (summary.mode, summary.imported) == ("bulk", 200)
+            locks = strong_locks(s)
+            started = time.perf_counter()
+            during = {k: reader.execute(sql).fetchone()[0] for k, sql in reads.items()}
+            elapsed = time.perf_counter() - started
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                reader.execute("UPDATE contributions SET title = title WHERE id = (SELECT min(id) FROM contributions)")
+            s.rollback()
+    assert during == before and elapsed < 1.0
+    assert locks == [("contributions", "ShareLock")]

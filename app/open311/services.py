@@ -132,7 +132,8 @@ def requests(session: Session, query, lang: str, base_url: str) -> list[dict]:
             params["statuses"] = [s for group in query.status for s in STATUS_GROUPS[group]]
         where = " AND ".join(clauses)
     rows = session.execute(text(REQUEST_SQL.format(where=where)), params).mappings().all()
-    return [_request(session, r, lang, base_url) for r in rows]
+    labels: dict[str, str] = {}
+    return [_request(session, r, lang, base_url, labels) for r in rows]
 
 
 def one_request(session: Session, request_id: int, lang: str, base_url: str) -> list[dict]:
@@ -143,9 +144,14 @@ def one_request(session: Session, request_id: int, lang: str, base_url: str) -> 
     return [_request(session, rows[0], lang, base_url)]
 
 
-def _request(session: Session, r, lang: str, base_url: str) -> dict:
+def _request(session: Session, r, lang: str, base_url: str, labels: dict[str, str] | None = None) -> dict:
+    """One request; `labels` (status -> label in `lang`) is shared by the rows of one answer:
+    forcing the locale costs ~0.2 ms a row, 1,000 rows a page."""
     cat = category_index(session).by_id[r["category_id"]]
-    status_label = workflow.label(workflow.LABELS, r["status"], lang)
+    labels = {} if labels is None else labels
+    if r["status"] not in labels:
+        labels[r["status"]] = workflow.label(workflow.LABELS, r["status"], lang)
+    status_label = labels[r["status"]]
     media = f"{base_url}/media/photos/{r['photo']}.jpg" if r["photo"] else r["media_url"]
     description = r["title"] + (f"\n\n{r['description']}" if r["description"] else "")
     return {

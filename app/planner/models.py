@@ -17,6 +17,26 @@ _RAW = """
         ELSE ST_PointOnSurface(c.geom_l93) END AS g) t OFFSET 0) p
     WHERE NOT c.hidden AND c.withdrawn_at IS NULL
 """
+# A contribution's histogram rows (migration a9b0c1d00025), from the raw table alone.
+_DURATIONS = """
+    SELECT c.kind::text, k.dim, s.span, s.period, k.key, c.status::text, m.metric, m.value
+    FROM contributions c JOIN categories cat ON cat.id = c.category_id
+    CROSS JOIN LATERAL (SELECT (c.created_at AT TIME ZONE 'Europe/Paris')::date AS day) t
+    CROSS JOIN LATERAL (VALUES ('a', c.arrondissement_id::integer),
+                               ('t', COALESCE(cat.parent_id, cat.id)),
+                               ('s', coalesce(c.service_id, 0))) k(dim, key)
+    CROSS JOIN LATERAL (VALUES ('m', date_trunc('month', t.day)::date),
+                               ('y', date_trunc('year', t.day)::date)) s(span, period)
+    CROSS JOIN LATERAL (
+        SELECT 0 AS metric, (c.closed_at IS NOT NULL OR c.reopen_count > 0)::integer
+                            + 2 * (c.reopen_count > 0)::integer AS value
+        UNION ALL SELECT 1, planner_duration_bucket(c.acknowledged_at - c.created_at)
+        WHERE c.acknowledged_at IS NOT NULL
+        UNION ALL SELECT 2, planner_duration_bucket(c.closed_at - c.created_at)
+        WHERE c.status = 'resolved' AND c.closed_at IS NOT NULL) m
+    WHERE NOT c.hidden AND c.withdrawn_at IS NULL
+"""
+_DURATION_KEY = "d.kind, d.dim, d.span, d.period, d.key, d.status, d.metric::int, d.value"
 _HEX = ", ".join(f"({m}, planner_hex_cell(r.x, r.y, {m}))" for m in LEVELS)
 
 
@@ -36,6 +56,13 @@ RECOUNT_SQL = {
         "FROM planner_hex_counts WHERE n <> 0",
         f"SELECT v.level, r.kind::text, r.type_id, r.status::text, v.cell, count(*) "
         f"FROM ({_RAW}) r CROSS JOIN LATERAL (VALUES {_HEX}) v(level, cell) GROUP BY 1, 2, 3, 4, 5"),
+    # against planner_hex_counts summed over types (itself recounted above): the hexagons of
+    # the raw rows cost ~15 s on the extract, once is enough
+    "planner_hex_totals": _symmetric_difference(
+        "SELECT level::int, kind::text, status::text, cell, n::bigint "
+        "FROM planner_hex_totals WHERE n <> 0",
+        "SELECT level::int, kind::text, status::text, cell, sum(n)::bigint FROM planner_hex_counts "
+        "GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0"),
     "planner_day_counts": _symmetric_difference(
         "SELECT day, kind::text, type_id, status::text, n::bigint FROM planner_day_counts WHERE n <> 0",
         f"SELECT r.day, r.kind::text, r.type_id, r.status::text, count(*) FROM ({_RAW}) r "
@@ -45,4 +72,8 @@ RECOUNT_SQL = {
         "FROM planner_month_counts WHERE n <> 0",
         f"SELECT date_trunc('month', r.day)::date, r.kind::text, r.type_id, r.status::text, "
         f"r.quartier_id, count(*) FROM ({_RAW}) r GROUP BY 1, 2, 3, 4, 5"),
+    "planner_duration_counts": _symmetric_difference(
+        "SELECT kind::text, dim::text, span::text, period, key, status::text, metric::int, value, "
+        "n::bigint FROM planner_duration_counts WHERE n <> 0",
+        f"SELECT {_DURATION_KEY}, count(*) FROM ({_DURATIONS}) d GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"),
 }

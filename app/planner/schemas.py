@@ -176,7 +176,7 @@ class StatsFilters(Model):
 StatsSource = Annotated[str, Field(
     pattern="^({0})(\\+({0}))?$".format("|".join(SOURCES)), examples=["hex", "month+month"],
     description=f"Which table answered: {_codes(SOURCES)} (the rollups by hexagon, day or "
-                "month, the facts table, or the contributions themselves when `bbox` is given); "
+                "month, the resolution statistics' duration histograms, the facts table, or the contributions themselves when `bbox` is given); "
                 "`areas` gives the current and the previous period's joined by `+`. Every source "
                 "answers exactly; the choice is only about speed.")]
 
@@ -329,16 +329,23 @@ class HotspotCollection(StatsEnvelope):
 
 # ---- resolution -----------------------------------------------------------------------------
 
+DURATIONS = ("Durations are measured at a fixed precision, then ranked: whole minutes "
+             "(nearest), then two significant digits (nearest; 7, 59, 130, 2900 minutes). The "
+             "median and the 90th percentile are the first of those values whose cumulative "
+             "share reaches 50 % or 90 % (PostgreSQL's `percentile_disc`: the lower median), "
+             "in hours with two decimals")
+
+
 class ResolutionGroup(Model):
     """Every metric is null when left out for the public, or when nothing was there to
-    measure."""
+    measure. The durations' precision: DURATIONS."""
 
     code: int | str | None = Field(description="The arrondissement number, or the category's or "
                                                "service's code (null: no service).")
     label: str | None = Field(description="Its name (French).")
     count: int | None = Field(description=f"Matching reports; {SMALL}.")
     suppressed: bool = Field(description="Left out for the public.")
-    ack_median_h: float | None = Field(description="Median hours to acknowledge.")
+    ack_median_h: float | None = Field(description=f"Median hours to acknowledge. {DURATIONS}.")
     ack_p90_h: float | None = Field(description="90th percentile of the hours to acknowledge.")
     resolve_median_h: float | None = Field(description="Median hours to resolve (resolved ones).")
     resolve_p90_h: float | None = Field(description="90th percentile of the hours to resolve.")

@@ -240,23 +240,34 @@ def hotspots(session: Session, req: Request, eps_m: int = EPS_M[2],
 
 # ---- resolution -----------------------------------------------------------------------------
 
+def hours(minutes: int | None) -> float | None:
+    """A duration at the statistics' precision (whole minutes, two significant digits: see
+    geo/aggregations.py), in hours with two decimals, as the API reports it."""
+    return None if minutes is None else round(int(minutes) / 60, 2)
+
+
 def resolution(session: Session, req: Request, group_by: str) -> dict:
+    """Medians and 90th percentiles of the times to acknowledge and to resolve per group:
+    from the duration histograms when the filters allow it (`source` "durations"), else
+    from the facts; both give the same numbers (`percentile_disc` of bucketed minutes)."""
     q = agg.resolution(req.filters, group_by)
     labels = _labels(session, group_by)
     groups = []
     for r in session.execute(text(q.sql), q.params):
         small = not req.staff and r.n < req.min_count
-        code, label = labels.get(r.k, (r.k, None))
 
         def h(v, small=small):
-            return None if v is None or small else round(float(v), 2)
+            return None if small else hours(v)
 
+        code, label = labels.get(r.k, (r.k, None))
         groups.append({
-            "code": code, "label": label, "count": None if small else r.n, "suppressed": small,
-            "ack_median_h": h(r.ack_median_h), "ack_p90_h": h(r.ack_p90_h),
-            "resolve_median_h": h(r.resolve_median_h), "resolve_p90_h": h(r.resolve_p90_h),
-            "share_resolved": None if small else round(r.resolved / r.n, 4),
-            "reopen_rate": None if small or not r.ever_closed else round(r.reopened / r.ever_closed, 4),
+            "code": code, "label": label, "count": None if small else int(r.n),
+            "suppressed": small,
+            "ack_median_h": h(r.ack_median), "ack_p90_h": h(r.ack_p90),
+            "resolve_median_h": h(r.resolve_median), "resolve_p90_h": h(r.resolve_p90),
+            "share_resolved": None if small else round(int(r.resolved) / int(r.n), 4),
+            "reopen_rate": None if small or not r.ever_closed
+            else round(int(r.reopened) / int(r.ever_closed), 4),
         })
     return _envelope(req, q.source, group_by=group_by, groups=groups)
 

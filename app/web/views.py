@@ -18,12 +18,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from app import policy
 from app.accounts import services as accounts
 from app.accounts.auth import SESSION_TOKEN_KEY, current_user
 from app.accounts.schemas import Credentials, RegisterInput
+from app.api.types import Cursor, encode_cursor
 from app.config import link_settings
 from app.contributions import services as services_contributions
 from app.contributions.schemas import FEATURE_PATCHES
@@ -247,9 +249,20 @@ def my_contributions():
     tab = request.args.get("tab", "published")
     if tab not in services.MY_TABS:
         tab = "published"
-    page = services.my_contributions(db.session, user, current_lang(), tab)
-    return render_template("my_contributions.html", **page, tabs=MY_TAB_LABELS,
+    page = services.my_contributions(db.session, user, current_lang(), tab, _cursor_or_none(request.args.get("before")))
+    next_url = url_for("web.my_contributions", tab=tab, before=encode_cursor(*page["next"])) if page["next"] else None
+    return render_template("my_contributions.html", **page, tabs=MY_TAB_LABELS, next_url=next_url,
                            notice=session.pop("flash", None))
+
+
+def _cursor_or_none(value: str | None):
+    """A page link's cursor, or None (the first page) when absent or not one of ours."""
+    if value is None:
+        return None
+    try:
+        return TypeAdapter(Cursor).validate_python(value)
+    except ValidationError:
+        return None
 
 
 MY_TAB_LABELS = {"published": _lp("my contributions tab", "Published"),

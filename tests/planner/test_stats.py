@@ -130,8 +130,11 @@ def test_resolution_medians_share_and_reopen_rate(planner, insert_reports):
     body = planner.get(f"/api/v1/stats/resolution?group_by=category&{WINDOW}").json
     (g,) = body["groups"]
     assert g["code"] == "eclairage" and g["count"] == 4
-    assert (g["ack_median_h"], g["ack_p90_h"]) == (2.0, 2.8)
-    assert (g["resolve_median_h"], g["resolve_p90_h"]) == (15.0, 19.0)
+    # lower medians (percentile_disc) of minutes at two significant digits: 60, 120, 180
+    # minutes to acknowledge; 600 and 1200 minutes to resolve
+    assert (g["ack_median_h"], g["ack_p90_h"]) == (2.0, 3.0)
+    assert (g["resolve_median_h"], g["resolve_p90_h"]) == (10.0, 20.0)
+    assert body["source"] == "durations"
     assert (g["share_resolved"], g["reopen_rate"]) == (0.5, 0.5)
     by_service = planner.get(f"/api/v1/stats/resolution?group_by=service&{WINDOW}").json["groups"]
     assert [s["count"] for s in by_service] == [4]
