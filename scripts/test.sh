@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The whole suite, as `make test` runs it: the browser tests (tests/browser, mostly waiting on
-# Chromium) in a second pytest process beside the rest, each on a database of its own, so that
-# the two cores stay busy. Arguments, if any, go to one plain pytest run instead.
+# Chromium) and a few long files in a second pytest process beside the rest, each on a database
+# of its own, so that the two cores stay busy. Arguments, if any, go to one plain pytest run instead.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then
     exec .venv/bin/python -m pytest -q "$@"
 fi
 db=${CARTAGORA_TEST_DB:-cartagora_test}
+# the second process: the browser tests, and the few long API files (the schemathesis run, the
+# importer's bulk paths, the migrations round trip), which balances the two (8 and 14 min before)
+second=(tests/browser tests/test_contract_fuzz.py tests/test_import.py tests/test_migrations.py)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 started=$(date +%s)
-CARTAGORA_TEST_DB=${db}_browser .venv/bin/python -m pytest -q -p no:cacheprovider tests/browser \
+CARTAGORA_TEST_DB=${db}_browser .venv/bin/python -m pytest -q -p no:cacheprovider "${second[@]}" \
     > "$out/browser.log" 2>&1 &
 browser=$!
-.venv/bin/python -m pytest -q --ignore=tests/browser
+.venv/bin/python -m pytest -q "${second[@]/#/--ignore=}"
 rest=$?
 wait "$browser"
 browser_rc=$?
-echo "---- tests/browser (run beside the rest) ----"
+echo "---- ${second[*]} (run beside the rest) ----"
 cat "$out/browser.log"
 echo "---- the whole suite: $(( $(date +%s) - started )) s; rest exit $rest, browser exit $browser_rc ----"
 [ "$rest" -eq 0 ] && [ "$browser_rc" -eq 0 ]
