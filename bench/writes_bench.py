@@ -9,9 +9,9 @@ signed in as one of the dataset's residents with a bearer token the app issued, 
 workers close it after the answer), each with its own `Idempotency-Key`: a point drawn near an
 existing report, that report's category, a unique title.
 
-Afterwards, every roll-up is compared with a naive recount from `contributions`, over the
-whole table (the touched keys included): the planner's (app.planner.models.RECOUNT_SQL) and the
-tiles' (`tile_cells`, `tile_area_counts` and, once it exists, `map_recent_cells`). Then the
+Afterwards, every roll-up table is compared with a recount from `contributions` by its own
+rebuild function, over the whole table (the touched keys included): the planner's and the
+tiles' (`tile_cells`, `tile_area_counts`, `map_recent_cells`), as the importer checks them. Then the
 reports written are deleted (through the same triggers: the roll-ups go back) with their
 tokens, so the dataset stays reusable; `--keep-writes` keeps them.
 
@@ -34,60 +34,28 @@ from bench.server import Gunicorn
 
 TARGET_RPS = 200.0
 
-TILE_CELLS_KEY = ("level, x, y, kind::text, category_id, status::text, quartier_id::int")
-NAIVE_TILE_CELLS = """
-    WITH p AS (
-        SELECT c.kind, c.category_id, c.status, c.quartier_id,
-               ST_Transform(CASE WHEN GeometryType(c.geom) = 'POINT'
-                            THEN c.geom ELSE ST_PointOnSurface(c.geom) END, 3857) AS g
-        FROM contributions c WHERE NOT c.hidden AND c.withdrawn_at IS NULL
-    ), naive AS (
-        SELECT l.level::int, floor((ST_X(p.g) + 20037508.342789244) / (40075016.68557849 / 2 ^ l.level))::int AS x,
-               floor((20037508.342789244 - ST_Y(p.g)) / (40075016.68557849 / 2 ^ l.level))::int AS y,
-               p.kind::text, p.category_id, p.status::text, p.quartier_id::int,
-               count(*)::bigint AS n, sum(round(ST_X(p.g) * 100))::numeric AS sx,
-               sum(round(ST_Y(p.g) * 100))::numeric AS sy
-        FROM p CROSS JOIN unnest(ARRAY[6, 8, 10, 12, 14, 16, 18]) l(level)
-        GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ), kept AS (
-        SELECT level::int, x, y, kind::text, category_id, status::text, quartier_id::int,
-               n::bigint, sx::numeric, sy::numeric
-        FROM tile_cells WHERE n <> 0
-    )
-    SELECT (SELECT count(*) FROM (SELECT * FROM naive EXCEPT ALL SELECT * FROM kept) a)
-         + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM naive) b)
-"""
-NAIVE_TILE_AREAS = """
-    WITH naive AS (
-        SELECT arrondissement_id, quartier_id, kind::text, category_id, status::text, count(*) AS n
-        FROM contributions WHERE NOT hidden AND withdrawn_at IS NULL GROUP BY 1, 2, 3, 4, 5
-    ), kept AS (
-        SELECT arrondissement_id, quartier_id, kind::text, category_id, status::text, n::bigint
-        FROM tile_area_counts WHERE n <> 0
-    )
-    SELECT (SELECT count(*) FROM (SELECT * FROM naive EXCEPT ALL SELECT * FROM kept) a)
-         + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM naive) b)
-"""
-
-
 def recount(db: common.BenchDb) -> dict:
-    """Each roll-up's rows that differ from the naive recount (0 = exact), and the seconds taken."""
-    from app.planner.models import RECOUNT_SQL
+    """Each roll-up table's rows that differ from a recount by its family's own rebuild function
+    (app.importers.rollups.differences, the check the importer's bulk path uses: every family
+    the triggers maintain, planner and tiles, found in the catalog), and the seconds taken."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
 
-    checks = {**RECOUNT_SQL, "tile_cells": NAIVE_TILE_CELLS, "tile_area_counts": NAIVE_TILE_AREAS}
-    out: dict = {}
-    with db.connect(autocommit=True) as conn:
-        conn.execute("SET statement_timeout = 0")
-        conn.execute("SET work_mem = '256MB'")
-        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        for name, sql in checks.items():
-            if name not in tables:
-                continue  # a roll-up of a later migration, not in this database yet
-            started = time.perf_counter()
-            out[name] = {"differing_rows": conn.execute(sql).fetchone()[0],
-                         "s": round(time.perf_counter() - started, 1)}
-            common.log(f"writes: {name} recounted in {out[name]['s']} s: {out[name]['differing_rows']} rows differ")
-    return out
+    from app.importers import rollups
+
+    engine = create_engine(db.url)
+    started = time.perf_counter()
+    try:
+        with Session(engine) as session:
+            session.execute(text("SET statement_timeout = 0"))
+            session.execute(text("SET work_mem = '256MB'"))
+            found = rollups.differences(session)
+            session.rollback()  # the shadow tables are temporary: nothing to keep
+    finally:
+        engine.dispose()
+    seconds = round(time.perf_counter() - started, 1)
+    common.log(f"writes: every roll-up recounted in {seconds} s: {found}")
+    return {table: {"differing_rows": n} for table, n in found.items()}
 
 
 class Writers:
