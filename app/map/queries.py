@@ -266,13 +266,17 @@ def stored_cells(session: Session, filters: list[ListFilters], bbox, level: int)
 
 
 def cells_total(session: Session, bbox, level: int) -> int:
-    """Every public contribution in the level's cells that the bbox touches, unfiltered."""
+    """Every public contribution in the level's cells that the bbox touches, unfiltered: exact
+    up to RAW_MAX, and some number above it otherwise. It reads at most RAW_MAX + 1 stored
+    rows (each counts at least one), so a city view does not scan its cells twice."""
     stored = grid.stored_level(level)
     x0, y0, x1, y1 = grid.cell_range(bbox, stored)
     return session.execute(text("""
-        SELECT coalesce(sum(n), 0) FROM tile_cells
-        WHERE level = :level AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1
-    """), {"level": stored, "x0": x0, "x1": x1, "y0": y0, "y1": y1}).scalar()
+        SELECT coalesce(sum(n), 0) FROM (
+            SELECT n FROM tile_cells
+            WHERE level = :level AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1 AND n > 0
+            LIMIT :cap) s
+    """), {"level": stored, "x0": x0, "x1": x1, "y0": y0, "y1": y1, "cap": RAW_MAX + 1}).scalar()
 
 
 def lone_members(session: Session, filters: list[ListFilters], cells: list[Cell], level: int,
