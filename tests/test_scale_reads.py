@@ -127,3 +127,85 @@ def test_my_contributions_page_by_page(client, session, make_user):
     assert 'rel="next"' not in html
     # a cursor that is not ours is the first page
     assert "Le mien 0<" in page.get("/me/contributions?before=nonsense").get_data(as_text=True)
+
+
+NAIVE_QUEUE_COUNTS = """
+    WITH naive AS (
+        SELECT coalesce(service_id, 0) AS service_id, arrondissement_id, category_id, status,
+               coalesce(priority, '') AS priority, count(*)::int AS n
+        FROM contributions WHERE kind = 'report' AND NOT hidden AND withdrawn_at IS NULL
+        GROUP BY 1, 2, 3, 4, 5),
+    kept AS (SELECT service_id, arrondissement_id, category_id, status, priority, n
+             FROM queue_counts WHERE n <> 0)
+    SELECT (SELECT count(*) FROM (SELECT * FROM naive EXCEPT ALL SELECT * FROM kept) a)
+         + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM naive) b)
+"""
+
+
+def test_queue_counts_stay_exact_through_every_kind_of_write(session):
+    def exact():
+        assert session.scalar(text(NAIVE_QUEUE_COUNTS)) == 0
+        assert session.scalar(text("SELECT count(*) FROM queue_counts WHERE n < 0")) == 0
+
+    exact()  # the migration's count
+    _reports(session)
+    assert session.scalar(text("SELECT sum(n) FROM queue_counts")) >= 120
+    exact()
+    ids = list(session.scalars(text("SELECT id FROM contributions WHERE title LIKE 'Scale %' ORDER BY id")))
+    other_service = session.scalar(text("SELECT service_id FROM categories WHERE code = 'voirie'"))
+    steps = [
+        ("UPDATE contributions SET status = 'resolved', closed_at = now() WHERE id = ANY(:ids)", {"ids": ids[:20]}),
+        ("UPDATE contributions SET service_id = :s WHERE id = ANY(:ids)", {"s": other_service, "ids": ids[20:30]}),
+        ("UPDATE contributions SET service_id = NULL WHERE id = :a", {"a": ids[30]}),  # unrouted
+        ("UPDATE contributions SET priority = 'annoying' WHERE id = ANY(:ids)", {"ids": ids[30:40]}),
+        ("UPDATE contributions SET priority = NULL WHERE id = ANY(:ids)", {"ids": ids[35:45]}),
+        ("UPDATE contributions SET hidden = true WHERE id = ANY(:ids)", {"ids": ids[40:50]}),
+        ("UPDATE contributions SET withdrawn_at = now() WHERE id = :a", {"a": ids[50]}),
+        ("UPDATE contributions SET hidden = false WHERE id = ANY(:ids)", {"ids": ids[40:45]}),
+        ("UPDATE contributions SET geom = ST_SetSRID(ST_MakePoint(2.3900, 48.8300), 4326) "
+         "WHERE id = ANY(:ids)", {"ids": ids[60:65]}),  # another arrondissement
+        ("UPDATE contributions SET category_id = (SELECT id FROM categories WHERE code = 'proprete') "
+         "WHERE id = ANY(:ids)", {"ids": ids[65:70]}),
+        ("UPDATE contributions SET votes_up = votes_up + 1 WHERE id = ANY(:ids)", {"ids": ids}),  # no change
+        ("DELETE FROM contributions WHERE id = ANY(:ids)", {"ids": ids[100:]}),
+    ]
+    for statement, params in steps:
+        session.execute(text(statement), params)
+        exact()
+    assert session.scalar(text("SELECT queue_counts_rebuild()")) == session.scalar(text(
+        "SELECT count(*) FROM contributions WHERE kind = 'report' AND NOT hidden AND withdrawn_at IS NULL"))
+    exact()
+
+
+def test_queue_counts_from_the_rollup_match_the_rows(session, make_user):
+    """Every filter of the queue: the counts per status (roll-up, minus the reports created
+    since for older_than_days) equal a count of the rows under the queue's own WHERE."""
+    from app.field.queries import queue
+
+    _reports(session)
+    # some of them old: 10, 40 and 400 days
+    session.execute(text("""UPDATE contributions SET created_at = now() - make_interval(days => ((id % 3) * 195 + 10)::int)
+                            WHERE title LIKE 'Scale %' AND id % 2 = 0"""))
+    agent = make_user(roles=("agent",))
+    services = dict(session.execute(text("SELECT code, service_id FROM categories WHERE code = ANY(:c)"),
+                                    {"c": CATEGORIES}).all())
+    arrondissements = list(session.scalars(text(
+        "SELECT DISTINCT arrondissement_id FROM contributions WHERE title LIKE 'Scale %' ORDER BY 1")))
+    for service_id, arrondissement_id in [(services["proprete"], arrondissements[0]),
+                                          (services["proprete"], arrondissements[1]),
+                                          (services["graffitis"], None), (None, arrondissements[2])]:
+        session.execute(text("INSERT INTO agent_scopes (user_id, service_id, arrondissement_id) VALUES (:u, :s, :a)"),
+                        {"u": agent.user_id, "s": service_id, "a": arrondissement_id})
+    graffitis = session.scalar(text("SELECT id FROM categories WHERE code = 'graffitis'"))
+    tried = 0
+    for supervisor in (False, True):
+        for extra in ({}, {"priority": "dangerous"}, {"older_than_days": 30}, {"older_than_days": 200},
+                      {"arrondissements": arrondissements[:3], "older_than_days": 5},
+                      {"category_ids": [graffitis]}, {"category_ids": []}, {"assigned_to_me": True}):
+            f = QueueFilters(agent.user_id, supervisor, ["new"], **extra)
+            where, params = f.where(None if supervisor else agent_scopes(session, agent.user_id))
+            naive = dict(session.execute(text(
+                f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY 1"), params).all())
+            assert queue(session, f, "fr")[1] == naive, (supervisor, extra)
+            tried += bool(naive)
+    assert tried >= 10  # the cases counted something

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.areas.services import category_index
+from app.contributions.models import REPORT_STATUSES
 from app.contributions.queries import EXACT_PLACE_COLUMNS, FEATURE_COLUMNS, feature, swap_place
 from geo.filters import contributions_where
 
@@ -45,11 +46,13 @@ class QueueFilters:
     limit: int = QUEUE_LIMIT[2]
     offset: int = 0  # the agents' page pages through the queue; the API starts at the top
 
-    def where(self, scopes: list[tuple[int | None, int | None]] | None = None) -> tuple[str, dict]:
+    def where(self, scopes: list[tuple[int | None, int | None]] | None = None,
+              newer: bool = False) -> tuple[str, dict]:
         """The queue's clauses: the shared contribution filters (statuses apart: the counts
         per status are taken over every status), then the agent's scope and the queue's own.
         `scopes` are the agent's (service, arrondissement) rows when the caller read them
-        (scope_clause); else the scope is an EXISTS over agent_scopes."""
+        (scope_clause); else the scope is an EXISTS over agent_scopes. `newer` turns
+        `older_than_days` round: the reports created since (status_counts subtracts them)."""
         clauses, p = contributions_where("report", category_ids=self.category_ids,
                                          arrondissements=self.arrondissements)
         p["user_id"] = self.user_id
@@ -63,7 +66,7 @@ class QueueFilters:
             clauses.append("c.priority = :priority")
             p["priority"] = self.priority
         if self.older_than_days is not None:
-            clauses.append("c.created_at < now() - make_interval(days => :older)")
+            clauses.append(f"c.created_at {'>=' if newer else '<'} now() - make_interval(days => :older)")
             p["older"] = self.older_than_days
         if self.assigned_to_me:
             clauses.append("c.assigned_to_id = :user_id")
@@ -97,7 +100,8 @@ def agent_scopes(session: Session, user_id: int) -> list[tuple[int | None, int |
 
 
 def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, int]]:
-    where, params = f.where(None if f.supervisor else agent_scopes(session, f.user_id))
+    scopes = None if f.supervisor else agent_scopes(session, f.user_id)
+    where, params = f.where(scopes)
     params.update(statuses=f.statuses, limit=f.limit, offset=f.offset, lon=f.lon, lat=f.lat)
     distance = ""
     if f.sort == "nearest":
@@ -113,9 +117,46 @@ def queue(session: Session, f: QueueFilters, lang: str) -> tuple[str, dict[str, 
     members = category_index(session).members_in(lang)
     # staff whose scope holds them (the WHERE says so): the exact place of a sensitive report
     features = ",".join(swap_place(feature(r, members, r[2]), r[3], r[4]) for r in rows)
-    counts = dict(session.execute(text(
-        f"SELECT c.status, count(*) FROM contributions c WHERE {where} GROUP BY c.status"), params).all())
-    return features, counts
+    return features, status_counts(session, f, scopes, where, params)
+
+
+def status_counts(session: Session, f: QueueFilters, scopes: list[tuple[int | None, int | None]] | None,
+                  where: str, params: dict) -> dict[str, int]:
+    """How many reports of the queue's filters are in each status (every status). From the
+    queue_counts roll-up (migration b0c1d2e00026: a few hundred rows for a scope instead of
+    every report of it); `older_than_days` subtracts what was created since, read from the
+    rows by the scope index; `assigned=me` is few rows and counts them."""
+    if f.assigned_to_me:
+        return _counts(session, f"SELECT c.status, count(*) FROM contributions c WHERE {where} "
+                                "GROUP BY c.status", params)
+    clauses, p = [], {}
+    if f.category_ids is not None:
+        clauses.append("c.category_id = ANY(:category_ids)")
+        p["category_ids"] = list(f.category_ids)
+    if f.arrondissements:
+        clauses.append("c.arrondissement_id = ANY(:arrondissements)")
+        p["arrondissements"] = list(f.arrondissements)
+    if scopes is not None:
+        clauses.append(scope_clause(scopes, p))
+    if f.priority:
+        clauses.append("c.priority = :priority")
+        p["priority"] = f.priority
+    counts = _counts(session, "SELECT c.status, sum(c.n) FROM queue_counts c WHERE "
+                     + (" AND ".join(clauses) or "true") + " GROUP BY c.status", p)
+    if f.older_than_days is not None:
+        # every status named: the scope index is then read as one range per arrondissement
+        # and status (created since), not as every entry of the scope
+        newer, p = f.where(scopes, newer=True)
+        p["all_statuses"] = list(REPORT_STATUSES)
+        for status, n in _counts(session, "SELECT c.status, count(*) FROM contributions c "
+                                 f"WHERE {newer} AND c.status = ANY(:all_statuses) GROUP BY c.status",
+                                 p).items():
+            counts[status] -= n
+    return {status: n for status, n in counts.items() if n}
+
+
+def _counts(session: Session, sql: str, params: dict) -> dict[str, int]:
+    return {status: int(n) for status, n in session.execute(text(sql), params)}
 
 
 def queue_page_extras(session: Session, ids: list[int]) -> dict[int, dict]:
