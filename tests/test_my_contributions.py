@@ -102,3 +102,59 @@ def test_withdraw_asks_then_takes_it_off_the_map(client, session, make_user):
     assert counts["published"] == 0 and items == [] and "Un banc ici" in html  # the notice names it
     assert page.get(f"/c/{cid}").status_code == 404
     assert page.get(f"/c/{cid}/withdraw").status_code == 404
+
+
+NAIVE_MY_COUNTS = """
+    SELECT (SELECT count(*) FROM contributions c WHERE c.author_id = :u AND c.withdrawn_at IS NULL),
+           (SELECT count(*) FROM votes v JOIN contributions c ON c.id = v.contribution_id
+            WHERE v.user_id = :u AND v.value = 1 AND NOT c.hidden AND c.withdrawn_at IS NULL),
+           (SELECT count(DISTINCT k.contribution_id) FROM comments k JOIN contributions c ON c.id = k.contribution_id
+            WHERE k.author_id = :u AND NOT k.hidden AND NOT c.hidden AND c.withdrawn_at IS NULL),
+           (SELECT count(*) FROM follows f JOIN contributions c ON c.id = f.contribution_id
+            WHERE f.user_id = :u AND NOT c.hidden AND c.withdrawn_at IS NULL)
+"""
+
+
+def test_the_counts_stay_exact_through_every_kind_of_write(session, make_user):
+    """The four numbers kept per person (my_counts) equal a count of the rows after each kind
+    of write, on every side: votes, comments, follows, and the contributions themselves
+    (hidden, withdrawn, shown again, another author, deleted with their votes by cascade)."""
+    alice, bob = make_user(name="Alice"), make_user(name="Bob")
+    people = {alice.user_id, bob.user_id}
+
+    def exact():
+        for u in people:
+            kept = session.execute(text("SELECT published, supported, commented, followed FROM my_counts "
+                                        "WHERE user_id = :u"), {"u": u}).one_or_none() or (0, 0, 0, 0)
+            assert tuple(kept) == tuple(session.execute(text(NAIVE_MY_COUNTS), {"u": u}).one()), u
+
+    ids = [bob.post("/api/v1/reports", json=feature(title=f"Celui de Bob {i}")).get_json()["id"] for i in range(6)]
+    mine = [alice.post("/api/v1/reports", json=feature(title=f"Le mien {i}")).get_json()["id"] for i in range(3)]
+    exact()
+    assert session.scalar(text("SELECT published FROM my_counts WHERE user_id = :u"), {"u": bob.user_id}) == 6
+    u = alice.user_id
+    steps = [
+        ("INSERT INTO votes (contribution_id, user_id, value) SELECT unnest(CAST(:ids AS bigint[])), :u, 1",
+         {"ids": ids[:4]}),
+        ("UPDATE votes SET value = -1 WHERE user_id = :u AND contribution_id = :a", {"a": ids[0]}),
+        ("INSERT INTO comments (contribution_id, author_id, body) VALUES (:a, :u, 'un'), (:a, :u, 'deux'), "
+         "(:b, :u, 'trois')", {"a": ids[1], "b": ids[2]}),
+        ("UPDATE comments SET hidden = true WHERE author_id = :u AND body = 'un'", {}),  # 'deux' still counts
+        ("UPDATE comments SET hidden = true WHERE author_id = :u AND body = 'trois'", {}),
+        ("INSERT INTO follows (contribution_id, user_id) SELECT unnest(CAST(:ids AS bigint[])), :u",
+         {"ids": ids[1:5]}),
+        ("UPDATE contributions SET hidden = true WHERE id = ANY(:ids)", {"ids": ids[1:3]}),
+        ("UPDATE contributions SET withdrawn_at = now() WHERE id = ANY(:ids)", {"ids": [ids[3], mine[0]]}),
+        ("UPDATE contributions SET hidden = false WHERE id = :a", {"a": ids[1]}),
+        ("UPDATE contributions SET author_id = :u WHERE id = :a", {"a": ids[5]}),
+        ("UPDATE contributions SET votes_up = votes_up + 1 WHERE id = ANY(:ids)", {"ids": ids}),  # no change
+        ("DELETE FROM follows WHERE user_id = :u AND contribution_id = :a", {"a": ids[4]}),
+        ("DELETE FROM contributions WHERE id = ANY(:ids)", {"ids": ids[1:3]}),  # votes etc. by cascade
+    ]
+    for statement, params in steps:
+        session.execute(text(statement), {"u": u, **params})
+        exact()
+    assert session.execute(text("SELECT published, supported, commented, followed FROM my_counts "
+                                "WHERE user_id = :u"), {"u": u}).one() == (3, 0, 0, 0)
+    session.execute(text("SELECT my_counts_rebuild()"))
+    exact()

@@ -184,3 +184,18 @@ def test_a_close_and_proposals_at_the_same_moment_leave_no_proposal_after_the_cl
             conn.execute(text("DELETE FROM idempotency_keys WHERE user_id = :u"), {"u": planner_id})
             conn.execute(text("DELETE FROM contributions WHERE consultation_id = :c"), {"c": cid})
             conn.execute(text("DELETE FROM consultations WHERE id = :c"), {"c": cid})
+
+
+def test_concurrent_votes_and_reports_of_one_person_keep_their_counts_exact(app, world):
+    """"My contributions" counts (my_counts, migration c1d2e3f00027) under concurrency: one
+    person votes on ten reports and files five at the same moment; each writer recounts after
+    waiting for the others' lock on the person's row, so none is lost."""
+    _, reporter = world["reporter"]
+    voter_id, voter = world["voter"]
+    reports = [new_report(app, reporter, f"Compté {i}") for i in range(10)]
+    answers = at_once(app, [
+        *(lambda c, r=r: c.put(f"/api/v1/reports/{r}/vote", json={"value": 1}, headers=voter) for r in reports),
+        *(lambda c, i=i: c.post("/api/v1/reports", json=feature(title=f"Le mien {i}"), headers=voter)
+          for i in range(5))])
+    assert Counter(a.status_code for a in answers) == {200: 10, 201: 5}
+    assert rows("SELECT published, supported FROM my_counts WHERE user_id = :u", u=voter_id) == [(5, 10)]
