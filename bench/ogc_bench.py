@@ -223,8 +223,10 @@ class CpuMeter:
     """CPU seconds used over a load run by gunicorn (master and workers), the bench database's
     PostgreSQL backends and the load generator (this process's children), and by the machine."""
 
-    def __init__(self, db: BenchDb, server: Gunicorn) -> None:
-        self.db, self.server = db, server
+    def __init__(self, db: BenchDb, server: Gunicorn, loadgen_in_process: bool = False) -> None:
+        # loadgen_in_process: the load generator is this process's threads (bench writes),
+        # not its children (wrk)
+        self.db, self.server, self.in_process = db, server, loadgen_in_process
         self.hz = os.sysconf("SC_CLK_TCK")
         self.postmaster: int | None = None
 
@@ -235,7 +237,7 @@ class CpuMeter:
 
     def _snapshot(self) -> dict:
         server_pids = [self.server.proc.pid] + [pid for pid, _ in self.server.workers()]
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children = resource.getrusage(resource.RUSAGE_SELF if self.in_process else resource.RUSAGE_CHILDREN)
         backends = self._backends()
         if self.postmaster is None and backends:
             stat = _proc_stat(backends[0])

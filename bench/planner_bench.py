@@ -177,7 +177,7 @@ def _planner_client(url: str):
     from app.accounts.services import create_user
     from app.db import db
 
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "RATELIMIT_ENABLED": False})
     client = app.test_client()
     with app.app_context():
         email = f"bench-planner-{time.time_ns()}@example.org"

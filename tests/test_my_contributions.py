@@ -158,3 +158,17 @@ def test_the_counts_stay_exact_through_every_kind_of_write(session, make_user):
                                 "WHERE user_id = :u"), {"u": u}).one() == (3, 0, 0, 0)
     session.execute(text("SELECT my_counts_rebuild()"))
     exact()
+
+
+def test_commented_tab_lists_by_my_last_comment(client, session, make_user):
+    """Newest last comment first, one card per contribution, hidden comments ignored."""
+    alice, bob = make_user(name="Alice"), make_user(name="Bob")
+    ids = [bob.post("/api/v1/reports", json=feature(title=f"Report {name}")).get_json()["id"] for name in "ABC"]
+    for i, cid in enumerate([ids[0], ids[1], ids[2], ids[0], ids[1]]):
+        session.execute(text("INSERT INTO comments (contribution_id, author_id, body, created_at, hidden) "
+                             "VALUES (:c, :u, 'Vu', now() - make_interval(mins => :m), :h)"),
+                        {"c": cid, "u": alice.user_id, "m": 10 - i, "h": i == 4})  # B's last one hidden
+    session.commit()
+    counts, items, _ = tab(browser(client, session, alice), "commented")
+    assert [title for _, title in items] == ["Report A", "Report C", "Report B"]
+    assert counts["commented"] == 3

@@ -158,10 +158,15 @@ def _my_tab_queries(user: User) -> dict:
     (hidden ones included, with their badge: I should know), then what I supported, commented
     on and follow among what is public."""
     public = (Contribution.withdrawn_at.is_(None), Contribution.hidden.is_(False))
+    # sorted before the join (OFFSET 0 keeps the sort inside): a page then reads its 50
+    # contributions, not every one I commented on (64 → 6 ms for 3,000 at 5M)
+    at = func.max(Comment.created_at).label("at")
     last_comment = (
-        select(Comment.contribution_id, func.max(Comment.created_at).label("at"))
+        select(Comment.contribution_id, at)
         .where(Comment.author_id == user.id, Comment.hidden.is_(False))
         .group_by(Comment.contribution_id)
+        .order_by(at.desc(), Comment.contribution_id.desc())
+        .offset(0)
         .subquery()
     )
     return {
