@@ -51,7 +51,8 @@ CLUSTER_PX = 60  # the naive anchor's cell, in screen pixels
 NAIVE_RUNS = 5  # timed runs of each naive anchor (the app's view: every round)
 # the page's default is `status=current`; its "everything" sends no status at all
 FILTERS = {"default (current)": {"status": "current"}, "everything": {},
-           "current + category=graffitis": {"status": "current", "category": "graffitis"}}
+           "current + category=graffitis": {"status": "current", "category": "graffitis"},
+           "current + arrondissement=11": {"status": "current", "arrondissement": "11"}}
 
 
 def viewport_bbox(lat: float, lon: float, zoom: int, width: int, height: int) -> str:
@@ -184,9 +185,11 @@ def naive_sql(filter_name: str) -> str:
                          f"(c.status IN ({','.join(repr(s) for s in lately)}) AND c.closed_at >= %(since)s)))")
         status = " AND (" + " OR ".join(terms) + ")"
     category = ""
-    if filter_name.startswith("category="):
+    if "category=" in filter_name:
         category = (" AND c.category_id IN (SELECT id FROM categories WHERE code = %(code)s OR parent_id = "
                     "(SELECT id FROM categories WHERE code = %(code)s))")
+    if "arrondissement=" in filter_name:
+        category += f" AND c.arrondissement_id = {int(filter_name.rsplit('=', 1)[1])}"
     return f"""
         SELECT count(*), ST_AsText(ST_Centroid(ST_Collect(c.geom)))
         FROM contributions c

@@ -1,7 +1,9 @@
 """The map's clusters summed from the stored cells equal those clustered from the rows.
 
 A view holding more than RAW_MAX contributions is answered from `tile_cells` and
-`map_recent_cells` (migration e7f8a9b00023); here RAW_MAX is set to 0 so that every view is,
+`map_recent_cells` (migration e7f8a9b00023), or from their sums by status (`map_status_cells`,
+`map_status_recent`, e3f4a5b00029) when no filter names a category or a place; here RAW_MAX
+is set to 0 so that every view is,
 and each answer is compared with the rows' own (RAW_MAX very large) and with SQL.
 """
 

@@ -277,9 +277,26 @@ NAIVE_AREAS = """
 """
 
 
+# the by-status cells (migration e3f4a5b00029) are the full cells summed over category and
+# quartier (those are checked against the rows above)
+BY_STATUS = """
+    WITH summed AS (SELECT level, x, y, kind, status, {day} sum(n)::int AS n, sum(sx) AS sx, sum(sy) AS sy
+                    FROM {full} GROUP BY level, x, y, kind, status {group} HAVING sum(n) <> 0),
+    kept AS (SELECT level, x, y, kind, status, {day} n, sx::numeric, sy::numeric FROM {by_status} WHERE n <> 0)
+    SELECT (SELECT count(*) FROM (SELECT * FROM summed EXCEPT ALL SELECT * FROM kept) a)
+         + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM summed) b)
+"""
+
+
 def assert_exact(session) -> None:
     assert session.execute(text(NAIVE_CELLS)).scalar() == 0
     assert session.execute(text(NAIVE_AREAS)).scalar() == 0
+    assert session.execute(text(BY_STATUS.format(full="tile_cells", by_status="map_status_cells",
+                                                 day="", group=""))).scalar() == 0
+    assert session.execute(text(BY_STATUS.format(full="map_recent_cells", by_status="map_status_recent",
+                                                 day="closed_on,", group=", closed_on"))).scalar() == 0
+    assert session.execute(text("SELECT sum(n) FROM map_status_cells WHERE level = 6")).scalar() == \
+        session.execute(text("SELECT count(*) FROM contributions WHERE NOT hidden AND withdrawn_at IS NULL")).scalar()
     assert session.execute(text("SELECT count(*) FROM tile_cells WHERE n < 0")).scalar() == 0
     assert session.execute(text("SELECT count(*) FROM map_recent_cells WHERE n < 0")).scalar() == 0
 
@@ -322,6 +339,7 @@ def test_the_cells_stay_exact_through_every_kind_of_write(session, make_report, 
         session.execute(text(statement), params)
         assert_exact(session)
     session.execute(text("SELECT tiles_rebuild()"))
+    session.execute(text("SELECT map_status_rebuild()"))
     assert_exact(session)
 
 

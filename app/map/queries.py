@@ -225,23 +225,29 @@ def row_cells(session: Session, filters: list[ListFilters], bbox, level: int, sh
 
 def stored_cells(session: Session, filters: list[ListFilters], bbox, level: int) -> list[Cell]:
     """The level's cells that the bbox touches, summed from the stored cells (`tile_cells`,
-    and `map_recent_cells` for what was closed lately): their counts are exact, their members'
+    and `map_recent_cells` for what was closed lately; their by-status sums when no filter
+    names a category or a place): their counts are exact, their members'
     extent is that of the stored cells holding them."""
     stored = grid.stored_level(level)
     shift = stored - level
     x0, y0, x1, y1 = grid.cell_range(bbox, stored)
     parts, params = [], {"level": stored, "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+    # by kind and status only (migration e3f4a5b00029): a few rows per cell instead of one
+    # per category, status and quartier
+    by_status = not any(f.category_ids is not None or f.arrondissements or f.quartiers for f in filters)
+    cells_table, recent_table = (("map_status_cells", "map_status_recent") if by_status
+                                 else ("tile_cells", "map_recent_cells"))
     for i, f in enumerate(filters):
         args = dict(category_ids=f.category_ids, arrondissements=f.arrondissements,
                     quartiers=f.quartiers)
         clauses, p = cells_where(f.kind, statuses=f.statuses, prefix=f"k{i}_", **args)
-        parts.append(("tile_cells", "true", " AND ".join(clauses)))
+        parts.append((cells_table, "true", " AND ".join(clauses)))
         params.update(p)
         if f.recently_closed and f.statuses is not None:
             closed = [s for s in f.recently_closed[0] if s not in f.statuses]
             if closed:
                 clauses, p = cells_where(f.kind, statuses=closed, prefix=f"r{i}_", **args)
-                parts.append(("map_recent_cells", f"t.closed_on >= :r{i}_day", " AND ".join(clauses)))
+                parts.append((recent_table, f"t.closed_on >= :r{i}_day", " AND ".join(clauses)))
                 params.update(p)
                 params[f"r{i}_day"] = paris_day(f.recently_closed[1])
     union = " UNION ALL ".join(
@@ -273,7 +279,7 @@ def cells_total(session: Session, bbox, level: int) -> int:
     x0, y0, x1, y1 = grid.cell_range(bbox, stored)
     return session.execute(text("""
         SELECT coalesce(sum(n), 0) FROM (
-            SELECT n FROM tile_cells
+            SELECT n FROM map_status_cells
             WHERE level = :level AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1 AND n > 0
             LIMIT :cap) s
     """), {"level": stored, "x0": x0, "x1": x1, "y0": y0, "y1": y1, "cap": RAW_MAX + 1}).scalar()
