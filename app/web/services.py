@@ -148,9 +148,10 @@ def contribution_page(session: Session, c: Contribution, user: User | None, lang
 
 
 MY_TABS = ("published", "supported", "commented", "followed")
-# per page, newest first; older ones page by page on (when, id). 500 cards a page took 0.4 s
-# to render for an account with 5,000 contributions (bench/results/reads.json)
-MY_LIMIT = 50
+# per page, newest first; older ones page by page on (when, id). A phone shows three or four
+# cards a screen; rendering a card (its dates and labels in the page's language) costs about
+# 0.35 ms, so 50 cards took 23 ms at 5M against a 20 ms target (bench/README.md, `reads`)
+MY_LIMIT = 25
 
 
 def _my_tab_queries(user: User) -> dict:
