@@ -1,6 +1,8 @@
 """The 5M read-path changes of issue 18 give the same answers as before: the agent's scope as
-plain predicates (the same rows as the EXISTS over agent_scopes), the OGC first page's count
-read from tile_area_counts (the same number as count(*)), "my contributions" page by page."""
+plain predicates (the same rows as the EXISTS over agent_scopes), the queue's counts per
+status from the queue_counts roll-up (kept exact through every kind of write, and equal to a
+count of the rows for every filter), the OGC first page's count read from tile_area_counts
+(the same number as count(*)), "my contributions" page by page."""
 
 from __future__ import annotations
 

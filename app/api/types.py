@@ -55,6 +55,15 @@ NO_NUL = "^[^\\x00]*$"
 SOME_TEXT = "^[^\\x00]*[^\\x00" + _BLANK_CLASS + "][^\\x00]*$"
 
 
+def some_text(min_length: int) -> str:
+    """The pattern of a text of at least `min_length` characters once its surrounding blanks
+    are stripped (what the validators count): " OR " is 4 characters, but 2 of text."""
+    if min_length <= 1:
+        return SOME_TEXT
+    text = "[^\\x00" + _BLANK_CLASS + "]"
+    return f"^[{_BLANK_CLASS}]*{text}[^\\x00]{{{min_length - 2},}}{text}[{_BLANK_CLASS}]*$"
+
+
 def _strip(value: Any) -> Any:
     return value.strip(BLANKS) if isinstance(value, str) else value
 
@@ -64,7 +73,7 @@ def Text(max_length: int, *, min_length: int = 0, strip: bool = True, **field: A
     without NUL bytes or lone surrogates. A blank required text is `required`."""
     validators = [BeforeValidator(_strip)] if strip else []
     # the document says what the validators do: no NUL byte; after stripping, some text
-    validators.append(_TextInDocument(SOME_TEXT if strip and min_length else NO_NUL))
+    validators.append(_TextInDocument(some_text(min_length) if strip and min_length else NO_NUL))
     return Annotated[str, *validators, Field(min_length=min_length, max_length=max_length, **field),
                      AfterValidator(clean_text)]
 
