@@ -1,6 +1,8 @@
 """The names people read for the domain's codes (a contribution's kind, its status, an
 arrondissement's ordinal) in the page's language, from the gettext catalogue: the pages
-(app.web.i18n) and the documents the domains write (the planner's report) share them."""
+(app.web.i18n), the documents the domains write (the planner's report, its CSV) and the
+workflow's e-mails and feeds (app.field.workflow, in a language of their choosing) share them,
+so a status reads the same everywhere."""
 
 from __future__ import annotations
 
@@ -30,13 +32,14 @@ STATUS_LABELS = {
         "transferred": _l("Transferred"),
         "monitoring": _l("Under watch"),
     },
-    # a context of their own: in French a proposal is feminine, a report masculine
+    # a context of their own: in French a proposal is feminine, a report masculine; a
+    # proposal the city turns down is "non retenue", as on idee.paris and the budget
     "proposal": {
-        "published": _lp("proposal", "Published"),
-        "under_review": _lp("proposal", "Under review"),
-        "accepted": _lp("proposal", "Accepted"),
-        "realised": _lp("proposal", "Realised"),
-        "rejected": _lp("proposal", "Rejected"),
+        "published": _lp("proposal status", "Published"),
+        "under_review": _lp("proposal status", "Under review"),
+        "accepted": _lp("proposal status", "Accepted"),
+        "realised": _lp("proposal status", "Realised"),
+        "rejected": _lp("proposal status", "Not retained"),
     },
 }
 STATUS_GROUP_LABELS = {"open": _l("Open (not fixed yet)"), "closed": _l("Closed")}

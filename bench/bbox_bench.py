@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -408,18 +409,21 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
         generate = loadgen.wrk_load if use_wrk else loadgen.python_load
         quiet_load = common.wait_for_quiet(quiet_wait)
         # The machine's speed drifts by up to ~30% within an hour (other tenants): the app, the
-        # reference's minimal app and the minimal app serving our stored Features take turns,
-        # and each reports its median run.
+        # reference's minimal app and the minimal app serving our stored Features take turns
+        # (app, minimal, same bytes, then the other way round), each reports its median run,
+        # and each round's app ÷ minimal, measured a minute apart, gives the paired ratios.
         minimal = gunicorn(db, app="bench.minimal_app:app")
         same_bytes = gunicorn(db, app="bench.minimal_app:app", MINIMAL_PAGE="stored")
         try:
-            ours_runs, minimal_runs, same_runs = [], [], []
+            runs: dict[str, list] = {"ours": [], "minimal": [], "same": []}
+            ports = {"ours": server.port, "minimal": minimal.port, "same": same_bytes.port}
             for k in range(load_runs):
+                order = ("ours", "minimal", "same") if k % 2 == 0 else ("same", "minimal", "ours")
                 log(f"bbox: {'wrk' if use_wrk else 'python'} load {k + 1}/{load_runs}, {connections} "
-                    f"connections, {duration:g} s: the app, the minimal app, the same bytes")
-                ours_runs.append(generate("127.0.0.1", server.port, paths, connections, duration))
-                minimal_runs.append(generate("127.0.0.1", minimal.port, paths, connections, duration))
-                same_runs.append(generate("127.0.0.1", same_bytes.port, paths, connections, duration))
+                    f"connections, {duration:g} s: {', '.join(order)}")
+                for name in order:
+                    runs[name].append(generate("127.0.0.1", ports[name], paths, connections, duration))
+            ours_runs, minimal_runs, same_runs = runs["ours"], runs["minimal"], runs["same"]
             minimal_bytes = _page_bytes(minimal.port, paths[0])
             same_bytes_size = _page_bytes(same_bytes.port, paths[0])
         finally:
@@ -428,6 +432,7 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
         load = sorted(ours_runs, key=lambda run: run.rps)[len(ours_runs) // 2]
         minimal_rps = sorted(run.rps for run in minimal_runs)[len(minimal_runs) // 2]
         same_rps = sorted(run.rps for run in same_runs)[len(same_runs) // 2]
+        paired = [round(o.rps / m.rps, 3) for o, m in zip(ours_runs, minimal_runs, strict=True)]
     finally:
         for contender in contenders.values():
             try:
@@ -511,6 +516,8 @@ def run(db: BenchDb, rows: int = 1_000_000, seed: int = 42, requests: int = 300,
             "rps_over_target": common.ratio(rps, REFERENCE["target_rps"]),
             "rps_over_minimal_flask": common.ratio(rps, REFERENCE["minimal_flask_sql"]["rps"]),
             "rps_over_minimal_app_here": common.ratio(rps, minimal_rps),
+            "rps_over_minimal_app_paired": {"per_round": paired,
+                                            "median": round(statistics.median(paired), 3)},
             "rps_over_minimal_same_bytes": common.ratio(rps, same_rps),
             "rps_over_pygeoapi": common.ratio(rps, REFERENCE["pygeoapi"]["rps"]),
         },
@@ -564,6 +571,9 @@ def print_tables(result: dict) -> None:
             ["app's page query / minimal page (both raw SQL)", r["raw_app_query_over_raw_minimal"]],
             ["req/s / target 500", r["rps_over_target"]],
             ["req/s / the minimal app's, same machine and minutes", r["rps_over_minimal_app_here"]],
+            ["the same, paired by round (median; each round's ratios)",
+             f"{r['rps_over_minimal_app_paired']['median']} "
+             f"({' / '.join(str(x) for x in r['rps_over_minimal_app_paired']['per_round'])})"],
             ["req/s / the minimal app serving the same bytes", r["rps_over_minimal_same_bytes"]],
             ["req/s / pygeoapi 53.7", r["rps_over_pygeoapi"]],
             ["SQL round trips per request", " + ".join(

@@ -349,6 +349,23 @@ def test_the_city_answers_a_proposal_with_a_public_history(make_user, planner, r
     assert audited == ["under_review", "accepted", "realised"]
 
 
+def test_a_status_reads_the_same_on_the_page_and_in_the_mail(client, planner, resident, session):
+    """One wording per status (app.labels): the contribution page said "Rejetée" where the
+    e-mail said "Non retenue"."""
+    proposal = resident.post("/api/v1/proposals", json=feature(title="Un kiosque à livres", category="mobilite"))
+    cid = proposal.json["id"]
+    r = planner.post(f"/api/v1/proposals/{cid}/answers", json={"status": "rejected", "public_note": "Hors budget."})
+    assert r.status_code == 201, r.json
+    subject = session.execute(text("SELECT subject FROM outbox WHERE event_id IN (SELECT id FROM status_events "
+                                   "WHERE contribution_id = :c)"), {"c": cid}).scalar_one()
+    assert "Non retenue / Not retained" in subject
+    html = client.get(f"/c/{cid}?lang=fr").get_data(as_text=True)
+    history = html[html.index('id="history"'):html.index("</ol>", html.index('id="history"'))]
+    assert "Non retenue" in history and "Rejet" not in history
+    english = client.get(f"/c/{cid}?lang=en").get_data(as_text=True)
+    assert "Not retained" in english[english.index('id="history"'):]
+
+
 def test_a_planner_turns_a_hotspot_into_a_proposal_linked_to_its_reports(make_report, planner, resident):
     reports = [make_report(lon=2.3499 + i / 5000, title=f"Dépôt sauvage {i}") for i in range(3)]
     ids = [r["id"] for r in reports]

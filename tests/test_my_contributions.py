@@ -115,6 +115,10 @@ NAIVE_MY_COUNTS = """
 """
 
 
+VOTE = "INSERT INTO votes (contribution_id, user_id, value) VALUES"
+AGAIN = " ON CONFLICT (contribution_id, user_id) DO UPDATE SET value = EXCLUDED.value"  # as the API votes
+
+
 def test_the_counts_stay_exact_through_every_kind_of_write(session, make_user):
     """The four numbers kept per person (my_counts) equal a count of the rows after each kind
     of write, on every side: votes, comments, follows, and the contributions themselves
@@ -150,12 +154,22 @@ def test_the_counts_stay_exact_through_every_kind_of_write(session, make_user):
         ("UPDATE contributions SET votes_up = votes_up + 1 WHERE id = ANY(:ids)", {"ids": ids}),  # no change
         ("DELETE FROM follows WHERE user_id = :u AND contribution_id = :a", {"a": ids[4]}),
         ("DELETE FROM contributions WHERE id = ANY(:ids)", {"ids": ids[1:3]}),  # votes etc. by cascade
+        # the inserts' deltas (migration f4a5b6c00030): a value changed, voted again, on a
+        # withdrawn contribution, a second comment on the same one, a follow of a withdrawn one
+        ("UPDATE votes SET value = 1 WHERE user_id = :u AND contribution_id = :a", {"a": ids[0]}),
+        (VOTE + " (:a, :u, -1), (:b, :u, 1)" + AGAIN, {"a": ids[0], "b": ids[4]}),
+        (VOTE + " (:a, :u, 1)" + AGAIN, {"a": mine[0]}),
+        ("INSERT INTO comments (contribution_id, author_id, body) VALUES (:a, :u, 'cinq')", {"a": ids[4]}),
+        ("INSERT INTO comments (contribution_id, author_id, body) VALUES (:a, :u, 'six'), (:b, :u, 'sept')",
+         {"a": ids[4], "b": ids[3]}),
+        ("INSERT INTO follows (contribution_id, user_id) VALUES (:a, :u), (:b, :u)", {"a": ids[0], "b": mine[0]}),
+        ("UPDATE contributions SET withdrawn_at = NULL WHERE id = :a", {"a": ids[3]}),  # its vote, comment, follow
     ]
     for statement, params in steps:
         session.execute(text(statement), {"u": u, **params})
         exact()
     assert session.execute(text("SELECT published, supported, commented, followed FROM my_counts "
-                                "WHERE user_id = :u"), {"u": u}).one() == (3, 0, 0, 0)
+                                "WHERE user_id = :u"), {"u": u}).one() == (3, 2, 2, 2)
     session.execute(text("SELECT my_counts_rebuild()"))
     exact()
 

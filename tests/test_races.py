@@ -199,3 +199,19 @@ def test_concurrent_votes_and_reports_of_one_person_keep_their_counts_exact(app,
           for i in range(5))])
     assert Counter(a.status_code for a in answers) == {200: 10, 201: 5}
     assert rows("SELECT published, supported FROM my_counts WHERE user_id = :u", u=voter_id) == [(5, 10)]
+
+
+def test_first_comments_at_once_count_each_contribution_once(app, world):
+    """A comment adds to its author's "commented" only when it is their first visible one on
+    that contribution (migration f4a5b6c00030): twenty comments at once, ten on each of two
+    reports, count two — each writer decides after waiting for the others' lock on the
+    person's row, in a snapshot that sees what they committed."""
+    _, reporter = world["reporter"]
+    commenter_id, commenter = world["voter"]
+    reports = [new_report(app, reporter, f"Commenté {i}") for i in range(2)]
+    before = rows("SELECT commented FROM my_counts WHERE user_id = :u", u=commenter_id) or [(0,)]
+    answers = at_once(app, [lambda c, i=i: c.post(f"/api/v1/reports/{reports[i % 2]}/comments",
+                                                   json={"body": f"Toujours là ({i})"}, headers=commenter)
+                            for i in range(THREADS)])
+    assert Counter(a.status_code for a in answers) == {201: THREADS}
+    assert rows("SELECT commented FROM my_counts WHERE user_id = :u", u=commenter_id) == [(before[0][0] + 2,)]

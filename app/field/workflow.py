@@ -7,6 +7,7 @@ grouping. Only app/field/services.py applies it.
 from flask_babel import force_locale
 from flask_babel import lazy_pgettext as _lp
 
+from app import labels
 from app.contributions.models import REPORT_CLOSED, REPORT_OPEN
 
 # from -> allowed targets
@@ -50,24 +51,10 @@ BATCH_TARGETS = ("acknowledged", "scheduled")
 OPEN, CLOSED = REPORT_OPEN, REPORT_CLOSED
 
 # English msgids; French in translations/fr (one gettext catalogue, app/messages.py)
-KIND_LABELS = {"report": _lp("contribution kind", "Report"), "proposal": _lp("contribution kind", "Proposal")}
-LABELS = {  # a report's status, as the workflow names it
-    "new": _lp("workflow status", "New"),
-    "acknowledged": _lp("workflow status", "Acknowledged"),
-    "scheduled": _lp("workflow status", "Scheduled"),
-    "resolved": _lp("workflow status", "Resolved"),
-    "rejected": _lp("workflow status", "Rejected"),
-    "duplicate": _lp("workflow status", "Duplicate"),
-    "transferred": _lp("workflow status", "Transferred"),
-    "monitoring": _lp("workflow status", "Under watch"),
-}
-PROPOSAL_LABELS = {  # a proposal's status, as residents read it (app.consultations.answers)
-    "published": _lp("proposal status", "Published"),
-    "under_review": _lp("proposal status", "Under review"),
-    "accepted": _lp("proposal status", "Accepted"),
-    "realised": _lp("proposal status", "Realised"),
-    "rejected": _lp("proposal status", "Not retained"),
-}
+# the kinds' and statuses' names are the pages' (app.labels): one wording everywhere
+KIND_LABELS = labels.KIND_LABELS
+LABELS = labels.STATUS_LABELS["report"]  # a report's status
+PROPOSAL_LABELS = labels.STATUS_LABELS["proposal"]  # a proposal's (app.consultations.answers)
 REASON_LABELS = {  # why a report was rejected
     "location_unclear": _lp("rejection reason", "Location unclear"),
     "photo_needed": _lp("rejection reason", "Photo needed"),
