@@ -18,8 +18,9 @@ def like_pattern(words: str) -> str:
 
 
 def contributions_where(
-    kind: str,
+    kind: str | None,
     *,
+    visible_only: bool = True,
     bbox: tuple[float, float, float, float] | None = None,
     category_ids: Sequence[int] | None = None,
     statuses: Sequence[str] | None = None,
@@ -38,9 +39,13 @@ def contributions_where(
     filter only when non-empty. `recently_closed` is (statuses, since): those closed at or
     after `since` also match, beside `statuses` (the map's default view: what is open, and what
     was resolved lately). `until` is exclusive; `cursor` is keyset pagination on
-    (created_at, id), newest first."""
-    clauses = ["c.kind = :kind", "NOT c.hidden", "c.withdrawn_at IS NULL"]
-    p: dict = {"kind": kind}
+    (created_at, id), newest first. `kind=None, visible_only=False` gives only the filters'
+    clauses, for a roll-up that has those columns and no others (the agents' queue_counts)."""
+    clauses = ["NOT c.hidden", "c.withdrawn_at IS NULL"] if visible_only else []
+    p: dict = {}
+    if kind is not None:
+        clauses.insert(0, "c.kind = :kind")
+        p["kind"] = kind
     if bbox:
         # reports are points: the index's box test is the exact test (and ~1 ms cheaper per
         # 500-feature page than ST_Intersects' recheck)

@@ -129,13 +129,9 @@ def status_counts(session: Session, f: QueueFilters, scopes: list[tuple[int | No
     if f.assigned_to_me:
         return _counts(session, f"SELECT c.status, count(*) FROM contributions c WHERE {where} "
                                 "GROUP BY c.status", params)
-    clauses, p = [], {}
-    if f.category_ids is not None:
-        clauses.append("c.category_id = ANY(:category_ids)")
-        p["category_ids"] = list(f.category_ids)
-    if f.arrondissements:
-        clauses.append("c.arrondissement_id = ANY(:arrondissements)")
-        p["arrondissements"] = list(f.arrondissements)
+    # the roll-up's columns: no kind (reports only), no visibility (visible ones only)
+    clauses, p = contributions_where(None, visible_only=False, category_ids=f.category_ids,
+                                     arrondissements=f.arrondissements)
     if scopes is not None:
         clauses.append(scope_clause(scopes, p))
     if f.priority:
